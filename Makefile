@@ -1,0 +1,46 @@
+# Two entry points for a new user (see README.md): `make demo` and `make test`.
+# Both create ./.venv on first use and are fast on a second run (a stamp file records the install).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Packages whose declared dependencies must not be installed:
+#  - musicnn carries the pretrained checkpoints but pins numpy<1.17 and TensorFlow 1;
+#  - openai-whisper declares triton (~1 GB, GPU only).
+NODEPS := musicnn==0.1.0 openai-whisper==20250625
+# The CPU build of torch that lies on the project machines; change it for a GPU (README).
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test test-slow install install-test lint docs clean
+
+demo: $(VENV)/.core
+	$(BIN)/xmtag demo
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(VENV)/.test
+	$(BIN)/python -m pytest -m slow; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+install: $(VENV)/.core
+install-test: $(VENV)/.test
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps $(NODEPS)
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core
+	$(BIN)/pip install --quiet -e ".[test,speech]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+import xmtag
+from xmtag.cli import main
+
+
+def test_version_flag(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert xmtag.__version__ in capsys.readouterr().out
+
+
+def test_python_dash_m(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "xmtag", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"xmtag {xmtag.__version__}"
+
+
+def test_info_json(tmp_path, capsys):
+    p = xmtag.save_audio(tmp_path / "x.wav", np.full((2, 800), 0.5, np.float32), 8000)
+    assert main(["info", str(p), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["channels"] == 2 and out["samples"] == 800 and out["duration_s"] == 0.1 and out["peak"] == 0.5
+
+
+def test_error_is_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("xmtag: error:") and str(bad) in err and "Traceback" not in err
+
+
+def test_import_is_light():
+    code = "import sys, xmtag; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

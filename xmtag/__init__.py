@@ -1,0 +1,72 @@
+"""xmtag: explainable music tagging.
+
+Why did the tagger call this song *rock*? xmtag separates a track into stems,
+scores the mix of every subset of stems with a music tagger, and turns those
+scores into exact Shapley attributions per instrument and tag.
+
+Heavy parts (torch, Demucs, the taggers, plots, speech) are imported on first use,
+so ``import xmtag`` stays fast.
+
+Examples
+--------
+>>> import xmtag
+>>> isinstance(xmtag.__version__, str)
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .audio import load_audio, save_audio
+from .errors import XmtagError
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+# public name -> module that defines it (imported lazily on first attribute access)
+_LAZY = {
+    "Stems": "xmtag.separation",
+    "Separator": "xmtag.separation",
+    "load_tagger": "xmtag.taggers",
+    "explain": "xmtag.explanation",
+    "Explanation": "xmtag.explanation",
+}
+_SUBMODULES = {
+    "audio",
+    "baselines",
+    "cache",
+    "cli",
+    "coalitions",
+    "errors",
+    "estimators",
+    "explanation",
+    "plots",
+    "separation",
+    "shapley",
+    "speech",
+    "taggers",
+}
+
+__all__ = ["__version__", "XmtagError", "load_audio", "save_audio", *sorted(_LAZY)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .explanation import Explanation, explain  # noqa: F401
+    from .separation import Separator, Stems  # noqa: F401
+    from .taggers import load_tagger  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'xmtag' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

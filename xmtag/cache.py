@@ -1,0 +1,288 @@
+"""A content-addressed on-disk cache for arrays (stems, converted weights, tagger outputs).
+
+Location: ``$XMTAG_CACHE`` if set, else the user cache folder
+(``platformdirs.user_cache_dir("xmtag")``, e.g. ``~/.cache/xmtag`` on Linux).
+
+Each entry is one file ``<root>/<namespace>/<key[:2]>/<key>.xmc``::
+
+    [raw array bytes ...][JSON header][8-byte header length][8-byte magic]
+
+The JSON header lists each array's name, dtype, shape and offset, arbitrary JSON
+metadata, and the SHA-256 of the raw bytes. Entries are written to a temporary
+file and renamed into place, so readers never see a half-written entry and two
+processes filling the same key simply race to an identical, complete result. On
+read the checksum is verified; a truncated or corrupt entry is logged, deleted
+and reported as a miss, so the caller recomputes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_path
+from .errors import CacheError, OutputError
+
+__all__ = ["Cache", "default_cache", "cache_dir", "hash_bytes", "hash_array", "hash_file", "make_key"]
+
+logger = logging.getLogger(__name__)
+
+_MAGIC = b"XMTAGC01"
+_TRAILER = struct.Struct("<Q8s")
+_CHUNK = 1 << 22
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$XMTAG_CACHE`` or the platform's user cache folder."""
+    env = os.environ.get("XMTAG_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("xmtag", appauthor=False))
+
+
+def hash_bytes(data: bytes) -> str:
+    """SHA-256 hex digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_array(a: np.ndarray) -> str:
+    """SHA-256 of an array's dtype, shape and contents (C order).
+
+    Examples
+    --------
+    >>> hash_array(np.zeros(3)) == hash_array(np.zeros(3))
+    True
+    >>> hash_array(np.zeros(3)) == hash_array(np.zeros(3, dtype=np.float32))
+    False
+    """
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}|{a.shape}|".encode())
+    flat = a.reshape(-1).view(np.uint8) if a.size else np.empty(0, np.uint8)
+    for start in range(0, flat.size, _CHUNK):
+        h.update(flat[start : start + _CHUNK].data)
+    return h.hexdigest()
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file's contents, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_key(*parts: Any) -> str:
+    """Build a cache key from strings, numbers, arrays and JSON-able objects.
+
+    Examples
+    --------
+    >>> make_key("htdemucs", {"shifts": 0}) == make_key("htdemucs", {"shifts": 0})
+    True
+    """
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            token = "array:" + hash_array(part)
+        elif isinstance(part, bytes):
+            token = "bytes:" + hash_bytes(part)
+        else:
+            token = "json:" + json.dumps(part, sort_keys=True, default=str)
+        h.update(token.encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class Cache:
+    """Content-addressed store of named arrays plus JSON metadata.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        Cache folder; default :func:`cache_dir`.
+    enabled : bool
+        With ``False`` every lookup misses and nothing is written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> c = Cache(tempfile.mkdtemp())
+    >>> key = make_key("example", 1)
+    >>> c.get("demo", key) is None
+    True
+    >>> _ = c.put("demo", key, {"x": np.arange(3)}, meta={"note": "hi"})
+    >>> arrays, meta = c.get("demo", key)
+    >>> arrays["x"].tolist(), meta["note"]
+    ([0, 1, 2], 'hi')
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, enabled: bool = True) -> None:
+        self.root = Path(root).expanduser() if root is not None else cache_dir()
+        self.enabled = enabled
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r}, enabled={self.enabled})"
+
+    def path(self, namespace: str, key: str) -> Path:
+        """Where the entry for ``key`` lives (whether or not it exists)."""
+        if not key or any(c not in "0123456789abcdef" for c in key):
+            raise CacheError(f"Cache key must be a lowercase hex digest, got {key!r}.")
+        return self.root / namespace / key[:2] / f"{key}.xmc"
+
+    def get(self, namespace: str, key: str, mmap: bool = False) -> tuple[dict[str, np.ndarray], dict] | None:
+        """Return ``(arrays, meta)`` for ``key``, or ``None`` on a miss or a corrupt entry.
+
+        With ``mmap=True`` the arrays are read-only memory maps of the verified file.
+        """
+        if not self.enabled:
+            return None
+        path = self.path(namespace, key)
+        if not path.is_file():
+            return None
+        try:
+            return _read_entry(path, mmap)
+        except (OSError, ValueError, KeyError, struct.error, json.JSONDecodeError) as exc:
+            logger.warning("Cache entry %s is corrupt (%s); it will be recomputed.", path, exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+
+    def put(
+        self,
+        namespace: str,
+        key: str,
+        arrays: Mapping[str, np.ndarray],
+        meta: Mapping[str, Any] | None = None,
+    ) -> Path | None:
+        """Store ``arrays`` (and JSON-able ``meta``) under ``key``, atomically.
+
+        A cache that cannot be written logs a warning and returns ``None``: caching
+        is an optimisation, never a reason to fail the computation.
+        """
+        if not self.enabled:
+            return None
+        path = self.path(namespace, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                _write_entry(tmp, arrays, dict(meta or {}))
+        except (OSError, OutputError) as exc:
+            logger.warning("Could not write cache entry %s (%s); continuing without it.", path, exc)
+            return None
+        return path
+
+    def get_or_compute(
+        self,
+        namespace: str,
+        key: str,
+        compute: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]],
+    ) -> tuple[dict[str, np.ndarray], dict]:
+        """Return the cached entry, or call ``compute()`` (returning ``(arrays, meta)``) and store it."""
+        hit = self.get(namespace, key)
+        if hit is not None:
+            logger.debug("cache hit %s/%s", namespace, key[:12])
+            return hit
+        arrays, meta = compute()
+        self.put(namespace, key, arrays, meta)
+        return {k: np.asarray(v) for k, v in arrays.items()}, dict(meta)
+
+    def clear(self, namespace: str | None = None) -> None:
+        """Delete every entry (of one namespace, or all)."""
+        import shutil
+
+        target = self.root / namespace if namespace else self.root
+        if target.exists():
+            shutil.rmtree(target)
+
+    def entries(self, namespace: str) -> Iterable[Path]:
+        """Paths of the entries in ``namespace``."""
+        return sorted((self.root / namespace).glob("*/*.xmc"))
+
+
+def default_cache(enabled: bool = True) -> Cache:
+    """A :class:`Cache` at :func:`cache_dir` (re-read from the environment on every call)."""
+    return Cache(cache_dir(), enabled=enabled)
+
+
+def _write_entry(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> None:
+    h = hashlib.sha256()
+    index = []
+    offset = 0
+    with open(path, "wb") as fh:
+        for name, arr in arrays.items():
+            a = np.ascontiguousarray(arr)
+            if a.dtype.hasobject:
+                raise CacheError(f"Cannot cache array {name!r} of object dtype.")
+            flat = a.reshape(-1).view(np.uint8) if a.size else np.empty(0, np.uint8)
+            for start in range(0, flat.size, _CHUNK):
+                chunk = flat[start : start + _CHUNK].data
+                fh.write(chunk)
+                h.update(chunk)
+            index.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "offset": offset})
+            offset += flat.size
+        header = json.dumps(
+            {"arrays": index, "meta": meta, "size": offset, "sha256": h.hexdigest()}, default=_json_default
+        ).encode()
+        fh.write(header)
+        fh.write(_TRAILER.pack(len(header), _MAGIC))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def _read_entry(path: Path, mmap: bool) -> tuple[dict[str, np.ndarray], dict]:
+    total = path.stat().st_size
+    if total < _TRAILER.size:
+        raise ValueError("file shorter than its trailer")
+    with open(path, "rb") as fh:
+        fh.seek(total - _TRAILER.size)
+        header_len, magic = _TRAILER.unpack(fh.read(_TRAILER.size))
+        if magic != _MAGIC:
+            raise ValueError("bad magic")
+        if header_len > total - _TRAILER.size:
+            raise ValueError("bad header length")
+        fh.seek(total - _TRAILER.size - header_len)
+        header = json.loads(fh.read(header_len))
+        size = int(header["size"])
+        if size != total - _TRAILER.size - header_len:
+            raise ValueError("size mismatch")
+        fh.seek(0)
+        h = hashlib.sha256()
+        remaining = size
+        while remaining:
+            chunk = fh.read(min(_CHUNK, remaining))
+            if not chunk:
+                raise ValueError("unexpected end of file")
+            h.update(chunk)
+            remaining -= len(chunk)
+        if h.hexdigest() != header["sha256"]:
+            raise ValueError("checksum mismatch")
+    arrays: dict[str, np.ndarray] = {}
+    raw = np.memmap(path, dtype=np.uint8, mode="r", shape=(size,)) if size else np.empty(0, np.uint8)
+    for item in header["arrays"]:
+        dtype = np.dtype(item["dtype"])
+        shape = tuple(item["shape"])
+        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        view = raw[item["offset"] : item["offset"] + n].view(dtype).reshape(shape)
+        arrays[item["name"]] = view if mmap else np.array(view)
+    if not mmap:
+        del raw
+    return arrays, header["meta"]
