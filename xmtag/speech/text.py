@@ -1,0 +1,200 @@
+"""Text helpers for the speech paths: sentence splitting, token-aware chunking, word error rate.
+
+Hand-written on purpose (no NLTK/jiwer): sentence splitting must work offline (NLTK's
+``punkt`` data is a separate download), and word error rate is a word-level edit distance
+of a few lines; keeping both here lets the tests and ``benchmarks/speech.py`` use the
+same definitions without another dependency.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["normalize_text", "word_errors", "wer", "split_sentences", "chunk_sentences"]
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "no", "fig",
+    "inc", "ltd", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "approx", "dept", "est", "mt", "u.s", "a.m", "p.m",
+}  # fmt: skip
+_SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
+
+
+def normalize_text(text: str) -> list[str]:
+    """Words for scoring: lower case, accents and punctuation removed, hyphens split.
+
+    Examples
+    --------
+    >>> normalize_text("Hello, World! It's a well-known fact.")
+    ['hello', 'world', "it's", 'a', 'well', 'known', 'fact']
+    """
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("’", "'").replace("-", " ")
+    text = re.sub(r"[^\w\s']", " ", text)
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def word_errors(reference: str | Sequence[str], hypothesis: str | Sequence[str]) -> tuple[int, int]:
+    """Word-level Levenshtein distance and reference length.
+
+    Returns
+    -------
+    errors : int
+        Minimum number of substitutions + deletions + insertions.
+    n_ref : int
+        Number of reference words.
+    """
+    ref = normalize_text(reference) if isinstance(reference, str) else list(reference)
+    hyp = normalize_text(hypothesis) if isinstance(hypothesis, str) else list(hypothesis)
+    if not ref:
+        return len(hyp), 0
+    # one row of the DP table at a time; the inner min over insertions is a running scan
+    prev = np.arange(len(hyp) + 1)
+    hyp_arr = np.array(hyp, dtype=object)
+    for i, r in enumerate(ref, 1):
+        sub = prev[:-1] + (hyp_arr != r)
+        cur = np.empty_like(prev)
+        cur[0] = i
+        cur[1:] = np.minimum(sub, prev[1:] + 1)
+        for j in range(1, len(cur)):  # insertions depend on the left neighbour
+            if cur[j - 1] + 1 < cur[j]:
+                cur[j] = cur[j - 1] + 1
+        prev = cur
+    return int(prev[-1]), len(ref)
+
+
+def wer(reference: str | Sequence[str], hypothesis: str | Sequence[str]) -> float:
+    """Word error rate of ``hypothesis`` against ``reference`` (after :func:`normalize_text`).
+
+    Examples
+    --------
+    >>> wer("the cat sat on the mat", "the cat sat on a mat")
+    0.16666666666666666
+    >>> wer("a b c", "a b c")
+    0.0
+    """
+    errors, n = word_errors(reference, hypothesis)
+    if n == 0:
+        return 0.0 if errors == 0 else float("inf")
+    return errors / n
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences at ``. ! ?`` followed by a capital, digit or quote.
+
+    Common abbreviations (``Mr.``, ``e.g.``, ...) and single initials do not end a
+    sentence. Whitespace inside a sentence is collapsed to single spaces.
+
+    Examples
+    --------
+    >>> split_sentences("Dr. Smith arrived. It was late! Was it? yes.")
+    ['Dr. Smith arrived.', 'It was late!', 'Was it? yes.']
+    """
+    text = " ".join(text.split())
+    if not text:
+        return []
+    sentences: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        candidate = text[start : m.end(1)]
+        last = candidate.rsplit(" ", 1)[-1].rstrip(".!?…\"'”’)]").lower()
+        if m.group(1).startswith(".") and (last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())):
+            continue
+        sentences.append(candidate.strip())
+        start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _split_long(sentence: str, count: Callable[[str], int], limit: int) -> list[str]:
+    """Split one sentence that alone exceeds ``limit`` into consecutive word runs that fit."""
+    pieces: list[str] = []
+    current: list[str] = []
+    for word in sentence.split(" "):
+        if count(" ".join([*current, word])) <= limit:
+            current.append(word)
+            continue
+        if current:
+            pieces.append(" ".join(current))
+            current = []
+        if count(word) <= limit:
+            current = [word]
+        else:  # a single "word" longer than the limit: cut by characters
+            part = ""
+            for ch in word:
+                if part and count(part + ch) > limit:
+                    pieces.append(part)
+                    part = ""
+                part += ch
+            current = [part] if part else []
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def chunk_sentences(
+    sentences: Sequence[str], count_tokens: Callable[[str], int], max_tokens: int
+) -> list[list[str]]:
+    """Pack consecutive sentences into chunks whose joined text fits ``max_tokens``.
+
+    Greedy and order-preserving: each chunk is the longest run of the following
+    sentences whose ``" ".join`` has at most ``max_tokens`` tokens by ``count_tokens``
+    (which should include any special tokens the model adds). A sentence that alone
+    exceeds the limit is cut at word boundaries (characters as a last resort) into
+    pieces that each fit; the pieces follow each other.
+
+    Parameters
+    ----------
+    sentences : sequence of str
+    count_tokens : callable
+        ``count_tokens(text) -> int``, e.g. ``len(tokenizer(text).input_ids)``.
+    max_tokens : int
+        Upper bound per chunk, at least as many tokens as the model's fixed overhead plus one.
+
+    Returns
+    -------
+    list of list of str
+        Chunks of sentences (or sentence pieces). Every chunk's joined text has at
+        most ``max_tokens`` tokens; flattened, the chunks are the input sentences in
+        order (an over-long sentence appears as its consecutive pieces).
+
+    Raises
+    ------
+    ValueError
+        If even an empty text does not fit ``max_tokens``.
+
+    Examples
+    --------
+    >>> count = lambda s: len(s.split())
+    >>> chunk_sentences(["a b.", "c d e.", "f.", "g h i j k l."], count, 4)
+    [['a b.'], ['c d e.', 'f.'], ['g h i j'], ['k l.']]
+    """
+    if count_tokens("") >= max_tokens:
+        raise ValueError(f"max_tokens={max_tokens} leaves no room for text (overhead {count_tokens('')}).")
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for sentence in sentences:
+        if not sentence:
+            continue
+        if count_tokens(" ".join([*current, sentence])) <= max_tokens:
+            current.append(sentence)
+            continue
+        if current:
+            chunks.append(current)
+            current = []
+        if count_tokens(sentence) <= max_tokens:
+            current = [sentence]
+        else:
+            pieces = _split_long(sentence, count_tokens, max_tokens)
+            chunks.extend([p] for p in pieces[:-1])
+            current = [pieces[-1]] if pieces else []
+    if current:
+        chunks.append(current)
+    return chunks

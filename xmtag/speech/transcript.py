@@ -1,0 +1,268 @@
+"""The :class:`Transcript` type: timed text from any speech backend, and its file formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._files import atomic_write_text, check_input_file
+from ..errors import OutputError, XmtagError
+
+__all__ = ["Word", "Segment", "Transcript", "format_timestamp"]
+
+_FORMATS = (".srt", ".vtt", ".json", ".txt")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time span (seconds) and probability."""
+
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech: start and end in seconds from the start of the audio, and its text."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.words is not None:
+            d["words"] = [asdict(w) for w in self.words]
+        return d
+
+
+def format_timestamp(seconds: float, sep: str = ",") -> str:
+    """``HH:MM:SS,mmm`` (SRT) or, with ``sep="."``, ``HH:MM:SS.mmm`` (WebVTT).
+
+    Examples
+    --------
+    >>> format_timestamp(3661.5)
+    '01:01:01,500'
+    >>> format_timestamp(0.0005, sep=".")
+    '00:00:00.001'
+    """
+    ms = max(0, int(round(seconds * 1000)))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+_TIME_RE = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{3})")
+_CUE_RE = re.compile(rf"^\s*({_TIME_RE.pattern})\s*-->\s*({_TIME_RE.pattern})")
+
+
+def _parse_time(text: str) -> float:
+    m = _TIME_RE.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"bad timestamp {text!r}")
+    h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s + ms / 1000
+
+
+@dataclass
+class Transcript:
+    """What was said, when: the result of :func:`xmtag.speech.transcribe`.
+
+    Parameters
+    ----------
+    segments : list of Segment
+        In time order.
+    language : str or None
+        Language code (``"en"``).
+    duration : float or None
+        Length of the audio in seconds.
+    model, backend : str or None
+        Which model and backend produced it (for the record).
+
+    Examples
+    --------
+    >>> tr = Transcript([Segment(0.0, 1.5, "Hello there."), Segment(2.0, 3.25, "General Kenobi.")], "en")
+    >>> tr.text
+    'Hello there. General Kenobi.'
+    >>> print(tr.to_srt())
+    1
+    00:00:00,000 --> 00:00:01,500
+    Hello there.
+    <BLANKLINE>
+    2
+    00:00:02,000 --> 00:00:03,250
+    General Kenobi.
+    <BLANKLINE>
+    >>> Transcript.from_srt(tr.to_srt()).segments == tr.segments
+    True
+    """
+
+    segments: list[Segment] = field(default_factory=list)
+    language: str | None = None
+    duration: float | None = None
+    model: str | None = None
+    backend: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The segments' text joined by single spaces."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __iter__(self):
+        return iter(self.segments)
+
+    # -- formats --------------------------------------------------------------------------
+    def to_srt(self) -> str:
+        """SubRip subtitles (one cue per segment)."""
+        cues = [
+            f"{i}\n{format_timestamp(s.start)} --> {format_timestamp(s.end)}\n{s.text.strip()}\n"
+            for i, s in enumerate(self._cues(), 1)
+        ]
+        return "\n".join(cues)
+
+    def to_vtt(self) -> str:
+        """WebVTT subtitles (one cue per segment)."""
+        cues = [
+            f"{format_timestamp(s.start, '.')} --> {format_timestamp(s.end, '.')}\n{s.text.strip()}\n"
+            for s in self._cues()
+        ]
+        return "\n".join(["WEBVTT\n", *cues])
+
+    def to_txt(self) -> str:
+        """Plain text, one segment per line."""
+        return "".join(f"{s.text.strip()}\n" for s in self._cues())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the :meth:`to_json` schema)."""
+        return {
+            "text": self.text,
+            "language": self.language,
+            "duration": self.duration,
+            "model": self.model,
+            "backend": self.backend,
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON with ``text``, ``language``, ``duration``, ``model``, ``backend`` and ``segments``."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def _cues(self) -> list[Segment]:
+        return [s for s in self.segments if s.text.strip()]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the transcript atomically in the format of the extension (.srt, .vtt, .json, .txt).
+
+        Raises
+        ------
+        OutputError
+            For another extension or an unwritable location.
+        """
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix not in _FORMATS:
+            raise OutputError(
+                f"Cannot save a transcript as {str(p)!r}: unknown extension {p.suffix!r}. "
+                f"Use one of {', '.join(_FORMATS)}."
+            )
+        text = {".srt": self.to_srt, ".vtt": self.to_vtt, ".json": self.to_json, ".txt": self.to_txt}[
+            suffix
+        ]()
+        return atomic_write_text(p, text)
+
+    # -- readers --------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Transcript:
+        """Inverse of :meth:`to_dict`."""
+        segments = []
+        for s in d.get("segments", []):
+            words = s.get("words")
+            segments.append(
+                Segment(
+                    float(s["start"]),
+                    float(s["end"]),
+                    str(s["text"]),
+                    None if words is None else tuple(Word(**w) for w in words),
+                )
+            )
+        return cls(segments, d.get("language"), d.get("duration"), d.get("model"), d.get("backend"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Transcript:
+        """Parse the output of :meth:`to_json`.
+
+        Raises
+        ------
+        XmtagError
+            If ``text`` is not a transcript in JSON.
+        """
+        try:
+            return cls.from_dict(json.loads(text))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise XmtagError(f"Not a transcript in xmtag's JSON format ({exc}).") from exc
+
+    @classmethod
+    def _from_cues(cls, text: str, kind: str) -> Transcript:
+        segments = []
+        lines = text.replace("\r\n", "\n").split("\n")
+        i = 0
+        while i < len(lines):
+            m = _CUE_RE.match(lines[i])
+            if not m:
+                i += 1
+                continue
+            start = _parse_time(m.group(1))
+            end = _parse_time(m.group(6))
+            i += 1
+            body = []
+            while i < len(lines) and lines[i].strip():
+                body.append(lines[i].strip())
+                i += 1
+            segments.append(Segment(start, end, " ".join(body)))
+        if not segments and text.strip() and text.strip() != "WEBVTT":
+            raise XmtagError(f"No {kind} cues found (expected lines like '00:00:01,000 --> 00:00:02,500').")
+        return cls(segments)
+
+    @classmethod
+    def from_srt(cls, text: str) -> Transcript:
+        """Parse SubRip subtitles."""
+        return cls._from_cues(text, "SRT")
+
+    @classmethod
+    def from_vtt(cls, text: str) -> Transcript:
+        """Parse WebVTT subtitles."""
+        return cls._from_cues(text, "WebVTT")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Transcript:
+        """Read a transcript saved as .json, .srt or .vtt.
+
+        Raises
+        ------
+        XmtagError
+            If the file is missing, of another type, or not parseable.
+        """
+        p = check_input_file(path, "transcript")
+        suffix = p.suffix.lower()
+        readers = {".json": cls.from_json, ".srt": cls.from_srt, ".vtt": cls.from_vtt}
+        if suffix not in readers:
+            raise XmtagError(f"Cannot read a transcript from {str(p)!r}: use a .json, .srt or .vtt file.")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise XmtagError(f"{str(p)!r} is not UTF-8 text.") from exc
+        try:
+            return readers[suffix](text)
+        except XmtagError as exc:
+            raise XmtagError(f"{str(p)!r}: {exc}") from exc
