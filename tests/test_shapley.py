@@ -356,3 +356,14 @@ def test_exact_matches_shap_exact_explainer():
         expl = explainer(np.ones((1, n)))
         np.testing.assert_allclose(expl.values[0], shapley.exact(v), rtol=0, atol=1e-9)
         np.testing.assert_allclose(expl.base_values[0], v[0], atol=1e-12)
+
+
+def test_null_player_gets_exactly_zero():
+    # player 2 never changes the value; rounding must not leave 1e-17 on it
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((4, 5))  # game of players 0, 1
+    v = np.concatenate([base, base])  # player 2 (bit 2) is null
+    assert np.all(shapley.exact(v)[2] == 0.0)
+    inter = shapley.interactions(v)
+    assert np.all(inter[2] == 0.0) and np.all(inter[:, 2] == 0.0)
+    assert np.all(shapley.null_players(v)[2]) and not shapley.null_players(v)[:2].any()

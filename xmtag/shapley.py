@@ -46,6 +46,7 @@ __all__ = [
     "interactions",
     "mobius",
     "segments",
+    "null_players",
     "check_game",
     "n_players",
     "membership",
@@ -243,7 +244,7 @@ def exact(values: np.ndarray) -> np.ndarray:
     (3, 50)
     """
     v = check_game(values)
-    return _apply(_shapley_matrix(n_players(v)), v)
+    return _zero_null(_apply(_shapley_matrix(n_players(v)), v), v)
 
 
 def banzhaf(values: np.ndarray) -> np.ndarray:
@@ -371,7 +372,51 @@ def interactions(values: np.ndarray) -> np.ndarray:
     out = z[pair[:, np.newaxis] | pair[np.newaxis, :]]  # (n, n, R): I_ij = z[{i, j}]
     idx = np.arange(n)
     out[idx, idx] = _apply(_shapley_matrix(n), flat)
+    null = null_players(flat)  # (n, R)
+    for i in np.flatnonzero(null.any(axis=1)):
+        out[i, :, null[i]] = 0.0
+        out[:, i, null[i]] = 0.0
     return out.reshape((n, n, *v.shape[1:]))
+
+
+def null_players(values: np.ndarray) -> np.ndarray:
+    """Which players are null (never change the value), compared bit for bit.
+
+    A null player, such as a stem of digital silence whose mixes are identical to the
+    mixes without it, has Shapley value and interactions exactly 0 (the *dummy* axiom).
+    :func:`exact` and :func:`interactions` set those entries to exactly 0 instead of the
+    ~1e-17 rounding a matrix product leaves.
+
+    Parameters
+    ----------
+    values : array_like
+        Coalition values ``(2**n, ...)`` indexed by bitmask.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``(n, ...)``: entry ``[i, ...]`` is True where player ``i`` is null for that output.
+
+    Examples
+    --------
+    >>> null_players(np.array([0.0, 1.0, 0.0, 1.0]))  # player 1 changes nothing
+    array([False,  True])
+    """
+    v = np.asarray(values)
+    n = n_players(v)
+    masks = np.arange(2**n)
+    out = np.empty((n, *v.shape[1:]), dtype=bool)
+    for i in range(n):
+        without = masks[((masks >> i) & 1) == 0]
+        out[i] = (v[without | (1 << i)] == v[without]).all(axis=0)
+    return out
+
+
+def _zero_null(phi: np.ndarray, v: np.ndarray) -> np.ndarray:
+    null = null_players(v)
+    if null.any():
+        phi[null] = 0.0
+    return phi
 
 
 def segments(segment_values: np.ndarray, weights: np.ndarray) -> np.ndarray:
