@@ -39,7 +39,7 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech]"
+	$(BIN)/pip install --quiet -e ".[test,speech,essentia,docs]"
 	touch $@
 
 clean:

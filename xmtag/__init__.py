@@ -33,6 +33,7 @@ _LAZY = {
     "load_tagger": "xmtag.taggers",
     "explain": "xmtag.explanation",
     "Explanation": "xmtag.explanation",
+    "load_demo": "xmtag.datasets",
 }
 _SUBMODULES = {
     "audio",
@@ -40,10 +41,12 @@ _SUBMODULES = {
     "cache",
     "cli",
     "coalitions",
+    "datasets",
     "errors",
     "estimators",
     "explanation",
     "plots",
+    "report",
     "separation",
     "shapley",
     "speech",
@@ -53,6 +56,7 @@ _SUBMODULES = {
 __all__ = ["__version__", "XmtagError", "load_audio", "save_audio", *sorted(_LAZY)]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .datasets import load_demo  # noqa: F401
     from .explanation import Explanation, explain  # noqa: F401
     from .separation import Separator, Stems  # noqa: F401
     from .taggers import load_tagger  # noqa: F401

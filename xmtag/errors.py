@@ -21,6 +21,9 @@ __all__ = [
     "CacheError",
     "InvalidGameError",
     "TaggerError",
+    "UnknownTagError",
+    "CheckpointError",
+    "ExplanationFileError",
     "require",
 ]
 
@@ -59,6 +62,21 @@ class InvalidGameError(XmtagError, ValueError):
 
 class TaggerError(XmtagError, ValueError):
     """A tagger input or output of the wrong shape, type or content."""
+
+
+class UnknownTagError(XmtagError, KeyError):
+    """A tag name that is not among the tagger's labels."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(XmtagError, ValueError):
+    """A TensorFlow checkpoint that is corrupt, truncated or in an unsupported layout."""
+
+
+class ExplanationFileError(XmtagError, ValueError):
+    """A file that is not a readable xmtag explanation (or of another format version)."""
 
 
 def require(module: str, extra: str, purpose: str | None = None) -> ModuleType:

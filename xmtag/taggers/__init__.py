@@ -1,0 +1,140 @@
+"""Music taggers: the models xmtag explains.
+
+Any object with ``labels``, ``sample_rate``, ``patch_length``, ``predict(batch)``
+and ``predict_patches(batch)`` is a tagger (see :class:`Tagger`); this package
+provides the pretrained ones and a registry:
+
+* ``"musicnn-msd"``, ``"musicnn-mtt"``, ``"msd-vgg"``, ``"mtt-vgg"``: the
+  pretrained musicnn models in PyTorch (:mod:`xmtag.taggers.musicnn`), weights
+  from the ``musicnn`` package (``pip install --no-deps musicnn==0.1.0``);
+* a path to an Essentia model-zoo graph ``model.pb`` (with ``model.json``
+  beside it), run by essentia-tensorflow in a worker process
+  (:mod:`xmtag.taggers.essentia`, extra ``[essentia]``);
+* :class:`FunctionTagger` wraps a plain function.
+
+Examples
+--------
+>>> from xmtag.taggers import available_taggers, FunctionTagger
+>>> available_taggers()
+['msd-vgg', 'mtt-vgg', 'musicnn-msd', 'musicnn-mtt']
+>>> t = FunctionTagger(lambda b: np.abs(b).max(1, keepdims=True), ["peak"], sample_rate=16000)
+>>> t.predict(np.full((1, 100), 0.25, np.float32)).tolist()
+[[0.25]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np  # noqa: F401  (doctest namespace)
+
+from ..errors import ModelNotFoundError
+from .base import FunctionTagger, ShortClipWarning, Tagger, check_batch, check_tagger, split_patches
+
+__all__ = [
+    "FunctionTagger",
+    "ShortClipWarning",
+    "Tagger",
+    "available_taggers",
+    "check_batch",
+    "check_tagger",
+    "load_tagger",
+    "register_tagger",
+    "split_patches",
+]
+
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+_ALIASES = {
+    "msd_musicnn": "musicnn-msd",
+    "mtt_musicnn": "musicnn-mtt",
+    "msd_vgg": "msd-vgg",
+    "mtt_vgg": "mtt-vgg",
+    "musicnn": "musicnn-msd",
+}
+
+
+def register_tagger(name: str, factory: Callable[..., Any]) -> None:
+    """Make ``load_tagger(name, **kwargs)`` call ``factory(**kwargs)``.
+
+    Examples
+    --------
+    >>> register_tagger("silence-detector", lambda: FunctionTagger(
+    ...     lambda b: (np.abs(b).max(1, keepdims=True) == 0).astype("float32"), ["silent"], 16000))
+    >>> load_tagger("silence-detector").labels
+    ['silent']
+    >>> _ = _REGISTRY.pop("silence-detector")
+    """
+    _REGISTRY[name.lower()] = factory
+
+
+def available_taggers() -> list[str]:
+    """Names :func:`load_tagger` knows (besides paths to Essentia graphs)."""
+    return sorted(_REGISTRY)
+
+
+def _musicnn_factory(name: str) -> Callable[..., Any]:
+    def factory(**kwargs: Any) -> Any:
+        from .musicnn import MusicnnTagger
+
+        return MusicnnTagger(name, **kwargs)
+
+    return factory
+
+
+for _name in ("musicnn-msd", "musicnn-mtt", "msd-vgg", "mtt-vgg"):
+    register_tagger(_name, _musicnn_factory(_name))
+
+
+def load_tagger(name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
+    """Load a pretrained tagger by name, or an Essentia graph by path.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        ``"musicnn-msd"`` (default choice), ``"musicnn-mtt"``, ``"msd-vgg"``,
+        ``"mtt-vgg"`` (also the musicnn folder names such as ``"MSD_musicnn"``),
+        a name added with :func:`register_tagger`, or the path of an Essentia
+        model-zoo ``.pb`` graph whose JSON metadata lies beside it.
+    **kwargs
+        Passed to the tagger's constructor (e.g. ``batch_size``, ``num_threads``).
+
+    Returns
+    -------
+    Tagger
+
+    Raises
+    ------
+    ModelNotFoundError
+        Unknown name, or a path that does not exist.
+    MissingDependencyError
+        The package carrying the weights (or essentia) is missing.
+
+    Examples
+    --------
+    >>> load_tagger("no-such-model")
+    Traceback (most recent call last):
+    ...
+    xmtag.errors.ModelNotFoundError: Unknown tagger 'no-such-model'. ...
+    """
+    key = str(name_or_path)
+    if isinstance(name_or_path, os.PathLike) or key.lower().endswith(".pb") or os.sep in key:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ModelNotFoundError(f"Tagger graph {path} does not exist.")
+        if path.suffix.lower() != ".pb":
+            raise ModelNotFoundError(
+                f"{path}: only Essentia TensorFlow graphs (.pb with a .json beside) can be loaded by path."
+            )
+        from .essentia import EssentiaTagger
+
+        return EssentiaTagger(path, **kwargs)
+    name = _ALIASES.get(key.lower(), key.lower())
+    if name not in _REGISTRY:
+        raise ModelNotFoundError(
+            f"Unknown tagger {key!r}. Available: {', '.join(available_taggers())}, "
+            "or the path of an Essentia .pb graph."
+        )
+    return _REGISTRY[name](**kwargs)

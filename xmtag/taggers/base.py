@@ -1,0 +1,292 @@
+"""The tagger protocol, input checks shared by every backend, and :class:`FunctionTagger`.
+
+A *tagger* is any object with these attributes (duck typing, see :class:`Tagger`):
+
+``labels`` : list of str
+    The tag names, one per output column.
+``sample_rate`` : int
+    The rate its input must have.
+``patch_length`` : int or None
+    Samples per patch at ``sample_rate`` when the clip output is the mean of
+    independent per-patch outputs (patch ``p`` covers samples
+    ``[p * patch_length, (p + 1) * patch_length)``); ``None`` otherwise.
+``predict(batch)``
+    ``batch`` float32 ``(B, N)`` mono at ``sample_rate`` -> ``(B, n_tags)`` clip-level outputs.
+``predict_patches(batch)``
+    ``(B, N)`` -> ``(B, P, n_tags)`` with ``P = N // patch_length`` whole patches
+    (the trailing remainder is dropped; a clip shorter than one patch is
+    zero-padded to one patch with a :class:`ShortClipWarning`).
+    For patch-decomposable taggers ``predict(b) == predict_patches(b).mean(1)``.
+``name`` : str, optional
+    Used in cache keys and metadata.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import TaggerError
+
+__all__ = [
+    "Tagger",
+    "FunctionTagger",
+    "ShortClipWarning",
+    "check_batch",
+    "check_tagger",
+    "split_patches",
+    "tagger_name",
+]
+
+
+class ShortClipWarning(UserWarning):
+    """A clip shorter than one patch was zero-padded to one patch."""
+
+
+@runtime_checkable
+class Tagger(Protocol):
+    """What xmtag needs from a music tagger (structural type; no subclassing needed).
+
+    Examples
+    --------
+    >>> from xmtag.taggers import FunctionTagger
+    >>> t = FunctionTagger(lambda b: b[:, :1] ** 2, ["loud"], sample_rate=8000)
+    >>> isinstance(t, Tagger)
+    True
+    """
+
+    labels: list[str]
+    sample_rate: int
+    patch_length: int | None
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def predict_patches(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def tagger_name(tagger: Any) -> str:
+    """The tagger's ``name`` attribute, else its class name."""
+    return str(getattr(tagger, "name", None) or type(tagger).__name__)
+
+
+def check_tagger(tagger: Any) -> Any:
+    """Check that ``tagger`` has the attributes of the :class:`Tagger` protocol.
+
+    Returns the tagger unchanged.
+
+    Raises
+    ------
+    TaggerError
+        Naming the first missing or malformed attribute.
+    """
+    for attr in ("labels", "sample_rate", "predict"):
+        if not hasattr(tagger, attr):
+            raise TaggerError(
+                f"{tagger!r} is not a tagger: it has no {attr!r} attribute. A tagger needs labels, "
+                "sample_rate, patch_length, predict(batch) and predict_patches(batch); wrap a plain "
+                "function with xmtag.taggers.FunctionTagger."
+            )
+    if not callable(tagger.predict):
+        raise TaggerError(f"{tagger!r}.predict is not callable.")
+    labels = list(tagger.labels)
+    if not labels or not all(isinstance(x, str) for x in labels):
+        raise TaggerError(f"{tagger!r}.labels must be a non-empty list of str.")
+    sr = tagger.sample_rate
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise TaggerError(f"{tagger!r}.sample_rate must be a positive int, got {sr!r}.")
+    pl = getattr(tagger, "patch_length", None)
+    if pl is not None and (isinstance(pl, bool) or not isinstance(pl, (int, np.integer)) or pl <= 0):
+        raise TaggerError(f"{tagger!r}.patch_length must be a positive int or None, got {pl!r}.")
+    return tagger
+
+
+def check_batch(batch: Any, name: str = "batch") -> np.ndarray:
+    """Validate a tagger input and return it as C-contiguous float32 ``(B, N)``.
+
+    A 1-D array is taken as one clip and becomes ``(1, N)``; float64 is converted
+    to float32. Everything else that is not ``(B, N)`` real floating point raises.
+
+    Parameters
+    ----------
+    batch : array_like
+        ``(B, N)`` mono clips (or one 1-D clip).
+    name : str
+        What to call the input in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``(B, N)``.
+
+    Raises
+    ------
+    TaggerError
+        Empty batch, zero-length clips, integer or complex samples, more than two
+        dimensions (e.g. ``(B, channels, N)``: mix down with
+        :func:`xmtag.audio.to_mono` first), NaN or infinite samples.
+
+    Examples
+    --------
+    >>> check_batch(np.zeros(5)).shape
+    (1, 5)
+    >>> check_batch(np.zeros((0, 5)))
+    Traceback (most recent call last):
+    ...
+    xmtag.errors.TaggerError: batch: the batch is empty (shape (0, 5)); pass at least one clip.
+    """
+    y = np.asarray(batch)
+    if y.dtype == object:
+        raise TaggerError(f"{name}: expected a numeric array, got objects (clips of different lengths?).")
+    if y.ndim == 1:
+        y = y[np.newaxis]
+    if y.ndim != 2:
+        raise TaggerError(
+            f"{name}: expected mono clips shaped (batch, samples), got shape {y.shape}. "
+            "Mix multichannel audio down first (xmtag.audio.to_mono) and stack clips of equal length."
+        )
+    if y.shape[0] == 0:
+        raise TaggerError(f"{name}: the batch is empty (shape {y.shape}); pass at least one clip.")
+    if y.shape[1] == 0:
+        raise TaggerError(f"{name}: the clips have zero samples (shape {y.shape}).")
+    if y.dtype.kind != "f":
+        raise TaggerError(
+            f"{name}: expected float samples in [-1, 1], got dtype {y.dtype}; "
+            "convert integer PCM with y / 32768 (int16) first."
+        )
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if not np.isfinite(y).all():
+        clip, sample = np.argwhere(~np.isfinite(y))[0]
+        raise TaggerError(
+            f"{name}: clip {clip} contains NaN or infinite samples (first at sample {sample}). "
+            "Clean the audio first."
+        )
+    return y
+
+
+def split_patches(batch: np.ndarray, patch_length: int, name: str = "batch") -> np.ndarray:
+    """Cut ``(B, N)`` into ``(B, P, patch_length)`` whole patches, ``P = N // patch_length``.
+
+    The trailing remainder is dropped; a clip shorter than one patch is
+    zero-padded to one patch with a :class:`ShortClipWarning`.
+
+    Examples
+    --------
+    >>> split_patches(np.ones((2, 10), np.float32), 4).shape
+    (2, 2, 4)
+    """
+    b, n = batch.shape
+    if n < patch_length:
+        warnings.warn(
+            f"{name}: clips of {n} samples are shorter than one patch ({patch_length} samples); "
+            "zero-padding them to one patch.",
+            ShortClipWarning,
+            stacklevel=3,
+        )
+        batch = np.pad(batch, ((0, 0), (0, patch_length - n)))
+        n = patch_length
+    p = n // patch_length
+    return batch[:, : p * patch_length].reshape(b, p, patch_length)
+
+
+def check_output(out: Any, shape: tuple[int, ...], who: str) -> np.ndarray:
+    """Check a tagger's output array: shape and finiteness; returns float32."""
+    try:
+        arr = np.asarray(out, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TaggerError(f"{who} returned something that is not a numeric array ({exc}).") from exc
+    if arr.shape != shape:
+        raise TaggerError(f"{who} returned shape {arr.shape}, expected {shape}.")
+    if not np.isfinite(arr).all():
+        raise TaggerError(f"{who} returned NaN or infinite values.")
+    return arr
+
+
+class FunctionTagger:
+    """Wrap a plain function as a tagger.
+
+    Parameters
+    ----------
+    fn : callable
+        Without ``patch_length``: ``fn(batch)`` with ``batch`` float32 ``(B, N)``
+        returns ``(B, n_tags)`` clip-level outputs. With ``patch_length``: ``fn`` is
+        a *per-patch* function, ``(M, patch_length) -> (M, n_tags)``, and the clip
+        output is the mean over the clip's patches.
+    labels : sequence of str
+        Tag names, one per output column.
+    sample_rate : int
+        Rate of the audio ``fn`` expects.
+    patch_length : int, optional
+        Samples per patch for per-patch functions.
+    name : str
+        Name used in cache keys and metadata (default ``"function"``): give each
+        distinct function a distinct name if you cache its outputs.
+    batch_size : int
+        At most this many rows (clips, or patches) per call of ``fn``.
+
+    Examples
+    --------
+    >>> rms = lambda b: np.sqrt((b**2).mean(axis=1, keepdims=True))
+    >>> t = FunctionTagger(rms, ["rms"], sample_rate=8, patch_length=4, name="rms")
+    >>> y = np.array([[0, 0, 0, 0, 1, 1, 1, 1, 5]], np.float32)
+    >>> t.predict_patches(y)[0, :, 0].tolist()
+    [0.0, 1.0]
+    >>> t.predict(y).tolist()
+    [[0.5]]
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[np.ndarray], Any],
+        labels: Sequence[str],
+        sample_rate: int,
+        patch_length: int | None = None,
+        name: str = "function",
+        batch_size: int = 256,
+    ) -> None:
+        if not callable(fn):
+            raise TaggerError(f"FunctionTagger: fn must be callable, got {type(fn).__name__}.")
+        self.fn = fn
+        self.labels = [str(x) for x in labels]
+        self.sample_rate = int(sample_rate)
+        self.patch_length = None if patch_length is None else int(patch_length)
+        self.name = name
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise TaggerError(f"FunctionTagger: batch_size must be >= 1, got {batch_size}.")
+        check_tagger(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"FunctionTagger({getattr(self.fn, '__name__', 'fn')}, {len(self.labels)} labels, "
+            f"sample_rate={self.sample_rate}, patch_length={self.patch_length}, name={self.name!r})"
+        )
+
+    def _call(self, rows: np.ndarray) -> np.ndarray:
+        n_tags = len(self.labels)
+        outs = []
+        for start in range(0, rows.shape[0], self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            outs.append(check_output(self.fn(chunk), (chunk.shape[0], n_tags), f"tagger {self.name!r}"))
+        return np.concatenate(outs, axis=0)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Clip-level outputs ``(B, n_tags)`` of ``(B, N)`` mono clips."""
+        y = check_batch(batch)
+        if self.patch_length is None:
+            return self._call(y)
+        return self.predict_patches(y).mean(axis=1)
+
+    def predict_patches(self, batch: np.ndarray) -> np.ndarray:
+        """Per-patch outputs ``(B, P, n_tags)``; needs ``patch_length``."""
+        if self.patch_length is None:
+            raise TaggerError(
+                f"tagger {self.name!r} is not patch-decomposable (patch_length is None); "
+                "use predict(), or give FunctionTagger a patch_length and a per-patch function."
+            )
+        y = check_batch(batch)
+        patches = split_patches(y, self.patch_length)
+        b, p, _ = patches.shape
+        return self._call(patches.reshape(b * p, -1)).reshape(b, p, len(self.labels))
