@@ -363,8 +363,13 @@ def _load_seq2seq(name: str, device: str) -> tuple[Any, Any]:
             error = exc
             logger.debug("loading %s with %s failed: %s", name, kwargs, exc)
     raise ModelNotFoundError(
-        f"No summarisation model {name!r} is available ({type(error).__name__}: {str(error)[:200]}). "
-        "Abstractive summaries need a seq2seq model such as facebook/bart-large-cnn: on a machine with "
+        f"No summarisation model {name!r} is available: "
+        + (
+            f"the folder could not be loaded ({type(error).__name__}: {error}). "
+            if is_path
+            else "it is neither in the local Hugging Face cache nor downloadable now. "
+        )
+        + "Abstractive summaries need a seq2seq model such as facebook/bart-large-cnn: on a machine with "
         "internet run `huggingface-cli download facebook/bart-large-cnn` (or save_pretrained it to a "
         "folder) and pass model=<folder>; or use method='extractive', which needs no model."
     ) from error
