@@ -28,6 +28,9 @@ install-test: $(VENV)/.test
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 
+docs: $(VENV)/.test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,22 +1,12 @@
-"""Shared fixtures: an isolated cache per test session and small generated audio."""
+"""Shared fixtures: small generated audio (the temporary cache is set up in ../conftest.py)."""
 
 from __future__ import annotations
-
-import os
 
 import matplotlib
 import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_cache(tmp_path_factory):
-    """Point XMTAG_CACHE at a temporary folder unless the caller set one."""
-    if "XMTAG_CACHE" not in os.environ:
-        os.environ["XMTAG_CACHE"] = str(tmp_path_factory.mktemp("xmtag-cache"))
-    yield
 
 
 @pytest.fixture

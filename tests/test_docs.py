@@ -2,12 +2,17 @@
 
 A block preceded by the line ``<!-- notest -->`` is skipped (it needs files or model weights a
 reader has and the test machine does not). Blocks of one page share a namespace and run in
-order, in a temporary working folder.
+order, in a temporary working folder. A page that needs an optional extra or a program says
+so in a comment, ``<!-- requires: essentia -->`` (module names or executables, comma
+separated); without them the page is skipped with that reason.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -16,8 +21,20 @@ import pytest
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 _BLOCK = re.compile(r"(?P<skip><!-- notest -->\n)?```python\n(?P<code>.*?)```", re.S)
+_REQUIRES = re.compile(r"<!-- requires: (?P<names>[^>]*?) -->")
+
+
+def _missing(page: Path) -> list[str]:
+    """What a page's ``<!-- requires: ... -->`` comments name and this machine lacks."""
+    missing = []
+    for m in _REQUIRES.finditer(page.read_text()):
+        for name in (n.strip() for n in m.group("names").split(",")):
+            if name == "essentia" and os.environ.get("XMTAG_ESSENTIA_PYTHON"):
+                continue
+            if importlib.util.find_spec(name) is None and shutil.which(name) is None:
+                missing.append(name)
+    return missing
 
 
 def _blocks(page: Path) -> list[tuple[int, str]]:
@@ -29,11 +46,16 @@ def _blocks(page: Path) -> list[tuple[int, str]]:
     return out
 
 
+# pages with at least one runnable block (a page of notest blocks only, e.g. offline.md, has none)
+PAGES = [p for p in [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"] if _blocks(p)]
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_examples_run(page, tmp_path, monkeypatch):
     blocks = _blocks(page)
-    if not blocks:
-        pytest.skip(f"{page.name} has no runnable python blocks")
+    missing = _missing(page)
+    if missing:
+        pytest.skip(f"{page.name} needs {', '.join(missing)} (see the page's install section)")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     for line, code in blocks:
@@ -51,3 +73,65 @@ def test_blocks_are_found():
     assert _blocks(ROOT / "docs" / "concepts.md")
     offline = (ROOT / "docs" / "offline.md").read_text()
     assert "<!-- notest -->" in offline
+
+
+def _hook():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hook_benchmarks", ROOT / "docs/_hooks/benchmarks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmarks_page_renders_results(tmp_path, monkeypatch):
+    pytest.importorskip("mkdocs")
+    import json
+
+    hook = _hook()
+    monkeypatch.setattr(hook, "RESULTS", tmp_path)
+    assert "No benchmark results" in hook.render_results()
+    rows = [{"method": "exact", "rows": 32, "err": 0.0}, {"method": "lime", "rows": 1000, "err": 0.125}]
+    payload = {
+        "benchmark": "cost",
+        "environment": {"quick": True, "git_commit": "abc1234"},
+        "results": {"rows": rows},
+    }
+    (tmp_path / "cost_quick.json").write_text(json.dumps(payload))
+    (tmp_path / "cost_quick.png").write_bytes(b"\x89PNG")
+    (tmp_path / "cost_speed.png").write_bytes(b"\x89PNG")  # another benchmark's name prefix: not cost's
+    text = hook.render_results()
+    assert "### `cost` (quick run)" in text and "commit `abc1234`" in text
+    assert "| method | rows | err |" in text and "| lime | 1000 | 0.125 |" in text
+    assert "](benchmarks/results/cost_quick.png)" in text
+    # a full run replaces the quick one
+    payload["environment"]["quick"] = False
+    (tmp_path / "cost.json").write_text(json.dumps(payload))
+    text = hook.render_results()
+    assert "(quick run)" not in text and "cost_quick.png" not in text
+
+
+def test_benchmarks_readme_links_are_rewritten():
+    pytest.importorskip("mkdocs")
+    hook = _hook()
+    text = hook._rewrite_readme("# T\n\nsee [the script](cost.py) and [site](https://x.org)\n")
+    assert text == "see the script (`benchmarks/cost.py`) and [site](https://x.org)\n"
+
+
+def test_site_builds_strict(tmp_path):
+    """The documentation site builds with warnings as errors (broken references fail)."""
+    pytest.importorskip("mkdocstrings")
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "fonts.googleapis.com" not in index  # offline: no web fonts
+    assert (tmp_path / "site" / "img" / "demo.png").is_file()

@@ -107,6 +107,16 @@ def _check_finite(y: np.ndarray, name: str) -> None:
 def to_mono(y: np.ndarray) -> np.ndarray:
     """Mix down to mono as the mean of the channels, shape ``(1, samples)``.
 
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(channels, samples)`` (a 1-D array is one channel).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(1, samples)``.
+
     Examples
     --------
     >>> to_mono(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
@@ -167,7 +177,31 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int, quality: str = "HQ") -
 
 
 def audio_info(path: str | os.PathLike[str]):
-    """Return soundfile's ``info`` for ``path`` or raise :class:`AudioError` naming the file."""
+    """Return soundfile's ``info`` for ``path`` or raise :class:`AudioError` naming the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    soundfile._SoundFileInfo
+        With ``samplerate``, ``channels``, ``frames``, ``duration``, ``format``, ...
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        If the file does not exist.
+    AudioError
+        If it is not audio that libsndfile can read.
+
+    Examples
+    --------
+    >>> import xmtag
+    >>> info = audio_info(xmtag.datasets.demo_path() / "bass.ogg")
+    >>> info.samplerate, info.channels
+    (44100, 2)
+    """
     p = check_input_file(path, "audio file")
     if p.stat().st_size == 0:
         raise AudioError(f"Audio file {str(p)!r} is empty (0 bytes).")

@@ -42,7 +42,19 @@ _CHUNK = 1 << 22
 
 
 def cache_dir() -> Path:
-    """The cache root: ``$XMTAG_CACHE`` or the platform's user cache folder."""
+    """The cache root: ``$XMTAG_CACHE`` or the platform's user cache folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.get("XMTAG_CACHE") is None or str(cache_dir()) == os.environ["XMTAG_CACHE"]
+    True
+    """
     env = os.environ.get("XMTAG_CACHE")
     if env:
         return Path(env).expanduser()
@@ -52,7 +64,22 @@ def cache_dir() -> Path:
 
 
 def hash_bytes(data: bytes) -> str:
-    """SHA-256 hex digest of ``data``."""
+    """SHA-256 hex digest of ``data``.
+
+    Parameters
+    ----------
+    data : bytes
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Examples
+    --------
+    >>> hash_bytes(b"")[:16]
+    'e3b0c44298fc1c14'
+    """
     return hashlib.sha256(data).hexdigest()
 
 
@@ -75,7 +102,30 @@ def hash_array(a: np.ndarray) -> str:
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file's contents, read in chunks."""
+    """SHA-256 hex digest of a file's contents, read in chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits, equal to ``hash_bytes`` of the file's contents.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read (callers check input files first).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
+    >>> _ = f.write_bytes(b"abc")
+    >>> hash_file(f) == hash_bytes(b"abc")
+    True
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
@@ -135,7 +185,28 @@ class Cache:
         return f"Cache({str(self.root)!r}, enabled={self.enabled})"
 
     def path(self, namespace: str, key: str) -> Path:
-        """Where the entry for ``key`` lives (whether or not it exists)."""
+        """Where the entry for ``key`` lives (whether or not it exists).
+
+        Parameters
+        ----------
+        namespace : str
+            The kind of entry (``"stems"``, ``"coalitions"``, ...): one sub-folder each.
+        key : str
+            From ``make_key``.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> c = Cache(tempfile.mkdtemp())
+        >>> key = make_key("x")
+        >>> p = c.path("demo", key)
+        >>> p.is_relative_to(c.root / "demo"), key in p.name
+        (True, True)
+        """
         if not key or any(c not in "0123456789abcdef" for c in key):
             raise CacheError(f"Cache key must be a lowercase hex digest, got {key!r}.")
         return self.root / namespace / key[:2] / f"{key}.xmc"
@@ -144,6 +215,18 @@ class Cache:
         """Return ``(arrays, meta)`` for ``key``, or ``None`` on a miss or a corrupt entry.
 
         With ``mmap=True`` the arrays are read-only memory maps of the verified file.
+
+        Parameters
+        ----------
+        namespace, key : str
+            As for ``put``.
+        mmap : bool
+            Memory-map the arrays instead of reading them.
+
+        Returns
+        -------
+        tuple of (dict, dict) or None
+            ``(arrays, meta)``; ``None`` on a miss, a corrupt entry (deleted) or a disabled cache.
         """
         if not self.enabled:
             return None
@@ -169,6 +252,22 @@ class Cache:
 
         A cache that cannot be written logs a warning and returns ``None``: caching
         is an optimisation, never a reason to fail the computation.
+
+        Parameters
+        ----------
+        namespace : str
+            The kind of entry.
+        key : str
+            From ``make_key``.
+        arrays : mapping of str to numpy.ndarray
+            The data.
+        meta : mapping, optional
+            JSON-serialisable metadata.
+
+        Returns
+        -------
+        pathlib.Path or None
+            The entry's path, or ``None`` when the cache is disabled or not writable.
         """
         if not self.enabled:
             return None
@@ -188,7 +287,33 @@ class Cache:
         key: str,
         compute: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]],
     ) -> tuple[dict[str, np.ndarray], dict]:
-        """Return the cached entry, or call ``compute()`` (returning ``(arrays, meta)``) and store it."""
+        """Return the cached entry, or call ``compute()`` (returning ``(arrays, meta)``) and store it.
+
+        Parameters
+        ----------
+        namespace, key : str
+            As for ``put``.
+        compute : callable
+            Called without arguments on a miss; returns ``(arrays, meta)``.
+
+        Returns
+        -------
+        tuple of (dict, dict)
+            ``(arrays, meta)``, cached or fresh.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> c = Cache(tempfile.mkdtemp())
+        >>> calls = []
+        >>> def compute():
+        ...     calls.append(1)
+        ...     return {"y": np.ones(2)}, {}
+        >>> _ = c.get_or_compute("demo", make_key("y"), compute)
+        >>> _ = c.get_or_compute("demo", make_key("y"), compute)
+        >>> len(calls)  # the second call was a hit
+        1
+        """
         hit = self.get(namespace, key)
         if hit is not None:
             logger.debug("cache hit %s/%s", namespace, key[:12])
@@ -198,7 +323,22 @@ class Cache:
         return {k: np.asarray(v) for k, v in arrays.items()}, dict(meta)
 
     def clear(self, namespace: str | None = None) -> None:
-        """Delete every entry (of one namespace, or all)."""
+        """Delete every entry (of one namespace, or all).
+
+        Parameters
+        ----------
+        namespace : str, optional
+            Only this namespace. Default: everything under the cache root.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> c = Cache(tempfile.mkdtemp())
+        >>> _ = c.put("demo", make_key(1), {"x": np.zeros(1)})
+        >>> c.clear("demo")
+        >>> list(c.entries("demo"))
+        []
+        """
         import shutil
 
         target = self.root / namespace if namespace else self.root
@@ -206,12 +346,37 @@ class Cache:
             shutil.rmtree(target)
 
     def entries(self, namespace: str) -> Iterable[Path]:
-        """Paths of the entries in ``namespace``."""
+        """Paths of the entries in ``namespace``.
+
+        Parameters
+        ----------
+        namespace : str
+
+        Returns
+        -------
+        iterable of pathlib.Path
+        """
         return sorted((self.root / namespace).glob("*/*.xmc"))
 
 
 def default_cache(enabled: bool = True) -> Cache:
-    """A :class:`Cache` at :func:`cache_dir` (re-read from the environment on every call)."""
+    """A :class:`Cache` at :func:`cache_dir` (re-read from the environment on every call).
+
+    Parameters
+    ----------
+    enabled : bool
+        ``False`` gives a cache that never reads or writes (every ``get`` misses).
+
+    Returns
+    -------
+    Cache
+
+    Examples
+    --------
+    >>> import os
+    >>> default_cache().root == cache_dir()
+    True
+    """
     return Cache(cache_dir(), enabled=enabled)
 
 

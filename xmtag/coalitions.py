@@ -272,6 +272,13 @@ def prepare_stems(
 def patch_segments(n_patches: int, segments: int) -> list[tuple[int, int]]:
     """Split ``n_patches`` into ``segments`` contiguous groups as evenly as possible.
 
+    Parameters
+    ----------
+    n_patches : int
+        Patches of the clip.
+    segments : int
+        Groups wanted.
+
     Returns
     -------
     list of (start, stop)

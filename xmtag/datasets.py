@@ -21,6 +21,15 @@ __all__ = ["demo_path", "load_demo"]
 def demo_path() -> Path:
     """The folder of the bundled demo song's stems (see its ``README.md`` and ``LICENSE``).
 
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        If the installation lacks the demo files.
+
     Examples
     --------
     >>> sorted(p.name for p in demo_path().glob("*.ogg"))
@@ -39,6 +48,16 @@ def demo_path() -> Path:
 
 def load_demo() -> Stems:
     """The bundled demo song as :class:`xmtag.Stems` (26 s, 44.1 kHz stereo, five stems).
+
+    Returns
+    -------
+    Stems
+        Stems ``drums, bass, guitar, piano, saxophone``; the mixture is their sum.
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        If the installation lacks the demo files.
 
     Examples
     --------

@@ -75,10 +75,28 @@ class Estimate:
     def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal-approximation confidence interval ``(low, high)`` of each value.
 
+        Parameters
+        ----------
+        level : float
+            Coverage in (0, 1), default 0.95 (``values ± 1.96 * std_errors``).
+
+        Returns
+        -------
+        low, high : numpy.ndarray
+            Shaped like ``values``.
+
         Raises
         ------
         InvalidGameError
             If the estimate has no standard errors or ``level`` is not in (0, 1).
+
+        Examples
+        --------
+        >>> est = Estimate(
+        ...     np.array([1.0]), np.array([0.5]), np.array(0.0), np.array(1.0), 10, 5, "permutation"
+        ... )
+        >>> [round(float(x[0]), 2) for x in est.interval(0.95)]
+        [0.02, 1.98]
         """
         if self.std_errors is None:
             raise InvalidGameError(

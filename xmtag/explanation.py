@@ -480,10 +480,25 @@ class Explanation:
     def tag_index(self, tag: str | int) -> int:
         """Index of ``tag`` in :attr:`labels` (an int is checked and returned).
 
+        Parameters
+        ----------
+        tag : str or int
+            A label, or an index into :attr:`labels`.
+
+        Returns
+        -------
+        int
+
         Raises
         ------
         UnknownTagError
             For a name that is not a label (the message suggests close ones).
+
+        Examples
+        --------
+        >>> e = Explanation.from_game([[0, 0], [0.3, 0.1]], ["a"], ["rock", "jazz"])
+        >>> e.tag_index("jazz"), e.tag_index(0)
+        (1, 0)
         """
         if isinstance(tag, (int, np.integer)) and not isinstance(tag, bool):
             if not -self.n_tags <= int(tag) < self.n_tags:
@@ -497,10 +512,25 @@ class Explanation:
     def stem_index(self, stem: str | int) -> int:
         """Index of ``stem`` in :attr:`stems` (an int is checked and returned).
 
+        Parameters
+        ----------
+        stem : str or int
+            A stem name, or an index into :attr:`stems`.
+
+        Returns
+        -------
+        int
+
         Raises
         ------
         XmtagError
             For a name that is not a stem.
+
+        Examples
+        --------
+        >>> e = Explanation.from_game([0.0, 1.0, 2.0, 4.0], ["drums", "bass"], ["tag"])
+        >>> e.stem_index("bass")
+        1
         """
         if isinstance(stem, (int, np.integer)) and not isinstance(stem, bool):
             if not -self.n_stems <= int(stem) < self.n_stems:
@@ -513,6 +543,21 @@ class Explanation:
 
     def mask_of(self, stems: Iterable[str | int]) -> int:
         """The bitmask of a set of stems.
+
+        Parameters
+        ----------
+        stems : iterable of str or int
+            Stem names or indices.
+
+        Returns
+        -------
+        int
+            Bit ``i`` is set for stem ``i``.
+
+        Raises
+        ------
+        XmtagError
+            For a name that is not a stem.
 
         Examples
         --------
@@ -528,11 +573,36 @@ class Explanation:
         return mask
 
     def stems_of(self, mask: int) -> tuple[str, ...]:
-        """The stem names in coalition ``mask``, in stem order."""
+        """The stem names in coalition ``mask``, in stem order.
+
+        Parameters
+        ----------
+        mask : int
+            A coalition bitmask, ``0 <= mask < 2**n_stems``.
+
+        Returns
+        -------
+        tuple of str
+
+        Examples
+        --------
+        >>> e = Explanation.from_game([0.0, 1.0, 2.0, 4.0], ["drums", "bass"], ["tag"])
+        >>> e.stems_of(3), e.stems_of(0)
+        (('drums', 'bass'), ())
+        """
         return tuple(s for i, s in enumerate(self.stems) if (int(mask) >> i) & 1)
 
     def top_tags(self, k: int = 5) -> list[str]:
         """The ``k`` tags with the highest full-mix prediction, highest first.
+
+        Parameters
+        ----------
+        k : int
+            How many tags (at most all of them).
+
+        Returns
+        -------
+        list of str
 
         Examples
         --------
@@ -637,6 +707,12 @@ class Explanation:
         ------
         XmtagError
             For ``segments=True`` on an explanation made without segments.
+
+        Examples
+        --------
+        >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+        >>> e.to_frame()[["tag", "stem", "value"]].round(2).values.tolist()
+        [['rock', 'drums', 0.7], ['rock', 'bass', 0.2]]
         """
         import pandas as pd
 
@@ -790,6 +866,14 @@ class Explanation:
         ExplanationFileError
             If it is not an xmtag explanation, is damaged, or was written in another format
             version (the message says which xmtag to use).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+        >>> path = e.save(os.path.join(tempfile.mkdtemp(), "a.xmtag"))
+        >>> Explanation.load(path).values.ravel().round(2).tolist()
+        [0.7, 0.2]
         """
         p = check_input_file(path, "explanation file")
         try:
@@ -852,11 +936,32 @@ class Explanation:
     def attach_audio(self, audio: Stems, check: bool = True) -> Explanation:
         """Attach the stems' audio (for :meth:`listen`, :meth:`solo`, reports); returns ``self``.
 
+        Parameters
+        ----------
+        audio : Stems
+            The stems, with the same names in the same order.
+        check : bool
+            Compare the audio's content hash with the one recorded at explanation time.
+
+        Returns
+        -------
+        Explanation
+            ``self``.
+
         Raises
         ------
         XmtagError
             If the stem names differ, or (with ``check``) the audio is not the audio this
             explanation was computed from (content hash in ``metadata["audio"]["sha256"]``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from xmtag import Stems
+        >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"])
+        >>> s = Stems({"drums": np.zeros(800), "guitar": np.zeros(800)}, sr=8000)
+        >>> e.attach_audio(s).audio is s
+        True
         """
         from .separation import Stems
 
@@ -959,6 +1064,15 @@ class Explanation:
         See :meth:`smallest_coalition` for the rule. The audio is the sum of the chosen stems at
         the stems' sample rate; the format follows the extension (:func:`xmtag.save_audio`).
 
+        Parameters
+        ----------
+        tag : str or int
+            The tag.
+        path : str or os.PathLike
+            The audio file to write (``.wav``, ``.flac``, ``.ogg``, ...); its folder must exist.
+        share : float
+            In ``(0, 1]``: the share of the tag's gain over silence to keep.
+
         Returns
         -------
         Listenable
@@ -970,6 +1084,17 @@ class Explanation:
             As :meth:`smallest_coalition`, or when no audio is attached.
         OutputError
             If the file cannot be written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from xmtag import Stems
+        >>> s = Stems({"drums": np.full(800, 0.1), "guitar": np.full(800, 0.2)}, sr=8000)
+        >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"], audio=s)
+        >>> import os, tempfile
+        >>> pick = e.listen("rock", os.path.join(tempfile.mkdtemp(), "rock.wav"), share=0.8)
+        >>> pick.stems, pick.path.suffix
+        (('guitar',), '.wav')
         """
         from .audio import save_audio
 
@@ -985,10 +1110,31 @@ class Explanation:
     def solo(self, stem: str | int, path: str | os.PathLike[str]) -> Path:
         """Write one stem's audio to ``path`` (format from the extension) and return the path.
 
+        Parameters
+        ----------
+        stem : str or int
+            The stem.
+        path : str or os.PathLike
+            The audio file to write; its folder must exist.
+
+        Returns
+        -------
+        pathlib.Path
+
         Raises
         ------
         XmtagError
             For an unknown stem or when no audio is attached.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from xmtag import Stems
+        >>> s = Stems({"drums": np.full(800, 0.1), "guitar": np.full(800, 0.2)}, sr=8000)
+        >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"], audio=s)
+        >>> import os, tempfile
+        >>> e.solo("drums", os.path.join(tempfile.mkdtemp(), "drums.flac")).name
+        'drums.flac'
         """
         from .audio import save_audio
 
@@ -997,7 +1143,34 @@ class Explanation:
         return save_audio(path, audio[self.stems[i]], audio.sr)
 
     def mix(self, stems: Iterable[str | int] | None = None) -> tuple[np.ndarray, int]:
-        """The audio of a coalition (default: the full mix of the stems) and its sample rate."""
+        """The audio of a coalition (default: the full mix of the stems) and its sample rate.
+
+        Parameters
+        ----------
+        stems : iterable of str or int, optional
+            The coalition. Default: every stem.
+
+        Returns
+        -------
+        y : numpy.ndarray
+            float32 ``(channels, samples)``, the sum of the chosen stems (silence for none).
+        sr : int
+
+        Raises
+        ------
+        XmtagError
+            For an unknown stem or when no audio is attached.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from xmtag import Stems
+        >>> s = Stems({"drums": np.full(800, 0.1), "guitar": np.full(800, 0.2)}, sr=8000)
+        >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"], audio=s)
+        >>> y, sr = e.mix(["guitar"])
+        >>> y.shape, sr, float(y.max())
+        ((1, 800), 8000, 0.2)
+        """
         audio = self._require_audio("mix()")
         mask = 2**self.n_stems - 1 if stems is None else self.mask_of(stems)
         y = np.zeros((audio.n_channels, audio.n_samples), dtype=np.float32)

@@ -60,6 +60,16 @@ def _target(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes
 def stem_colors(stems: Sequence[str]) -> dict[str, str]:
     """One colour per stem (matplotlib's ``tab10`` cycle, in stem order).
 
+    Parameters
+    ----------
+    stems : sequence of str
+        Stem names, in stem order.
+
+    Returns
+    -------
+    dict of str to str
+        Hex colours; the same stem order gives the same colours in every plot.
+
     Examples
     --------
     >>> stem_colors(["drums", "bass"])
@@ -122,6 +132,14 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
     ------
     UnknownTagError
         For a tag that is not a label.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation, plots
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> fig = plots.bar(e, tag="rock")
+    >>> len(fig.axes[0].patches)  # one bar per stem
+    2
     """
     j = expl.tag_index(tag)
     vals = expl.values[:, j]
@@ -179,6 +197,20 @@ def heatmap(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    UnknownTagError
+        For a name in ``tags`` that is not a label.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation, plots
+    >>> game = [[0, 0], [0.6, 0.1], [0.1, 0.5], [0.9, 0.7]]  # (2**2 coalitions, 2 tags)
+    >>> e = Explanation.from_game(game, ["drums", "bass"], ["rock", "jazz"])
+    >>> fig = plots.heatmap(e)
+    >>> [t.get_text().split(" ")[0] for t in fig.axes[0].get_yticklabels()]
+    ['rock', 'jazz']
     """
     from matplotlib.colors import TwoSlopeNorm
 
@@ -224,6 +256,17 @@ def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    UnknownTagError
+        For a tag that is not a label.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation, plots
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> fig = plots.waterfall(e, tag="rock")
     """
     j = expl.tag_index(tag)
     vals = expl.values[:, j]
@@ -288,6 +331,13 @@ def timeline(
     ------
     XmtagError
         If the explanation has no time-resolved values.
+
+    Examples
+    --------
+    >>> import xmtag
+    >>> from xmtag import plots
+    >>> expl = xmtag.explain(xmtag.load_demo(), "musicnn-msd", segments=4)  # doctest: +SKIP
+    >>> plots.timeline(expl, tag="rock").savefig("rock-time.png")  # doctest: +SKIP
     """
     if expl.segment_values is None:
         raise XmtagError(
@@ -391,6 +441,17 @@ def interactions(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    UnknownTagError
+        For a tag that is not a label.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation, plots
+    >>> e = Explanation.from_game([0.0, 1.0, 2.0, 4.0], ["drums", "bass"], ["rock"])
+    >>> fig = plots.interactions(e, tag="rock")
     """
     from matplotlib.colors import TwoSlopeNorm
 

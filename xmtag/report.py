@@ -58,7 +58,24 @@ audio { width: 100%; max-width: 420px; height: 2.2em; }
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """Render a matplotlib figure to PNG bytes."""
+    """Render a matplotlib figure to PNG bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Closed after rendering.
+    dpi : int
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> figure_png(plt.figure(figsize=(1, 1)), dpi=20)[:4]
+    b'\\x89PNG'
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
@@ -69,6 +86,24 @@ def audio_mp3(y: np.ndarray, sr: int) -> bytes:
 
     Peaks above 1 are scaled down (for listening only) instead of clipping. Where libsndfile
     cannot write MP3 (before 1.1), Ogg Vorbis bytes are returned instead (see :func:`audio_suffix`).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        float ``(channels, samples)``.
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = audio_mp3(np.zeros((1, 8000), np.float32), 8000)
+    >>> audio_suffix(data) in (".mp3", ".ogg")
+    True
     """
     import soundfile as sf
 
@@ -89,7 +124,21 @@ def audio_mp3(y: np.ndarray, sr: int) -> bytes:
 
 
 def audio_suffix(data: bytes) -> str:
-    """``".ogg"`` for Ogg data, else ``".mp3"`` (what :func:`audio_mp3` returned)."""
+    """``".ogg"`` for Ogg data, else ``".mp3"`` (what :func:`audio_mp3` returned).
+
+    Parameters
+    ----------
+    data : bytes
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> audio_suffix(b"OggS..."), audio_suffix(b"ID3...")
+    ('.ogg', '.mp3')
+    """
     return ".ogg" if data[:4] == b"OggS" else ".mp3"
 
 
@@ -103,6 +152,15 @@ def _img(png: bytes, alt: str) -> str:
 
 def slug(text: str) -> str:
     """A file-name-safe version of a tag name (``"hip-hop"`` stays, ``"60s rock"`` -> ``"60s_rock"``).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        Letters, digits, ``-`` and ``_`` only.
 
     Examples
     --------
@@ -118,6 +176,26 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
 
     Keys: ``heatmap`` and, per tag, ``bar-<tag>``, ``waterfall-<tag>``, ``timeline-<tag>`` (with
     segments) and ``interactions-<tag>`` (two or more stems), tag names passed through :func:`slug`.
+
+    Parameters
+    ----------
+    expl : Explanation
+    tags : iterable of str
+        Tags that get their own plots.
+    dpi : int
+        Resolution of the PNG images.
+
+    Returns
+    -------
+    dict
+        ``{file stem: (description, png bytes)}``.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> sorted(render_plots(e, ["rock"], dpi=40))
+    ['bar-rock', 'heatmap', 'interactions-rock', 'waterfall-rock']
     """
     from . import plots
 
@@ -197,7 +275,26 @@ def to_html(
     images: Mapping[str, tuple[str, bytes]] | None = None,
     audio_cache: dict[int, bytes] | None = None,
 ) -> str:
-    """The report as an HTML string (see :func:`write_html`)."""
+    """The report as an HTML string (see :func:`write_html`).
+
+    Parameters
+    ----------
+    expl : Explanation
+    tags, top, share, audio, title
+        As for ``write_html``.
+
+    Returns
+    -------
+    str
+        A self-contained HTML page (images and audio embedded as data URIs).
+
+    Examples
+    --------
+    >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> to_html(e, audio=False).startswith("<!DOCTYPE html>")
+    True
+    """
     from .explanation import DEFAULT_SHARE
 
     share = DEFAULT_SHARE if share is None else float(share)
@@ -358,6 +455,14 @@ def write_html(
         For a tag not in the labels.
     OutputError
         If the file cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> write_html(e, os.path.join(tempfile.mkdtemp(), "report.html")).suffix
+    '.html'
     """
     text = to_html(
         expl,

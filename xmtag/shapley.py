@@ -85,6 +85,16 @@ def membership(masks: np.ndarray | int, n: int) -> np.ndarray:
 def n_players(values: np.ndarray) -> int:
     """Number of players of a game given its coalition values ``(2**n, ...)``.
 
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(2**n, ...)`` coalition values.
+
+    Returns
+    -------
+    int
+        ``n``.
+
     Raises
     ------
     InvalidGameError

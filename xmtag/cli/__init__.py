@@ -21,7 +21,17 @@ COMMANDS: tuple[str, ...] = ("demo", "explain", "separate", "tag", "transcribe",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (all subcommands registered)."""
+    """The full argument parser (all subcommands registered).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["demo", "--segments", "4"]).segments
+    4
+    """
     parser = argparse.ArgumentParser(
         prog="xmtag",
         description="Explainable music tagging: which instruments make a tagger say 'rock'?",
@@ -44,7 +54,25 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit status."""
+    """Run the CLI; returns the process exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments without the program name. Default: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 1 for an ``XmtagError`` (its message is printed, no traceback), 2 when no
+        command is given, 130 on Ctrl-C. Invalid arguments exit with status 2 (argparse's
+        ``SystemExit``).
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +SKIP
+    xmtag 0.1.0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.quiet)

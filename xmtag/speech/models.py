@@ -60,12 +60,28 @@ def resolve_model(model: str | os.PathLike[str] | None, backend: str = "faster-w
     when that package is installed; an existing folder or ``.pt`` file is used as is;
     any other string is a model name for the backend's standard download/cache.
 
+    Parameters
+    ----------
+    model : str or os.PathLike, optional
+        ``None``, a model name, or a local folder / ``.pt`` file.
+    backend : {"faster-whisper", "whisper"}
+
+    Returns
+    -------
+    ModelSpec
+        Where the model comes from and how to describe it.
+
     Raises
     ------
     XmtagError
         For an unknown backend.
     ModelNotFoundError
         For a path that does not exist, or a folder without a model in it.
+
+    Examples
+    --------
+    >>> resolve_model("base").kind
+    'name'
     """
     check_backend(backend)
     if model is None or str(model) == BUNDLED_NAME:

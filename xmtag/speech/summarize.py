@@ -153,6 +153,17 @@ def extractive_summary(text: str, max_words: int = 150) -> str:
     allows; if even the best sentence is longer than ``max_words`` it is cut to
     ``max_words`` words.
 
+    Parameters
+    ----------
+    text : str
+        The text to summarize.
+    max_words : int
+        Word budget of the summary.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> extractive_summary("One. Two words. Three more words.", max_words=10)

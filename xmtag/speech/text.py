@@ -27,6 +27,14 @@ _SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z
 def normalize_text(text: str) -> list[str]:
     """Words for scoring: lower case, accents and punctuation removed, hyphens split.
 
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+
     Examples
     --------
     >>> normalize_text("Hello, World! It's a well-known fact.")
@@ -42,12 +50,22 @@ def normalize_text(text: str) -> list[str]:
 def word_errors(reference: str | Sequence[str], hypothesis: str | Sequence[str]) -> tuple[int, int]:
     """Word-level Levenshtein distance and reference length.
 
+    Parameters
+    ----------
+    reference, hypothesis : str or sequence of str
+        Texts (normalized with ``normalize_text``) or lists of already normalized words.
+
     Returns
     -------
     errors : int
         Minimum number of substitutions + deletions + insertions.
     n_ref : int
         Number of reference words.
+
+    Examples
+    --------
+    >>> word_errors("the cat sat", "the cat sat down")
+    (1, 3)
     """
     ref = normalize_text(reference) if isinstance(reference, str) else list(reference)
     hyp = normalize_text(hypothesis) if isinstance(hypothesis, str) else list(hypothesis)
@@ -71,6 +89,17 @@ def word_errors(reference: str | Sequence[str], hypothesis: str | Sequence[str])
 def wer(reference: str | Sequence[str], hypothesis: str | Sequence[str]) -> float:
     """Word error rate of ``hypothesis`` against ``reference`` (after :func:`normalize_text`).
 
+    Parameters
+    ----------
+    reference, hypothesis : str or sequence of str
+        The true and the recognised text; a sequence is taken as already normalized words.
+
+    Returns
+    -------
+    float
+        (substitutions + deletions + insertions) / reference words; may exceed 1, and is
+        ``inf`` for an empty reference with a non-empty hypothesis.
+
     Examples
     --------
     >>> wer("the cat sat on the mat", "the cat sat on a mat")
@@ -89,6 +118,15 @@ def split_sentences(text: str) -> list[str]:
 
     Common abbreviations (``Mr.``, ``e.g.``, ...) and single initials do not end a
     sentence. Whitespace inside a sentence is collapsed to single spaces.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+        The sentences, in order, stripped.
 
     Examples
     --------

@@ -19,7 +19,17 @@ _FORMATS = (".srt", ".vtt", ".json", ".txt")
 
 @dataclass(frozen=True)
 class Word:
-    """One recognised word with its time span (seconds) and probability."""
+    """One recognised word with its time span (seconds) and probability.
+
+    Attributes
+    ----------
+    start, end : float
+        Seconds from the start of the audio.
+    word : str
+        The word as the backend wrote it.
+    probability : float or None
+        The model's probability for the word, when the backend gives one.
+    """
 
     start: float
     end: float
@@ -29,7 +39,22 @@ class Word:
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of speech: start and end in seconds from the start of the audio, and its text."""
+    """A stretch of speech: start and end in seconds from the start of the audio, and its text.
+
+    Attributes
+    ----------
+    start, end : float
+        Seconds from the start of the audio.
+    text : str
+        The recognised text.
+    words : tuple of Word or None
+        Word timestamps, when they were asked for.
+
+    Examples
+    --------
+    >>> Segment(0.0, 1.5, "Hello.").to_dict()
+    {'start': 0.0, 'end': 1.5, 'text': 'Hello.'}
+    """
 
     start: float
     end: float
@@ -37,6 +62,7 @@ class Segment:
     words: tuple[Word, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict: ``start``, ``end``, ``text`` and, when present, ``words``."""
         d: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
         if self.words is not None:
             d["words"] = [asdict(w) for w in self.words]
@@ -45,6 +71,17 @@ class Segment:
 
 def format_timestamp(seconds: float, sep: str = ",") -> str:
     """``HH:MM:SS,mmm`` (SRT) or, with ``sep="."``, ``HH:MM:SS.mmm`` (WebVTT).
+
+    Parameters
+    ----------
+    seconds : float
+        Non-negative time; rounded to the millisecond.
+    sep : str
+        Separator before the milliseconds: ``","`` (SRT) or ``"."`` (WebVTT).
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -124,7 +161,25 @@ class Transcript:
 
     # -- formats --------------------------------------------------------------------------
     def to_srt(self) -> str:
-        """SubRip subtitles (one cue per segment)."""
+        """SubRip subtitles (one cue per segment).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> tr = Transcript([Segment(0.0, 1.5, "Hello."), Segment(1.5, 3.0, "Goodbye.")])
+        >>> print(tr.to_srt())
+        1
+        00:00:00,000 --> 00:00:01,500
+        Hello.
+        <BLANKLINE>
+        2
+        00:00:01,500 --> 00:00:03,000
+        Goodbye.
+        <BLANKLINE>
+        """
         cues = [
             f"{i}\n{format_timestamp(s.start)} --> {format_timestamp(s.end)}\n{s.text.strip()}\n"
             for i, s in enumerate(self._cues(), 1)
@@ -132,7 +187,21 @@ class Transcript:
         return "\n".join(cues)
 
     def to_vtt(self) -> str:
-        """WebVTT subtitles (one cue per segment)."""
+        """WebVTT subtitles (one cue per segment).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> print(Transcript([Segment(0.0, 1.5, "Hello.")]).to_vtt())
+        WEBVTT
+        <BLANKLINE>
+        00:00:00.000 --> 00:00:01.500
+        Hello.
+        <BLANKLINE>
+        """
         cues = [
             f"{format_timestamp(s.start, '.')} --> {format_timestamp(s.end, '.')}\n{s.text.strip()}\n"
             for s in self._cues()
@@ -155,7 +224,23 @@ class Transcript:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """JSON with ``text``, ``language``, ``duration``, ``model``, ``backend`` and ``segments``."""
+        """JSON with ``text``, ``language``, ``duration``, ``model``, ``backend`` and ``segments``.
+
+        Parameters
+        ----------
+        indent : int, optional
+            JSON indentation; ``None`` for one line.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> tr = Transcript([Segment(0.0, 1.5, "Hello.")], language="en")
+        >>> Transcript.from_json(tr.to_json()).segments == tr.segments
+        True
+        """
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def _cues(self) -> list[Segment]:
@@ -164,10 +249,28 @@ class Transcript:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the transcript atomically in the format of the extension (.srt, .vtt, .json, .txt).
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            ``*.srt``, ``*.vtt``, ``*.json`` or ``*.txt``; its folder must exist.
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+
         Raises
         ------
         OutputError
             For another extension or an unwritable location.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> tr = Transcript([Segment(0.0, 1.5, "Hello.")], language="en")
+        >>> p = tr.save(os.path.join(tempfile.mkdtemp(), "talk.vtt"))
+        >>> Transcript.load(p).text
+        'Hello.'
         """
         p = Path(path)
         suffix = p.suffix.lower()
@@ -201,6 +304,15 @@ class Transcript:
     @classmethod
     def from_json(cls, text: str) -> Transcript:
         """Parse the output of :meth:`to_json`.
+
+        Parameters
+        ----------
+        text : str
+            JSON written by ``to_json``.
+
+        Returns
+        -------
+        Transcript
 
         Raises
         ------
@@ -236,17 +348,52 @@ class Transcript:
 
     @classmethod
     def from_srt(cls, text: str) -> Transcript:
-        """Parse SubRip subtitles."""
+        """Parse SubRip subtitles.
+
+        Parameters
+        ----------
+        text : str
+            The contents of an ``.srt`` file.
+
+        Returns
+        -------
+        Transcript
+
+        Examples
+        --------
+        >>> srt = Transcript([Segment(0.0, 1.5, "Hello.")]).to_srt()
+        >>> Transcript.from_srt(srt).segments[0].end
+        1.5
+        """
         return cls._from_cues(text, "SRT")
 
     @classmethod
     def from_vtt(cls, text: str) -> Transcript:
-        """Parse WebVTT subtitles."""
+        """Parse WebVTT subtitles.
+
+        Parameters
+        ----------
+        text : str
+            The contents of a ``.vtt`` file.
+
+        Returns
+        -------
+        Transcript
+        """
         return cls._from_cues(text, "WebVTT")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Transcript:
         """Read a transcript saved as .json, .srt or .vtt.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by ``save`` (or any SRT / WebVTT file).
+
+        Returns
+        -------
+        Transcript
 
         Raises
         ------

@@ -59,6 +59,13 @@ _ALIASES = {
 def register_tagger(name: str, factory: Callable[..., Any]) -> None:
     """Make ``load_tagger(name, **kwargs)`` call ``factory(**kwargs)``.
 
+    Parameters
+    ----------
+    name : str
+        The name (a later registration of the same name replaces the earlier one).
+    factory : callable
+        Returns a tagger; receives ``load_tagger``'s keyword arguments.
+
     Examples
     --------
     >>> register_tagger("silence-detector", lambda: FunctionTagger(
@@ -71,7 +78,18 @@ def register_tagger(name: str, factory: Callable[..., Any]) -> None:
 
 
 def available_taggers() -> list[str]:
-    """Names :func:`load_tagger` knows (besides paths to Essentia graphs)."""
+    """Names :func:`load_tagger` knows (besides paths to Essentia graphs).
+
+    Returns
+    -------
+    list of str
+        Sorted names, including those added with ``register_tagger``.
+
+    Examples
+    --------
+    >>> "musicnn-msd" in available_taggers()
+    True
+    """
     return sorted(_REGISTRY)
 
 

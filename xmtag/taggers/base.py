@@ -62,13 +62,29 @@ class Tagger(Protocol):
     sample_rate: int
     patch_length: int | None
 
-    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Clip-level outputs ``(B, n_tags)`` of float32 ``(B, N)`` mono clips at ``sample_rate``."""
 
-    def predict_patches(self, batch: np.ndarray) -> np.ndarray: ...
+    def predict_patches(self, batch: np.ndarray) -> np.ndarray:
+        """Per-patch outputs ``(B, P, n_tags)``, ``P = N // patch_length`` (patch taggers only)."""
 
 
 def tagger_name(tagger: Any) -> str:
-    """The tagger's ``name`` attribute, else its class name."""
+    """The tagger's ``name`` attribute, else its class name.
+
+    Parameters
+    ----------
+    tagger : object
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> tagger_name(FunctionTagger(lambda b: b[:, :1], ["x"], 8000, name="first-sample"))
+    'first-sample'
+    """
     return str(getattr(tagger, "name", None) or type(tagger).__name__)
 
 
@@ -77,10 +93,22 @@ def check_tagger(tagger: Any) -> Any:
 
     Returns the tagger unchanged.
 
+    Parameters
+    ----------
+    tagger : object
+        Anything claimed to follow the tagger protocol.
+
     Raises
     ------
     TaggerError
         Naming the first missing or malformed attribute.
+
+    Examples
+    --------
+    >>> check_tagger(object())
+    Traceback (most recent call last):
+    ...
+    xmtag.errors.TaggerError: <object object at ...> is not a tagger: it has no 'labels' attribute. ...
     """
     for attr in ("labels", "sample_rate", "predict"):
         if not hasattr(tagger, attr):
@@ -171,6 +199,20 @@ def split_patches(batch: np.ndarray, patch_length: int, name: str = "batch") -> 
 
     The trailing remainder is dropped; a clip shorter than one patch is
     zero-padded to one patch with a :class:`ShortClipWarning`.
+
+    Parameters
+    ----------
+    batch : numpy.ndarray
+        ``(B, N)`` mono clips.
+    patch_length : int
+        Samples per patch.
+    name : str
+        Name of the input in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, P, patch_length)``, ``P = max(1, N // patch_length)``.
 
     Examples
     --------
@@ -273,14 +315,47 @@ class FunctionTagger:
         return np.concatenate(outs, axis=0)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Clip-level outputs ``(B, n_tags)`` of ``(B, N)`` mono clips."""
+        """Clip-level outputs ``(B, n_tags)`` of ``(B, N)`` mono clips.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            float32 ``(B, N)`` mono clips at ``sample_rate`` (1-D: one clip).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(B, n_tags)``; for a per-patch function the mean over the clip's patches.
+
+        Raises
+        ------
+        TaggerError
+            For an invalid batch, or when the function returns the wrong shape or non-finite values.
+        """
         y = check_batch(batch)
         if self.patch_length is None:
             return self._call(y)
         return self.predict_patches(y).mean(axis=1)
 
     def predict_patches(self, batch: np.ndarray) -> np.ndarray:
-        """Per-patch outputs ``(B, P, n_tags)``; needs ``patch_length``."""
+        """Per-patch outputs ``(B, P, n_tags)``; needs ``patch_length``.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            float32 ``(B, N)`` mono clips at ``sample_rate``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(B, P, n_tags)`` with ``P = N // patch_length`` (at least 1).
+
+        Raises
+        ------
+        TaggerError
+            For a tagger made without ``patch_length``, an invalid batch, or a function returning
+            the wrong shape or non-finite values.
+        """
         if self.patch_length is None:
             raise TaggerError(
                 f"tagger {self.name!r} is not patch-decomposable (patch_length is None); "

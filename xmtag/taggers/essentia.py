@@ -58,6 +58,11 @@ _ALGORITHMS = {"TensorflowPredictMusiCNN": (187, 256)}
 def read_metadata(graph: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check the model-zoo JSON beside ``graph`` (same name, ``.json``).
 
+    Parameters
+    ----------
+    graph : str or os.PathLike
+        The ``.pb`` file.
+
     Returns
     -------
     dict
@@ -292,5 +297,17 @@ def _terminate(proc: subprocess.Popen, stderr: Any) -> None:
 
 
 def load_essentia_tagger(graph: str | os.PathLike[str], **kwargs: Any) -> EssentiaTagger:
-    """Same as ``EssentiaTagger(graph, **kwargs)``."""
+    """Same as ``EssentiaTagger(graph, **kwargs)``.
+
+    Parameters
+    ----------
+    graph : str or os.PathLike
+        The frozen ``.pb`` graph, with its ``.json`` metadata beside it.
+    **kwargs
+        ``python=``, ``batch_size=`` (see :class:`EssentiaTagger`).
+
+    Returns
+    -------
+    EssentiaTagger
+    """
     return EssentiaTagger(graph, **kwargs)

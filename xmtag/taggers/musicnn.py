@@ -566,5 +566,30 @@ class MusicnnTagger:
         return out.reshape(b, p, len(self.labels))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Clip-level tag probabilities ``(B, n_tags)``: the mean of :meth:`predict_patches`."""
+        """Clip-level tag probabilities ``(B, n_tags)``: the mean of :meth:`predict_patches`.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray
+            float32 ``(B, N)`` mono clips at 16 kHz (1-D: one clip).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(B, n_tags)`` in [0, 1].
+
+        Raises
+        ------
+        TaggerError
+            As :meth:`predict_patches`.
+
+        Examples
+        --------
+        >>> import xmtag
+        >>> tagger = xmtag.load_tagger("musicnn-msd")
+        >>> y, sr = xmtag.load_audio(xmtag.datasets.demo_path() / "guitar.ogg", sr=16000, mono=True)
+        >>> probs = tagger.predict(y[:, : 3 * 16000])
+        >>> probs.shape, tagger.labels[int(probs[0].argmax())]
+        ((1, 50), 'blues')
+        """
         return self.predict_patches(batch).mean(axis=1)
