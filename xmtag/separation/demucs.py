@@ -85,6 +85,24 @@ def network_available(timeout: float = _PROBE_TIMEOUT) -> bool:
     ``False`` right away when ``HF_HUB_OFFLINE`` or ``XMTAG_OFFLINE`` is set to a true
     value. Otherwise a TCP connection to the download hosts is tried in a background
     thread (name resolution included), and the answer is remembered for a minute.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for an answer.
+
+    Returns
+    -------
+    bool
+        True if a download host answered.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["XMTAG_OFFLINE"] = "1"
+    >>> network_available()
+    False
+    >>> del os.environ["XMTAG_OFFLINE"]
     """
     global _network_state
     if any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("XMTAG_OFFLINE", "HF_HUB_OFFLINE")):
@@ -523,6 +541,13 @@ class Separator:
             or with more channels than the model takes.
         ModelNotFoundError
             If the model's weights cannot be loaded.
+
+        Examples
+        --------
+        >>> sep = Separator("htdemucs", repo="models/")  # doctest: +SKIP
+        >>> stems = sep.separate("song.mp3")              # doctest: +SKIP
+        >>> stems.names                                   # doctest: +SKIP
+        ['drums', 'bass', 'other', 'vocals']
         """
         y, in_sr, label, reload = self._read_input(path_or_array, sr)
         audio_hash = hash_array(y)

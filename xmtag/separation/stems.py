@@ -50,7 +50,11 @@ _BAD_NAME = re.compile(r"[/\\\x00]")
 
 
 class UnknownStemError(XmtagError, KeyError):
-    """A stem name that is not in a :class:`Stems`."""
+    """A stem name that is not in a :class:`Stems` (``stems["flute"]``, ``subset(["flute"])``).
+
+    It is a :class:`KeyError` too, so mapping-style code keeps working; its message lists the
+    stems that exist.
+    """
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return str(self.args[0]) if self.args else ""
@@ -289,6 +293,16 @@ class Stems(Mapping[str, np.ndarray]):
     def subset(self, names: Iterable[str]) -> Stems:
         """The stems ``names``, in that order; their mixture is their sum.
 
+        Parameters
+        ----------
+        names : iterable of str
+            Stem names to keep (a single name is accepted too).
+
+        Returns
+        -------
+        Stems
+            A new object; the arrays are shared, not copied.
+
         Raises
         ------
         UnknownStemError
@@ -313,6 +327,21 @@ class Stems(Mapping[str, np.ndarray]):
 
     def resampled(self, sr: int) -> Stems:
         """The same stems (and given mixture) at sample rate ``sr`` (soxr, high quality).
+
+        Parameters
+        ----------
+        sr : int
+            Target sample rate in Hz.
+
+        Returns
+        -------
+        Stems
+            ``self`` when ``sr`` is already the rate, else a resampled copy.
+
+        Raises
+        ------
+        AudioError
+            For a rate that is not a positive integer.
 
         Examples
         --------
