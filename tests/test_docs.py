@@ -57,6 +57,10 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     if missing:
         pytest.skip(f"{page.name} needs {', '.join(missing)} (see the page's install section)")
     monkeypatch.chdir(tmp_path)
+    # pages may register taggers: keep the global registry as it was for the tests after us
+    import xmtag.taggers
+
+    monkeypatch.setattr(xmtag.taggers, "_REGISTRY", dict(xmtag.taggers._REGISTRY))
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     for line, code in blocks:
         try:
