@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tone
 
 import xmtag
+from conftest import tone
 from xmtag.audio import check_waveform, resample, to_mono
 from xmtag.errors import AudioError, AudioFileNotFoundError, OutputError, XmtagError
 

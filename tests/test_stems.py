@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import tone
 
 import xmtag
+from conftest import tone
 from xmtag.errors import AudioError, AudioFileNotFoundError, OutputError, XmtagError
 from xmtag.separation import Stems, UnknownStemError
 from xmtag.separation.stems import DEFAULT_MAX_PAD
