@@ -208,7 +208,8 @@ def resolve_device(device: Any = "auto") -> Any:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise XmtagError(
-            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device; got {device!r} ({exc})."
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device; "
+            f"got {device!r} ({exc})."
         ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise XmtagError(
