@@ -57,6 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repo", help="local Demucs model folder (for offline use)")
     add_method_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
+    p.add_argument(
+        "--mixture",
+        choices=["file", "sum", "residual"],
+        help="stem folder with mixture.wav: keep it (file, default), ignore it (sum), or add mixture - "
+        "sum of stems as a 'residual' stem",
+    )
+    p.add_argument("--sr", type=int, help="stem folder: resample every file to this rate (Hz)")
     p.set_defaults(func=run)
 
 
@@ -143,8 +150,13 @@ def run(args: argparse.Namespace) -> int:
         separator = Separator(
             args.separator or "htdemucs", repo=args.repo, progress=not args.quiet, cache=not args.no_cache
         )
+    source = args.source
+    if (getattr(args, "mixture", None) or getattr(args, "sr", None)) and Path(source).is_dir():
+        from ..separation.stems import Stems
+
+        source = Stems.from_folder(source, sr=args.sr, mixture=args.mixture or "file")
     expl = explain(
-        args.source,
+        source,
         tagger=args.tagger,
         separator=separator,
         segments=args.segments,
