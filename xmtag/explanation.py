@@ -13,30 +13,10 @@ Related modules: :mod:`xmtag.fileformat` (``save``/``load``), :mod:`xmtag.listen
 coalitions), :mod:`xmtag.provenance` (where it came from), :mod:`xmtag.export` (everything
 ``xmtag explain`` writes).
 
-Examples
---------
-A toy tagger whose only tag is the RMS loudness of the mix, two stems:
-
->>> import numpy as np, xmtag
->>> from xmtag.taggers import FunctionTagger
->>> rms = lambda b: np.sqrt((b**2).mean(1, keepdims=True))
->>> loud = FunctionTagger(rms, ["loud"], sample_rate=8000, name="loudness")
->>> t = np.arange(8000) / 8000
->>> a, b = 0.5 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)
->>> stems = xmtag.Stems({"a": a, "b": b}, sr=8000)
->>> expl = xmtag.explain(stems, loud, cache=False, progress=False)
->>> expl
-Explanation(2 stems x 1 tag, tagger='loudness')
->>> expl.values.round(3)
-array([[0.322],
-       [0.039]])
->>> bool(np.allclose(expl.base_values + expl.values.sum(0), expl.prediction))
-True
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -52,6 +32,7 @@ from .errors import (
     UnknownTagError,
     XmtagError,
 )
+from .fileformat import FORMAT_NAME, FORMAT_VERSION
 from .listening import DEFAULT_SHARE, ENVELOPE_RATE, Listenable, _envelope, stems_digest
 from .provenance import Provenance, json_safe
 
@@ -80,8 +61,6 @@ EFFICIENT_METHODS = ("exact", "permutation", "kernel")
 _EFFICIENCY_TOL = 1e-6
 
 # kept for callers of the first wave (the file format lives in xmtag.fileformat)
-FORMAT_NAME = "xmtag.explanation"
-FORMAT_VERSION = 2
 _json_safe = json_safe
 _stems_digest = stems_digest
 _ = (ENVELOPE_RATE, _envelope)
@@ -289,109 +268,19 @@ class Explanation:
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def from_game(
-        cls,
-        coalition_values: Any,
-        stems: Sequence[str],
-        labels: Sequence[str],
-        *,
-        method: str = "exact",
-        segment_coalition_values: Any = None,
-        segment_weights: Any = None,
-        segment_bounds: Any = None,
-        envelope: Any = None,
-        provenance: Provenance | Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        audio: Stems | None = None,
-        budget: int | None = None,
+        cls, coalition_values: Any, stems: Sequence[str], labels: Sequence[str], **kwargs: Any
     ) -> Explanation:
-        """Compute an explanation from the value of every coalition with :mod:`xmtag.shapley`.
-
-        Parameters
-        ----------
-        coalition_values : array_like
-            ``(2**n, n_tags)`` (or ``(2**n,)`` for one tag) indexed by bitmask.
-        stems, labels : sequence of str
-            Stem and tag names.
-        method : {"exact", "banzhaf"}
-            Shapley values (default) or Banzhaf values.
-        segment_coalition_values : array_like, optional
-            ``(2**n, K, n_tags)`` per-segment games; with ``segment_weights`` (K,) summing to 1
-            they give ``segment_values`` through :func:`xmtag.shapley.segments`.
-        segment_weights, segment_bounds, envelope, provenance, metadata, audio, budget
-            As for :class:`Explanation`.
-
-        Returns
-        -------
-        Explanation
-
-        Raises
-        ------
-        InvalidGameError
-            If the values do not match the names or are not a valid game.
+        """Exact Shapley (or Banzhaf) values from every coalition (:func:`xmtag.attribution.from_game`).
 
         Examples
         --------
         >>> e = Explanation.from_game([0.0, 1.0, 2.0, 4.0], ["a", "b"], ["tag"])
-        >>> e.interactions[0, 1].tolist()  # together they add 1 beyond 1 + 2
-        [1.0]
-        >>> Explanation.from_game([0.0, 1.0, 2.0, 4.0], ["a", "b"], ["tag"], method="banzhaf").values.ravel()
-        array([1.5, 2.5])
+        >>> e.values.ravel().tolist(), e.interactions[0, 1].tolist()
+        ([1.5, 2.5], [1.0])
         """
-        from . import shapley
+        from .attribution import from_game
 
-        method = _checks.choice(method, "from_game(method)", ("exact", "banzhaf"))
-        v = shapley.check_game(coalition_values, name="coalition_values")
-        if v.ndim == 1:
-            v = v[:, np.newaxis]
-        n = shapley.n_players(v)
-        if n != len(stems):
-            raise InvalidGameError(
-                f"coalition_values has 2**{n} rows but {len(stems)} stem names were given ({list(stems)})."
-            )
-        if v.ndim != 2 or v.shape[1] != len(labels):
-            raise InvalidGameError(
-                f"coalition_values must be (2**n, n_tags) = (2**{n}, {len(labels)}), got {v.shape}."
-            )
-        seg_values = None
-        if segment_coalition_values is not None:
-            g = shapley.check_game(segment_coalition_values, name="segment_coalition_values")
-            if g.ndim == 2:
-                g = g[..., np.newaxis]
-            if g.shape[0] != v.shape[0] or g.ndim != 3 or g.shape[2] != v.shape[1]:
-                raise InvalidGameError(
-                    f"segment_coalition_values must be (2**n, K, n_tags) with 2**n = {v.shape[0]} and "
-                    f"n_tags = {v.shape[1]}; got {g.shape}."
-                )
-            if segment_weights is None:
-                raise InvalidGameError("segment_coalition_values need segment_weights (K,) summing to 1.")
-            if segment_bounds is None:
-                raise InvalidGameError("segment_coalition_values need segment_bounds (K, 2) in seconds.")
-            if method == "exact":
-                seg_values = shapley.segments(g, segment_weights)
-            else:  # Banzhaf is linear in the game too: the same decomposition holds
-                w = np.asarray(segment_weights, dtype=np.float64)
-                seg_values = shapley.banzhaf(g) * w[np.newaxis, :, np.newaxis]
-            segment_coalition_values = g
-        values = shapley.exact(v) if method == "exact" else shapley.banzhaf(v)
-        return cls(
-            stems,
-            labels,
-            values=values,
-            base_values=v[0],
-            prediction=v[-1],
-            coalition_values=v,
-            interactions=shapley.interactions(v),
-            method=method,
-            budget=budget,
-            segment_values=seg_values,
-            segment_coalition_values=segment_coalition_values,
-            segment_weights=segment_weights,
-            segment_bounds=segment_bounds,
-            envelope=envelope,
-            provenance=provenance,
-            metadata=metadata,
-            audio=audio,
-        )
+        return from_game(coalition_values, stems, labels, **kwargs)
 
     @classmethod
     def from_scores(cls, table: Any, **kwargs: Any) -> Explanation:
@@ -626,27 +515,7 @@ class Explanation:
 
     # -- tables and exports --------------------------------------------------------------------
     def to_frame(self, segments: bool = False) -> pd.DataFrame:
-        """A tidy table with one row per (tag, stem) (and segment).
-
-        Parameters
-        ----------
-        segments : bool
-            One row per (tag, stem, segment) with the time-resolved values instead.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``tag, stem, value, stderr`` (``NaN`` when exact), ``solo`` (prediction for
-            the stem alone), ``without`` (prediction for the full mix without the stem; both
-            ``NaN`` without coalition values), ``base_value`` (silence) and ``prediction``
-            (full mix). With ``segments=True``: ``tag, stem, segment, start, end, value`` (in
-            clip units: they sum over segments to the clip value), ``stderr`` and
-            ``local_value`` (the value within the segment, ``value / weight``).
-
-        Raises
-        ------
-        XmtagError
-            For ``segments=True`` on an explanation made without segments.
+        """A tidy table with one row per (tag, stem) (and segment): :func:`xmtag.tables.to_frame`.
 
         Examples
         --------
@@ -654,98 +523,15 @@ class Explanation:
         >>> e.to_frame()[["tag", "stem", "value"]].round(2).values.tolist()
         [['rock', 'drums', 0.7], ['rock', 'bass', 0.2]]
         """
-        import pandas as pd
+        from .tables import to_frame
 
-        n, t = self.n_stems, self.n_tags
-        full = 2**n - 1
-        if segments:
-            if self.segment_values is None:
-                raise XmtagError(
-                    "This explanation has no time-resolved values; run explain(..., segments=K)."
-                )
-            k = self.n_segments or 0
-            tag_i, stem_i, seg_i = (
-                a.ravel() for a in np.meshgrid(np.arange(t), np.arange(n), np.arange(k), indexing="ij")
-            )
-            w = self.segment_weights[seg_i]
-            vals = self.segment_values[stem_i, seg_i, tag_i]
-            err = (
-                np.full(vals.shape, np.nan)
-                if self.segment_stderr is None
-                else self.segment_stderr[stem_i, seg_i, tag_i]
-            )
-            return pd.DataFrame(
-                {
-                    "tag": np.asarray(self.labels, dtype=object)[tag_i],
-                    "stem": np.asarray(self.stems, dtype=object)[stem_i],
-                    "segment": seg_i,
-                    "start": self.segment_bounds[seg_i, 0],
-                    "end": self.segment_bounds[seg_i, 1],
-                    "value": vals,
-                    "stderr": err,
-                    "local_value": np.divide(vals, w, out=np.zeros_like(vals), where=w > 0),
-                }
-            )
-        tag_i, stem_i = (a.ravel() for a in np.meshgrid(np.arange(t), np.arange(n), indexing="ij"))
-        solo_masks = 1 << stem_i
-        nan = np.full(tag_i.shape, np.nan)
-        cv = self.coalition_values
-        return pd.DataFrame(
-            {
-                "tag": np.asarray(self.labels, dtype=object)[tag_i],
-                "stem": np.asarray(self.stems, dtype=object)[stem_i],
-                "value": self.values[stem_i, tag_i],
-                "stderr": nan if self.stderr is None else self.stderr[stem_i, tag_i],
-                "solo": nan if cv is None else cv[solo_masks, tag_i],
-                "without": nan if cv is None else cv[full & ~solo_masks, tag_i],
-                "base_value": self.base_values[tag_i],
-                "prediction": self.prediction[tag_i],
-            }
-        )
+        return to_frame(self, segments)
 
     def to_shap(self, tag: str | int | None = None) -> shap.Explanation:
-        """The attributions as a :class:`shap.Explanation`, for shap's plots.
+        """The attributions as a :class:`shap.Explanation`, for shap's plots: :func:`xmtag.tables.to_shap`."""
+        from .tables import to_shap
 
-        Parameters
-        ----------
-        tag : str or int, optional
-            One tag: a single explanation (``values`` ``(n_stems,)``, scalar ``base_values``) for
-            ``shap.plots.waterfall`` / ``shap.plots.bar``. Default: all tags, one row per tag
-            (tags play the role of shap's samples), for ``shap.plots.bar``.
-
-        Returns
-        -------
-        shap.Explanation
-            ``feature_names`` are the stems; ``data`` is 1 for every stem (all present in the
-            full mix); ``error_std`` holds :attr:`stderr` for sampled methods.
-
-        Examples
-        --------
-        >>> e = Explanation.from_game([[0.0], [1.0], [2.0], [4.0]], ["a", "b"], ["tag"])
-        >>> sv = e.to_shap("tag")
-        >>> sv.values.tolist(), float(sv.base_values), sv.feature_names
-        ([1.5, 2.5], 0.0, ['a', 'b'])
-        """
-        from .errors import require
-
-        shap = require("shap", "core", "to_shap()")
-        if tag is not None:
-            j = self.tag_index(tag)
-            return shap.Explanation(
-                values=np.array(self.values[:, j]),
-                base_values=float(self.base_values[j]),
-                data=np.ones(self.n_stems),
-                feature_names=list(self.stems),
-                error_std=None if self.stderr is None else np.array(self.stderr[:, j]),
-            )
-        return shap.Explanation(
-            values=np.array(self.values.T),
-            base_values=np.array(self.base_values),
-            data=np.ones((self.n_tags, self.n_stems)),
-            feature_names=list(self.stems),
-            instance_names=list(self.labels),
-            error_std=None if self.stderr is None else np.array(self.stderr.T),
-        )
+        return to_shap(self, tag)
 
     # -- save / load (xmtag.fileformat) --------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -781,49 +567,15 @@ class Explanation:
 
     # -- audio (xmtag.listening) ---------------------------------------------------------------
     def attach_audio(self, audio: Stems, check: bool = True) -> Explanation:
-        """Attach the stems' audio (for :meth:`listen`, :meth:`solo`, reports); returns ``self``.
+        """Attach the stems' audio (:func:`xmtag.listening.attach_audio`); returns ``self``."""
+        from .listening import attach_audio
 
-        With ``check``, the audio's content hash must match the one recorded at explanation time.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from xmtag import Stems
-        >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"])
-        >>> s = Stems({"drums": np.zeros(800), "guitar": np.zeros(800)}, sr=8000)
-        >>> e.attach_audio(s).audio is s
-        True
-        """
-        from .separation import Stems
-
-        if not isinstance(audio, Stems):
-            raise XmtagError(f"attach_audio() expects an xmtag.Stems, got {type(audio).__name__}.")
-        if list(audio.names) != self.stems:
-            raise XmtagError(
-                f"The audio's stems {audio.names} are not this explanation's stems {self.stems}."
-            )
-        want = (self.provenance.extra.get("audio") or {}).get("sha256") if check else None
-        if want and stems_digest(audio) != want:
-            raise XmtagError(
-                "This audio is not the audio the explanation was computed from (content hash differs)."
-            )
-        self._audio = audio
-        return self
+        return attach_audio(self, audio, check)
 
     def _require_audio(self, what: str) -> Stems:
-        if self._audio is not None:
-            return self._audio
-        source = self.provenance.source or {}
-        folder = source.get("path") if source.get("kind") == "folder" else None
-        if folder and Path(folder).is_dir():
-            from .separation import Stems
+        from .listening import require_audio
 
-            with contextlib.suppress(XmtagError):
-                return self.attach_audio(Stems.from_folder(folder, names=self.stems))._audio  # type: ignore[return-value]
-        raise XmtagError(
-            f"{what} needs the stems' audio, which is not stored in explanation files. Attach it with "
-            "expl.attach_audio(stems) or Explanation.load(path, audio=stems)."
-        )
+        return require_audio(self, what)
 
     def smallest_coalition(self, tag: str | int, share: float = DEFAULT_SHARE) -> Listenable:
         """The smallest set of stems whose mix keeps ``share`` of the tag (no tagger pass).
@@ -843,7 +595,7 @@ class Explanation:
     def listen(
         self, tag: str | int, path: str | os.PathLike[str], share: float = DEFAULT_SHARE
     ) -> Listenable:
-        """Write the mix of the smallest stem coalition that keeps the tag (:func:`~xmtag.listening.listen`)."""
+        """Write the smallest coalition's mix that keeps the tag (:func:`~xmtag.listening.listen`)."""
         from .listening import listen
 
         return listen(self, tag, path, share)
@@ -857,24 +609,10 @@ class Explanation:
         return save_audio(path, audio[self.stems[i]], audio.sr)
 
     def mix(self, stems: Iterable[str | int] | None = None) -> tuple[np.ndarray, int]:
-        """The audio of a coalition (default: the full mix of the stems) and its sample rate.
+        """A coalition's audio (default: the full mix) and its rate (:func:`xmtag.listening.mix`)."""
+        from .listening import mix
 
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from xmtag import Stems
-        >>> s = Stems({"drums": np.full(800, 0.1), "guitar": np.full(800, 0.2)}, sr=8000)
-        >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"], audio=s)
-        >>> y, sr = e.mix(["guitar"])
-        >>> y.shape, sr, float(y.max())
-        ((1, 800), 8000, 0.2)
-        """
-        audio = self._require_audio("mix()")
-        mask = 2**self.n_stems - 1 if stems is None else self.mask_of(stems)
-        y = np.zeros((audio.n_channels, audio.n_samples), dtype=np.float32)
-        for s in self.stems_of(mask):
-            y += audio[s]
-        return y, audio.sr
+        return mix(self, stems)
 
 
 def __getattr__(name: str) -> Any:  # explain() lives in xmtag.pipeline; keep the old import path

@@ -17,10 +17,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +36,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from .explanation import Explanation
     from .separation import Stems
 
-__all__ = ["Listenable", "smallest_coalition", "listen", "DEFAULT_SHARE", "ENVELOPE_RATE"]
+__all__ = [
+    "Listenable",
+    "smallest_coalition",
+    "listen",
+    "mix",
+    "attach_audio",
+    "require_audio",
+    "DEFAULT_SHARE",
+    "ENVELOPE_RATE",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +206,76 @@ def listen(
     from .audio import save_audio
 
     pick = smallest_coalition(expl, tag, share)
-    expl._require_audio("listen()")
-    y, sr = expl.mix(pick.stems)
+    require_audio(expl, "listen()")
+    y, sr = mix(expl, pick.stems)
     written = save_audio(path, y, sr)
     logger.info("listen(%r): %s -> %s", pick.tag, "+".join(pick.stems), written)
     return dataclasses.replace(pick, path=written)
+
+
+def attach_audio(expl: Explanation, audio: Stems, check: bool = True) -> Explanation:
+    """Attach the stems' audio (for :meth:`listen`, :meth:`solo`, reports); returns ``expl``.
+
+        With ``check``, the audio's content hash must match the one recorded at explanation time.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from xmtag import Stems
+        >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"])
+        >>> s = Stems({"drums": np.zeros(800), "guitar": np.zeros(800)}, sr=8000)
+        >>> attach_audio(e, s).audio is s
+        True
+    """
+    from .separation import Stems
+
+    if not isinstance(audio, Stems):
+        raise XmtagError(f"attach_audio() expects an xmtag.Stems, got {type(audio).__name__}.")
+    if list(audio.names) != expl.stems:
+        raise XmtagError(f"The audio's stems {audio.names} are not this explanation's stems {expl.stems}.")
+    want = (expl.provenance.extra.get("audio") or {}).get("sha256") if check else None
+    if want and stems_digest(audio) != want:
+        raise XmtagError(
+            "This audio is not the audio the explanation was computed from (content hash differs)."
+        )
+    expl._audio = audio
+    return expl
+
+
+def require_audio(expl: Explanation, what: str) -> Stems:
+    if expl._audio is not None:
+        return expl._audio
+    source = expl.provenance.source or {}
+    folder = source.get("path") if source.get("kind") == "folder" else None
+    if folder and Path(folder).is_dir():
+        from .separation import Stems
+
+        with contextlib.suppress(XmtagError):
+            return attach_audio(expl, Stems.from_folder(folder, names=expl.stems))._audio  # type: ignore[return-value]
+    raise XmtagError(
+        f"{what} needs the stems' audio, which is not stored in explanation files. Attach it with "
+        "expl.attach_audio(stems) or Explanation.load(path, audio=stems)."
+    )
+
+
+def mix(expl: Explanation, stems: Iterable[str | int] | None = None) -> tuple[np.ndarray, int]:
+    """The audio of a coalition (default: the full mix of the stems) and its sample rate.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from xmtag import Stems
+        >>> s = Stems({"drums": np.full(800, 0.1), "guitar": np.full(800, 0.2)}, sr=8000)
+        >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.1, 0.9, 1.0], ["drums", "guitar"], ["rock"], audio=s)
+        >>> y, sr = mix(e, ["guitar"])
+        >>> y.shape, sr, float(y.max())
+        ((1, 800), 8000, 0.2)
+    """
+    audio = require_audio(expl, "mix()")
+    mask = 2**expl.n_stems - 1 if stems is None else expl.mask_of(stems)
+    y = np.zeros((audio.n_channels, audio.n_samples), dtype=np.float32)
+    for s in expl.stems_of(mask):
+        y += audio[s]
+    return y, audio.sr
