@@ -42,6 +42,7 @@ _SUBMODULES = {
     "cli",
     "coalitions",
     "datasets",
+    "decompose",
     "errors",
     "estimators",
     "explanation",
