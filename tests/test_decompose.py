@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -108,7 +110,7 @@ def test_bands_route_tones_to_their_band():
 
 def test_mel_bands_are_increasing_and_named():
     edges = decompose.mel_edges(6, 44100)
-    assert len(edges) == 5 and all(b > a for a, b in zip(edges, edges[1:]))
+    assert len(edges) == 5 and all(b > a for a, b in itertools.pairwise(edges))
     parts = decompose.bands(signal(1), SR, 3)
     assert len(parts) == 3 and parts.names[0].startswith("0-") and parts.names[-1].endswith("-11025Hz")
 

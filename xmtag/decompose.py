@@ -41,6 +41,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from collections.abc import Sequence
@@ -300,7 +301,7 @@ def bands(
             ) from None
         if not cuts:
             raise XmtagError("bands: give at least one edge (Hz), or a number of bands >= 2.")
-        if not all(np.isfinite(cuts)) or any(b <= a for a, b in zip(cuts, cuts[1:])):
+        if not all(np.isfinite(cuts)) or any(b <= a for a, b in itertools.pairwise(cuts)):
             raise XmtagError(f"bands: edges must be finite and strictly increasing, got {cuts}.")
         if cuts[0] <= 0 or cuts[-1] >= nyq:
             raise XmtagError(f"bands: edges must lie strictly between 0 and sr / 2 = {nyq:g} Hz, got {cuts}.")
@@ -315,7 +316,7 @@ def bands(
         numtaps = min(numtaps, 2 * (x.shape[1] // 2) + 1) if x.shape[1] > 2 else 1
         h = firwin(numtaps, e, window=("kaiser", beta), fs=sr) if numtaps > 1 else np.ones(1)
         lows.append(oaconvolve(x, h[None, :], mode="same", axes=-1))
-    parts = [lows[0], *(b - a for a, b in zip(lows, lows[1:])), x - lows[-1]]
+    parts = [lows[0], *(b - a for a, b in itertools.pairwise(lows)), x - lows[-1]]
     bounds = [0.0, *cuts, nyq]
     out = {_band_name(lo, hi): p.astype(np.float32) for lo, hi, p in zip(bounds, bounds[1:], parts)}
     if len(out) != len(parts):
@@ -424,7 +425,7 @@ def nmf(
         warnings.simplefilter("always", ConvergenceWarning)
         act = model.fit_transform(frames + eps)  # (channels * T, k)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        logger.info("nmf: the factorisation did not converge in %d iterations (masks still sum to one).", max_iter)
+        logger.info("nmf: no convergence in %d iterations (the masks still sum to one).", max_iter)
     templates = model.components_  # (k, F)
     freqs = np.arange(templates.shape[1], dtype=np.float64)
     centroid = (templates @ freqs) / np.maximum(templates.sum(1), 1e-30)
