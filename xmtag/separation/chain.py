@@ -16,10 +16,11 @@ grammar is ``BASE+STEP+STEP...`` where ``BASE`` is any separator spec (``htdemuc
 
 optionally followed by ``@STEM``, the stem it splits. Without ``@STEM`` a step splits
 ``accompaniment`` if there is one, else ``other`` (Demucs' catch-all stem), else the only
-stem. The parts replace their stem in place. They keep the decomposition's names
-(``harmonic``, ``0-500Hz``, ``nmf1``) unless one would clash with another stem; then all parts
-of that step are named ``STEM-PART`` (``htdemucs+hpss@vocals+hpss@other`` gives
-``vocals-harmonic``, ..., ``other-percussive``).
+stem. The parts replace their stem in place. A step with the default target keeps the
+decomposition's names (``spleeter:2stems+hpss``: ``vocals``, ``harmonic``, ``percussive``); a
+step with an explicit ``@STEM``, or whose names would clash with another stem, names its parts
+``STEM-PART`` (``htdemucs+hpss@vocals``: ``drums``, ``bass``, ``other``, ``vocals-harmonic``,
+``vocals-percussive``).
 
 **Sums.** A decomposition's parts sum to its stem to float precision, so the chain's stems
 sum to the base separator's; the chain then applies the residual policy of
@@ -159,7 +160,7 @@ class ChainSeparator(Separator):
     >>> y = np.random.default_rng(0).standard_normal((2, 8000)).astype(np.float32)
     >>> stems = xmtag.Separator("bands:1000+hpss@1000-4000Hz", cache=False).separate(y, sr=8000)
     >>> stems.names
-    ['0-1000Hz', 'harmonic', 'percussive']
+    ['0-1000Hz', '1000-4000Hz-harmonic', '1000-4000Hz-percussive']
     >>> bool(np.abs(sum(stems.values()) - y).max() < 1e-5)
     True
     """
@@ -227,7 +228,7 @@ class ChainSeparator(Separator):
         for step in self.steps:
             target = self._target(step, names)
             probe = step.apply(np.zeros((1, 4096), np.float32), sr, self.seed).names
-            names = _replace(names, target, probe)
+            names = _replace(names, target, probe, step.target is not None)
         return names
 
     @property
@@ -295,7 +296,7 @@ class ChainSeparator(Separator):
             names = list(arrays)
             target = self._target(step, names)
             parts = step.apply(arrays[target], stems.sr, self.seed)
-            new_names = _replace(names, target, parts.names)
+            new_names = _replace(names, target, parts.names, step.target is not None)
             renamed = dict(
                 zip(parts.names, new_names[names.index(target) : names.index(target) + len(parts)])
             )
@@ -314,10 +315,10 @@ class ChainSeparator(Separator):
         return self._with_residual(out)
 
 
-def _replace(names: list[str], target: str, parts: list[str]) -> list[str]:
-    """``names`` with ``target`` replaced by ``parts``, prefixed ``target-`` on any clash."""
+def _replace(names: list[str], target: str, parts: list[str], explicit: bool) -> list[str]:
+    """``names`` with ``target`` replaced by ``parts``, prefixed ``target-`` when asked or on a clash."""
     others = [n for n in names if n != target]
-    if any(p in others or p == RESIDUAL_NAME for p in parts):
+    if explicit or any(p in others or p == RESIDUAL_NAME for p in parts):
         parts = [f"{target}-{p}" for p in parts]
     i = names.index(target)
     return [*names[:i], *parts, *names[i + 1 :]]

@@ -318,6 +318,7 @@ class SpleeterSeparator(Separator):
             )
         if high_band not in _HIGH_BAND:
             raise XmtagError(f"Separator: high_band must be one of {_HIGH_BAND}, got {high_band!r}.")
+        self._files = checkpoint_files()  # before importing torch: a missing extra fails fast
         check_device(device)
         self.model_name = model
         self.device = str(device)
@@ -326,7 +327,6 @@ class SpleeterSeparator(Separator):
         self.residual = check_residual(residual)
         self.progress = bool(progress)
         self.cache: Cache = default_cache(enabled=bool(cache))
-        self._files = checkpoint_files()
         self._nets: list[Any] | None = None
         self._signature: dict[str, Any] | None = None
 
