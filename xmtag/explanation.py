@@ -1178,6 +1178,13 @@ class Explanation:
             y += audio[s]
         return y, audio.sr
 
+    @classmethod
+    def from_scores(cls, table: Any, **kwargs: Any) -> Explanation:
+        """An explanation from a table of coalition scores: see :func:`xmtag.scores.from_scores`."""
+        from .scores import from_scores
+
+        return from_scores(table, **kwargs)
+
 
 # -- explain() ---------------------------------------------------------------------------------
 def _resolve_tagger(tagger: Any) -> Any:
