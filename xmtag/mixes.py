@@ -125,6 +125,7 @@ def export(
     sr: int | None = None,
     segments: int | None = None,
     masks: Iterable[int] | None = None,
+    mono: bool = False,
     progress: bool = True,
 ) -> Any:
     """Write the mix of every coalition of stems as an audio file, plus ``manifest.csv``.
@@ -148,6 +149,11 @@ def export(
     masks : iterable of int, optional
         Only these coalitions (bitmasks), e.g. the ones a sampled estimator needs
         (:func:`xmtag.scores.needed_masks`). Default: all ``2**n``.
+    mono : bool
+        Write mono mixes built exactly as :func:`xmtag.coalitions.evaluate` builds them (each
+        stem downmixed, then resampled to ``sr``, then summed), so that a tagger reading the files
+        at ``sr`` sees bit for bit what :func:`xmtag.explain` feeds it. Default: keep the stems'
+        channels (a stereo mix downmixed by the tagger can differ by float rounding, ~1e-7).
     progress : bool
         Show a tqdm progress bar.
 
@@ -191,8 +197,13 @@ def export(
         )
     out_sr = int(st.sr) if sr is None else positive_int(sr, "sr")
     todo = _masks(masks, n)
-    tracks = np.stack([np.asarray(st[nm], dtype=np.float32) for nm in names])  # (n, C, N)
-    if out_sr != st.sr:
+    if mono:
+        from .coalitions import prepare_stems
+
+        tracks = prepare_stems(st, out_sr)[1][:, np.newaxis, :]  # (n, 1, N), as evaluate() does
+    else:
+        tracks = np.stack([np.asarray(st[nm], dtype=np.float32) for nm in names])  # (n, C, N)
+    if not mono and out_sr != st.sr:
         tracks = np.stack(
             [np.stack([resample(ch, int(st.sr), out_sr) for ch in tr]) for tr in tracks]
         ).astype(np.float32)
