@@ -319,3 +319,20 @@ def test_permutation_reads_only_the_coalitions_its_orders_visit():
     assert e.method == "permutation"
     with pytest.raises(ScoreTableError, match=r"lacks 1 of the .* coalitions that 6 permutations \(seed 3\)"):
         from_scores(table.iloc[need[:-2].tolist() + [15]], method="permutation", n_permutations=6, seed=3)
+
+
+def test_explain_cli_reads_a_score_table(tmp_path, capsys):
+    from xmtag.cli import main
+
+    table = game_table(["drums", "bass", "vocals"])
+    table.to_csv(tmp_path / "scores.csv", index=False)
+    out = tmp_path / "out"
+    rc = main(["explain", "--scores", str(tmp_path / "scores.csv"), "--stems", "drums,bass,vocals",
+               "--out", str(out), "--top", "2"])
+    assert rc == 0
+    loaded = xmtag.Explanation.load(out / "explanation.xmtag")
+    np.testing.assert_allclose(loaded.values, shapley.exact(values_of(table)), atol=1e-12)
+    assert (out / "report.html").is_file() and list((out / "plots").glob("*.png"))
+    assert "drums" in capsys.readouterr().out
+    assert main(["explain"]) == 1
+    assert "Give a SOURCE" in capsys.readouterr().err

@@ -46,7 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="audio file (separated with Demucs) or folder of stems (drums.wav, ...)")
+    p.add_argument(
+        "source", nargs="?", help="audio file (separated with Demucs) or folder of stems (drums.wav, ...)"
+    )
+    p.add_argument("--scores", help="a table of coalition scores (CSV/Parquet) instead of SOURCE")
+    p.add_argument("--stems", help="with --scores: stem names in bit order, e.g. drums,bass,other,vocals")
+    p.add_argument("--units", default="probability", help="with --scores: probability (default), logit, ...")
     add_output_arguments(p, default_out=None)
     p.add_argument(
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
@@ -87,6 +92,14 @@ def run(args: argparse.Namespace) -> int:
 
     _positive(args.segments, "--segments")
     _positive(args.top, "--top")
+    if args.scores:  # an external tagger's scores (xmtag.scores)
+        from ..scores import from_scores
+
+        expl = from_scores(args.scores, stems=args.stems, units=args.units)
+        write_outputs(expl, Path(args.out) if args.out else Path("out") / Path(args.scores).stem, args)
+        return 0
+    if args.source is None:
+        raise XmtagError("Give a SOURCE (audio file or folder of stems) or --scores TABLE.")
     separator = None
     if args.separator or args.repo:
         from ..separation import Separator
