@@ -199,7 +199,7 @@ def test_duplicate_and_unknown_stem_names():
         from_scores(table, stems=["drums", "bass", "bass", "vocals"])
     bad = table.copy()
     bad.loc[3, "stems"] = "drums+drums"
-    with pytest.raises(ScoreTableError, match=r"row 5: stems 'drums\+drums' names \['drums'\] more than once"):
+    with pytest.raises(ScoreTableError, match=r"row 5: stems 'drums\+drums' names \['drums'\] more than"):
         from_scores(bad)
     bad = table.copy()
     bad.loc[5, "stems"] = "drum+other"
@@ -246,7 +246,7 @@ def test_bad_columns_and_files(tmp_path):
     with pytest.raises(ScoreTableError, match=r"needs the stem names in bit order: pass stems="):
         from_scores(table.drop(columns="stems").assign(mask=range(16)))
     with pytest.raises(ScoreTableError, match=r"row 4: mask 3 and stems 'bass' disagree"):
-        from_scores(table.assign(mask=[0, 1, 3, 2] + list(range(4, 16))))
+        from_scores(table.assign(mask=[0, 1, 3, 2, *list(range(4, 16))]))
     with pytest.raises(ScoreTableError, match=r"no column 'rok'\. Did you mean 'rock'"):
         from_scores(table, tags=["rok"])
     with pytest.raises(ScoreTableError, match="no tag columns"):
@@ -318,7 +318,7 @@ def test_permutation_reads_only_the_coalitions_its_orders_visit():
     np.testing.assert_allclose(e.stderr, want.std_errors, atol=1e-12)
     assert e.method == "permutation"
     with pytest.raises(ScoreTableError, match=r"lacks 1 of the .* coalitions that 6 permutations \(seed 3\)"):
-        from_scores(table.iloc[need[:-2].tolist() + [15]], method="permutation", n_permutations=6, seed=3)
+        from_scores(table.iloc[[*need[:-2].tolist(), 15]], method="permutation", n_permutations=6, seed=3)
 
 
 def test_explain_cli_reads_a_score_table(tmp_path, capsys):
