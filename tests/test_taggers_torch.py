@@ -7,6 +7,8 @@ loading, windowing, shapes, activations and exactness of the time-resolved value
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -31,7 +33,7 @@ class Bands(torch.nn.Module):
     def forward(self, x):
         spec = torch.fft.rfft(x, dim=1).abs() ** 2
         edges = np.linspace(0, spec.shape[1], 4).astype(int)
-        e = torch.stack([spec[:, a:b].mean(1) for a, b in zip(edges[:-1], edges[1:])], 1)
+        e = torch.stack([spec[:, a:b].mean(1) for a, b in itertools.pairwise(edges)], 1)
         return self.lin(torch.log1p(e))
 
 
@@ -56,7 +58,8 @@ def test_shapes_windowing_and_activation():
     soft = TorchTagger(Bands(), 8000, ["a", "b", "c"], patch_seconds=0.5, activation="softmax", device="cpu")
     np.testing.assert_allclose(soft.predict_patches(y).sum(-1), 1.0)
     raw = TorchTagger(Bands(), 8000, ["a", "b", "c"], patch_seconds=0.5, activation=None, device="cpu")
-    np.testing.assert_allclose(torch.special.expit(torch.from_numpy(raw.predict_patches(y))).numpy(), p, atol=1e-6)
+    logits = torch.from_numpy(raw.predict_patches(y))
+    np.testing.assert_allclose(torch.special.expit(logits).numpy(), p, atol=1e-6)
     whole = TorchTagger(Bands(), 8000, ["a", "b", "c"], device="cpu", batch_size=1)
     assert whole.patch_length is None and whole.predict(y).shape == (2, 3)
     with pytest.raises(TaggerError, match="not patch-decomposable"):
@@ -70,7 +73,9 @@ def test_transform_and_batching_do_not_change_outputs():
     t2 = TorchTagger(Bands(), 8000, ["a", "b", "c"], patch_seconds=0.25, device="cpu", batch_size=3)
     y = np.stack([tone(200), tone(1000), tone(3000)])
     np.testing.assert_allclose(t1.predict_patches(y), t2.predict_patches(y), atol=1e-12)
-    half = TorchTagger(Bands(), 8000, ["a", "b", "c"], patch_seconds=0.25, device="cpu", transform=lambda x: 0.5 * x)
+    half = TorchTagger(
+        Bands(), 8000, ["a", "b", "c"], patch_seconds=0.25, device="cpu", transform=lambda x: 0.5 * x
+    )
     np.testing.assert_allclose(half.predict(2 * y), t1.predict(y), atol=1e-6)
 
 
@@ -108,7 +113,7 @@ def time_resolved_exactness(tagger, sr):
     """explain(segments=2) equals the exact Shapley values of the 2 stems x 2 segments game."""
     stems = xmtag.Stems({"low": tone(250, sr), "high": tone(2500, sr, amp=0.3)}, sr=sr)
     expl = xmtag.explain(stems, tagger, segments=2, cache=False, progress=False)
-    fn, players, _ = value_function(stems, tagger, segments=2)
+    fn, _players, _ = value_function(stems, tagger, segments=2)
     full_game = fn(np.arange(16))  # every subset of the 4 (stem, segment) players
     want = shapley.exact(full_game).reshape(2, 2, -1)
     np.testing.assert_allclose(expl.segment_values, want, atol=1e-6)
