@@ -90,6 +90,38 @@ def test_missing_extra_names_birds(tmp_path):
 
 
 def test_tag_help_states_the_licence():
-    res = subprocess.run([sys.executable, "-m", "xmtag", "tag", "--help"], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "xmtag", "tag", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert "CC BY-NC-SA 4.0" in " ".join(res.stdout.split())
+
+
+@pytest.mark.slow
+def test_birds_tutorial_runs(tmp_path):
+    """docs/tutorials/birds.md, every block: real Tux Paint recordings (Debian, GPL-2+) + BirdNET."""
+    import importlib.util
+    from pathlib import Path
+
+    needed = [
+        "/usr/share/tuxpaint/stamps/animals/birds/blackbird.ogg",
+        "/usr/share/tuxpaint/sounds/magic/rain.ogg",
+    ]
+    if not all(Path(p).is_file() for p in needed) or shutil.which("espeak-ng") is None:
+        pytest.skip("needs apt-get install tuxpaint-stamps-default tuxpaint-plugins-default espeak-ng")
+    tool = Path(__file__).resolve().parents[1] / "docs" / "_tools" / "make_birds_figures.py"
+    spec = importlib.util.spec_from_file_location("make_birds_figures", tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ns = module.run_page(folder=tmp_path)
+    table, solo = ns["table"], ns["solo"]
+    blackbird = "Agelaius phoeniceus_Red-winged Blackbird"
+    assert ns["blackbird"] == blackbird
+    assert table.loc[blackbird, "bird"] > 0.3 and table.loc[blackbird, "rain"] < -0.1  # rain masks the bird
+    labels = ns["expl"].labels
+    assert labels[int(np.argmax(solo["noise"]))] == "Dryobates minor_Lesser Spotted Woodpecker"
+    assert labels[int(np.argmax(solo["speech"]))] == "Human vocal_Human vocal"
+    assert sorted(p.name for p in tmp_path.glob("birds-*.png")) == [
+        "birds-bar.png",
+        "birds-heatmap.png",
+        "birds-timeline.png",
+    ]
