@@ -17,7 +17,7 @@ from ..errors import XmtagError
 
 #: subcommand modules, in the order ``xmtag --help`` lists them
 COMMANDS: tuple[str, ...] = (
-    "demo", "explain", "separate", "tag", "transcribe", "summarize", "info",
+    "demo", "explain", "separate", "tag", "transcribe", "summarize", "info", "cache",
     "coalitions",
 )
 
