@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 
 import numpy as np
@@ -18,11 +17,6 @@ from xmtag.taggers import FunctionTagger
 
 NAMES = ["drums", "bass", "other", "vocals"]
 
-# the sampled methods build explanations without all coalitions (engine issue 13's Explanation)
-engine = pytest.mark.skipif(
-    "stderr" not in inspect.signature(xmtag.Explanation.__init__).parameters,
-    reason="needs the engine API (issue 13): Explanation(..., stderr=, method=, coalition_values=None)",
-)
 
 
 def game_table(names=NAMES, seed=0, tags=("rock", "jazz")) -> pd.DataFrame:
@@ -155,7 +149,9 @@ def test_table_orders_mask_column_and_parquet_free_csv(tmp_path):
     np.testing.assert_allclose(from_scores(masked, stems=NAMES, coalition="mask").values, want, atol=1e-12)
     np.testing.assert_allclose(from_scores(table, stems="drums,bass,other,vocals").values, want, atol=1e-12)
     e = from_scores(table, tags=["jazz"])
-    assert e.labels == ["jazz"] and e.metadata["units"] == "probability"
+    assert e.labels == ["jazz"] and e.units == "probability" and e.method == "exact" and e.budget == 16
+    assert e.provenance.source == {"kind": "scores", "path": None}
+    assert e.provenance.tagger["name"] == "external scores"
     table.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
     np.testing.assert_allclose(from_scores(tmp_path / "t.tsv").values, want, atol=1e-12)
     e.save(tmp_path / "e.xmtag")
@@ -236,7 +232,7 @@ def test_non_numeric_nan_and_out_of_range_scores(tmp_path):
     table.loc[9, "rock"] = 3.5
     with pytest.raises(ScoreTableError, match=r"score 3.5 is outside \[0, 1\] but units='probability'"):
         from_scores(table)
-    assert from_scores(table, units="logit").metadata["units"] == "logit"
+    assert from_scores(table, units="logit").units == "logit"
 
 
 def test_bad_columns_and_files(tmp_path):
@@ -294,11 +290,10 @@ def test_kernel_from_values_is_exact_on_a_complete_game_and_fits_a_partial_one()
         estimators.kernel_from_values(np.array([0, 1, 15]), additive[[0, 1, 15]], 4)
 
 
-@engine
 def test_kernel_on_an_incomplete_table_is_labelled():
     table = game_table()
     e = from_scores(table.drop(index=[3, 14]), method="kernel")
-    assert e.method == "kernel" and e.budget == 14 and e.metadata["method"] == "kernel"
+    assert e.method == "kernel" and e.budget == 14 and e.provenance.method == "kernel"
     assert e.coalition_values is None and e.stderr is None
     np.testing.assert_allclose(e.base_values + e.values.sum(0), e.prediction, atol=1e-12)
     full = from_scores(table, method="kernel")
@@ -307,7 +302,6 @@ def test_kernel_on_an_incomplete_table_is_labelled():
         from_scores(table.iloc[[0, 1, 15]], method="kernel")
 
 
-@engine
 def test_permutation_reads_only_the_coalitions_its_orders_visit():
     table = game_table()
     need = needed_masks(4, n_permutations=6, seed=3)
@@ -336,3 +330,21 @@ def test_explain_cli_reads_a_score_table(tmp_path, capsys):
     assert "drums" in capsys.readouterr().out
     assert main(["explain"]) == 1
     assert "Give a SOURCE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["exact", "kernel"])
+def test_score_explanations_work_with_plots_save_export_and_report(tmp_path, method):
+    from xmtag import plots
+
+    table = game_table(["drums", "bass", "vocals"])
+    if method == "kernel":
+        table = table.drop(index=[3])  # drums+bass never scored
+    e = from_scores(table, method=method, tagger="a web service")
+    written = xmtag.export(e, tmp_path / "out", top=2)
+    assert written["report"].is_file() and any(k.startswith("plot:") for k in written)
+    assert "a web service" in written["report"].read_text()
+    plots.bar(e, tag="rock")
+    plots.waterfall(e, tag="jazz")
+    loaded = xmtag.Explanation.load(written["explanation"])
+    assert loaded.method == method and loaded.units == "probability"
+    np.testing.assert_allclose(loaded.values, e.values)

@@ -614,13 +614,6 @@ class Explanation:
 
         return mix(self, stems)
 
-    @classmethod
-    def from_scores(cls, table: Any, **kwargs: Any) -> Explanation:
-        """An explanation from a table of coalition scores: see :func:`xmtag.scores.from_scores`."""
-        from .scores import from_scores
-
-        return from_scores(table, **kwargs)
-
 
 def __getattr__(name: str) -> Any:  # explain() lives in xmtag.pipeline; keep the old import path
     if name == "explain":

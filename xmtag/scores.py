@@ -24,7 +24,7 @@ tagger scores silence as 0), and missing coalitions. Exact values need all ``2**
 coalitions; with some missing, ``method="kernel"`` fits KernelSHAP on the ones present and
 ``method="permutation"`` runs permutation sampling when the table holds every coalition its
 sampled orders need (:func:`needed_masks` lists them, ``export(..., masks=...)`` writes only
-those). Both are labelled as such in ``expl.method`` and the metadata.
+those). Both are labelled as such in ``expl.method`` and the provenance.
 
 Examples
 --------
@@ -345,6 +345,7 @@ def from_scores(
     base: Any = None,
     n_permutations: int = 100,
     seed: int = 0,
+    tagger: str = "external scores",
     metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """Build an :class:`~xmtag.Explanation` from a table of coalition scores.
@@ -364,7 +365,7 @@ def from_scores(
         The score columns (default: every column not in :data:`RESERVED_COLUMNS`).
     units : str
         What the scores are: ``"probability"`` (checked to lie in [0, 1]), ``"logit"``,
-        ``"score"``, ... Stored in the metadata; plots label their axes with it.
+        ``"score"``, ... Stored as ``expl.units`` (the provenance); plots label their axes with it.
     method : {"exact", "kernel", "permutation"}
         ``exact`` needs every coalition. ``kernel``: KernelSHAP (Shapley-kernel weighted least
         squares, efficiency imposed exactly) fitted on the coalitions present
@@ -376,14 +377,16 @@ def from_scores(
         The score of silence when the table has no silence row, e.g. ``base=0.0``.
     n_permutations, seed : int
         For ``method="permutation"``.
+    tagger : str
+        The name of the tagger that made the scores (``expl.provenance.tagger["name"]``).
     metadata : mapping, optional
-        Extra JSON-compatible entries for the explanation's metadata (e.g. the tagger's name).
+        Extra JSON-compatible entries for ``expl.provenance.extra`` (e.g. the service's version).
 
     Returns
     -------
     Explanation
-        ``expl.method`` is the method used; ``metadata["source"]`` says the values came from a
-        score table.
+        ``expl.method`` is the method used, ``expl.budget`` the coalition scores it read;
+        ``expl.provenance.source`` is ``{"kind": "scores", "path": ...}``.
 
     Raises
     ------
@@ -447,17 +450,18 @@ def from_scores(
             f"Coalition {_describe(m, names)}{where} appears {rows.size} times "
             f"({', '.join(_row(int(r)) for r in rows)}); keep one row per coalition."
         )
-    meta = {
-        "source": {
-            "kind": "score table",
-            "path": str(table) if isinstance(table, (str, os.PathLike)) else None,
-        },
-        "tagger": {"name": str((metadata or {}).get("tagger", "external scores"))},
-        "units": units,
-        "method": method,
-        "coalitions_scored": int(np.unique(masks).size),
-    }
-    meta.update({k: v for k, v in (metadata or {}).items() if k != "tagger"})
+    from .provenance import Provenance, json_safe, versions
+
+    if not isinstance(tagger, str) or not tagger:
+        raise ScoreTableError(f"tagger must be a non-empty name, got {tagger!r}.")
+    meta = Provenance(
+        source={"kind": "scores", "path": str(table) if isinstance(table, (str, os.PathLike)) else None},
+        tagger={"name": tagger, "n_labels": len(labels)},
+        method=method,
+        units=units,
+        versions=versions(),
+        extra=json_safe({**dict(metadata or {}), "coalitions_scored": int(np.unique(masks).size)}),
+    )
     if segmented:
         if method != "exact":
             raise ScoreTableError(
@@ -491,7 +495,7 @@ def from_scores(
             )
         from .explanation import Explanation
 
-        return Explanation.from_game(values, names, labels, metadata=meta)
+        return Explanation.from_game(values, names, labels, provenance=meta, budget=2**n)
     return _sampled(values, have, names, labels, method, n_permutations, seed, meta)
 
 
@@ -559,7 +563,9 @@ def _from_segments(df, names, labels, masks, seg_index, scores, base, meta) -> A
         bounds[s] = starts[0], ends[0]
     weights = (bounds[:, 1] - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0]).sum()
     clip = np.einsum("mkt,k->mt", g, weights)
-    meta = dict(meta, clip_game="duration-weighted mean of the segment scores")
+    meta = meta.replace(
+        segments=k, extra={**meta.extra, "clip_game": "duration-weighted mean of the segment scores"}
+    )
     return Explanation.from_game(
         clip,
         names,
@@ -567,7 +573,8 @@ def _from_segments(df, names, labels, masks, seg_index, scores, base, meta) -> A
         segment_coalition_values=g,
         segment_weights=weights,
         segment_bounds=bounds,
-        metadata=meta,
+        provenance=meta,
+        budget=2**n * k,
     )
 
 
@@ -598,7 +605,7 @@ def _sampled(values, have, names, labels, method, n_permutations, seed, meta) ->
             return values[np.asarray(masks, dtype=np.int64)]
 
         est = estimators.permutation(lookup, n, n_permutations=n_permutations, seed=seed)
-    meta = dict(meta, method=method, budget=int(est.n_evaluations))
+    meta = meta.replace(method=method, budget=int(est.n_evaluations))
     return Explanation(
         names,
         labels,
@@ -610,5 +617,5 @@ def _sampled(values, have, names, labels, method, n_permutations, seed, meta) ->
         stderr=est.std_errors,
         method=method,
         budget=int(est.n_evaluations),
-        metadata=meta,
+        provenance=meta,
     )
