@@ -330,6 +330,12 @@ def test_explain_cli_reads_a_score_table(tmp_path, capsys):
     assert "drums" in capsys.readouterr().out
     assert main(["explain"]) == 1
     assert "Give a SOURCE" in capsys.readouterr().err
+    table.drop(index=[3]).to_csv(tmp_path / "partial.csv", index=False)
+    args = ["-q", "explain", "--scores", str(tmp_path / "partial.csv"), "--out", str(tmp_path / "p")]
+    assert main(args) == 1
+    assert "drums+bass" in capsys.readouterr().err
+    assert main([*args, "--method", "kernel"]) == 0
+    assert xmtag.Explanation.load(tmp_path / "p" / "explanation.xmtag").method == "kernel"
 
 
 @pytest.mark.parametrize("method", ["exact", "kernel"])

@@ -160,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scores:  # an external tagger's scores (xmtag.scores)
         from ..scores import from_scores
 
-        expl = from_scores(args.scores, stems=args.stems, units=args.units)
+        kw = {"stems": args.stems, "units": args.units, "method": args.method, "seed": args.seed}
+        expl = from_scores(args.scores, **kw)
         write_outputs(expl, Path(args.out) if args.out else Path("out") / Path(args.scores).stem, args)
         return 0
     if args.source is None:
