@@ -94,8 +94,9 @@ def test_bad_arguments_and_outputs():
     wrong = TorchTagger(Bands(), 8000, ["a", "b"], device="cpu")
     with pytest.raises(TaggerError, match=r"returned shape \(1, 3\) for 1 inputs; expected \(1, 2\)"):
         wrong.predict(tone(300))
-    nan = TorchTagger(torch.nn.Identity(), 4, ["a", "b", "c", "d"], device="cpu", activation=None,
-                      transform=lambda x: x / 0)
+    nan = TorchTagger(
+        torch.nn.Identity(), 4, ["a", "b", "c", "d"], device="cpu", activation=None, transform=lambda x: x / 0
+    )
     with pytest.raises(TaggerError, match="NaN or infinite"):
         nan.predict(np.zeros((1, 4), np.float32))
 
@@ -135,10 +136,19 @@ def tiny_ast(tmp_path_factory):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     config = transformers.ASTConfig(
-        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-        num_mel_bins=16, max_length=100, patch_size=16, frequency_stride=16, time_stride=16,
-        num_labels=4, id2label={0: "bird", 1: "dog", 2: "rain", 3: "speech"},
-        label2id={"bird": 0, "dog": 1, "rain": 2, "speech": 3}, problem_type="multi_label_classification",
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        num_mel_bins=16,
+        max_length=100,
+        patch_size=16,
+        frequency_stride=16,
+        time_stride=16,
+        num_labels=4,
+        id2label={0: "bird", 1: "dog", 2: "rain", 3: "speech"},
+        label2id={"bird": 0, "dog": 1, "rain": 2, "speech": 3},
+        problem_type="multi_label_classification",
     )
     model = transformers.ASTForAudioClassification(config)
     folder = tmp_path_factory.mktemp("tiny-ast")
@@ -151,7 +161,11 @@ def test_hf_tagger_from_a_local_folder(tiny_ast):
     t = load_tagger(f"hf:{tiny_ast}", device="cpu")
     assert t.labels == ["bird", "dog", "rain", "speech"]
     assert t.sample_rate == 16000 and t.patch_length == 16000  # 100 frames of 10 ms
-    assert t.activation == "sigmoid" and t.name == f"hf:{tiny_ast}"
+    assert (
+        t.activation == "sigmoid"
+        and t.name.startswith(f"hf:{tiny_ast}@")
+        and len(t.name.split("@")[-1]) == 12
+    )
     y = np.stack([tone(440, 16000, 3.5), tone(2000, 16000, 3.5)])
     p = t.predict_patches(y)
     assert p.shape == (2, 3, 4) and p.dtype == np.float64 and ((p > 0) & (p < 1)).all()
@@ -185,3 +199,19 @@ def test_hf_missing_transformers_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import fails as if not installed
     with pytest.raises(MissingDependencyError, match=r"xmtag\[hf\]"):
         load_tagger("hf:anything")
+
+
+def test_hf_name_changes_with_the_weights(tiny_ast, tmp_path):
+    """explain() caches by tagger name: new weights in the same folder must not reuse old scores."""
+    import shutil
+
+    import transformers
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_ast, copy)
+    before = load_tagger(f"hf:{copy}", device="cpu").name
+    model = transformers.ASTForAudioClassification.from_pretrained(copy)
+    with torch.no_grad():
+        model.classifier.dense.bias.add_(1.0)
+    model.save_pretrained(copy)
+    assert load_tagger(f"hf:{copy}", device="cpu").name != before

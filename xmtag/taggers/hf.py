@@ -79,6 +79,21 @@ def window_samples(feature_extractor: Any, window_seconds: float | None = None) 
     return int(round(DEFAULT_WINDOW_SECONDS * sr))
 
 
+def _fingerprint(folder: Path, small: int = 64 * 2**20) -> str:
+    """12 hex digits identifying a model folder's files: their bytes (size, mtime for big files)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(folder).as_posix()}\0{st.st_size}\0".encode())
+        if st.st_size <= small:
+            h.update(f.read_bytes())
+        else:
+            h.update(str(st.st_mtime_ns).encode())
+    return h.hexdigest()[:12]
+
+
 class HFTagger:
     """A ``transformers`` audio-classification model as a patch-decomposable tagger.
 
@@ -149,7 +164,9 @@ class HFTagger:
         self.batch_size = positive_int(batch_size, "batch_size", error=TaggerError)
         self.device = resolve_device(device)
         self.model = net.to(self.device).eval()
-        self.name = f"hf:{ref}"
+        # the name is the cache key of explain(): it changes with the weights, not only the path
+        commit = getattr(config, "_commit_hash", None)
+        self.name = f"hf:{ref}@{_fingerprint(Path(src)) if is_dir else (commit or 'hub')[:12]}"
         self._torch = torch
 
     def __repr__(self) -> str:
