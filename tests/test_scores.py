@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,7 +107,6 @@ def test_round_trip_equals_explain_on_the_demo_song(tmp_path, names):
     stems = xmtag.load_demo()
     stems = stems if names is None else stems.subset(names)
     tagger = xmtag.load_tagger("musicnn-msd")
-    start = time.perf_counter()
     manifest = export(stems, tmp_path, sr=tagger.sample_rate, mono=True, progress=False)
     clips = np.concatenate(
         [xmtag.load_audio(tmp_path / p, sr=tagger.sample_rate, mono=True)[0] for p in manifest["path"]]
@@ -122,7 +119,6 @@ def test_round_trip_equals_explain_on_the_demo_song(tmp_path, names):
     np.testing.assert_allclose(got.coalition_values, want.coalition_values, atol=1e-6)
     np.testing.assert_allclose(got.values, want.values, atol=1e-6)
     np.testing.assert_allclose(got.interactions, want.interactions, atol=1e-6)
-    assert time.perf_counter() - start < 60
 
 
 def test_segment_round_trip_matches_time_resolved_explain(tmp_path):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xmtag
 from xmtag.coalitions import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]  # subprocesses import this checkout's xmtag
 
 pytest.importorskip("ai_edge_litert", reason="the [birds] extra (ai-edge-litert) is not installed")
 birdnet = pytest.importorskip("xmtag.taggers.birdnet")
@@ -84,14 +87,20 @@ def test_missing_extra_names_birds(tmp_path):
             "from xmtag.cli import main\n"
             f"sys.exit(main(['tag', {str(wav)!r}, '--tagger', 'birdnet']))"
         )
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+        )
         assert res.returncode == 1, res.stderr
         assert "xmtag[birds]" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_tag_help_states_the_licence():
     res = subprocess.run(
-        [sys.executable, "-m", "xmtag", "tag", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "xmtag", "tag", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert "CC BY-NC-SA 4.0" in " ".join(res.stdout.split())
 
@@ -100,7 +109,6 @@ def test_tag_help_states_the_licence():
 def test_birds_tutorial_runs(tmp_path):
     """docs/tutorials/birds.md, every block: real Tux Paint recordings (Debian, GPL-2+) + BirdNET."""
     import importlib.util
-    from pathlib import Path
 
     needed = [
         "/usr/share/tuxpaint/stamps/animals/birds/blackbird.ogg",

@@ -215,3 +215,35 @@ def test_hf_name_changes_with_the_weights(tiny_ast, tmp_path):
         model.classifier.dense.bias.add_(1.0)
     model.save_pretrained(copy)
     assert load_tagger(f"hf:{copy}", device="cpu").name != before
+
+
+def test_hf_wav2vec2_without_a_fixed_input_length(tmp_path, caplog):
+    """A tiny random Wav2Vec2 classifier: no input length in the extractor -> 1-s windows, softmax."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.Wav2Vec2Config(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=20,
+        conv_dim=(8, 8),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 4),
+        num_feat_extract_layers=2,
+        num_labels=3,
+        classifier_proj_size=8,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        id2label={0: "yes", 1: "no", 2: "silence"},
+        label2id={"yes": 0, "no": 1, "silence": 2},
+    )
+    transformers.Wav2Vec2ForSequenceClassification(config).save_pretrained(tmp_path)
+    transformers.Wav2Vec2FeatureExtractor().save_pretrained(tmp_path)
+    with caplog.at_level("INFO", logger="xmtag.taggers.hf"):
+        t = load_tagger(f"hf:{tmp_path}", device="cpu")
+    assert "no fixed input length" in caplog.text
+    assert t.patch_length == 16000 and t.activation == "softmax" and t.labels == ["yes", "no", "silence"]
+    p = t.predict_patches(np.stack([tone(300, 16000, 2.2)]))
+    assert p.shape == (1, 2, 3)
+    np.testing.assert_allclose(p.sum(-1), 1.0)
+    time_resolved_exactness(t, 16000)
