@@ -144,6 +144,10 @@ def test_table_orders_mask_column_and_parquet_free_csv(tmp_path):
     masked = table.drop(columns="stems").assign(mask=range(16))
     np.testing.assert_allclose(from_scores(masked, stems=NAMES, coalition="mask").values, want, atol=1e-12)
     np.testing.assert_allclose(from_scores(table, stems="drums,bass,other,vocals").values, want, atol=1e-12)
+    resorted = table.assign(mask=range(16)).sort_values("stems")  # names no longer in bit order
+    e = from_scores(resorted)
+    assert e.stems == NAMES
+    np.testing.assert_allclose(e.values, want, atol=1e-12)
     e = from_scores(table, tags=["jazz"])
     assert e.labels == ["jazz"] and e.units == "probability" and e.method == "exact" and e.budget == 16
     assert e.provenance.source == {"kind": "scores", "path": None}

@@ -145,7 +145,9 @@ def export(
     segments : int, optional
         Also cut each mix into this many equal-length consecutive clips and write one file per
         coalition x segment (not the whole mixes); the manifest then has ``segment``, ``start``
-        and ``end`` (seconds) columns.
+        and ``end`` (seconds) columns. For a patch-decomposable tagger, choose a length whose
+        segments hold whole patches: the scores then give the same (stem, segment) values as
+        ``xmtag.explain(..., segments=K)``.
     masks : iterable of int, optional
         Only these coalitions (bitmasks), e.g. the ones a sampled estimator needs
         (:func:`xmtag.scores.needed_masks`). Default: all ``2**n``.

@@ -201,6 +201,18 @@ def _parse_masks(df: Any, names: list[str] | None) -> tuple[list[str], np.ndarra
     return names, np.array(vals, dtype=np.int64)
 
 
+def _names_from_masks(df: Any) -> list[str] | None:
+    """Stem names in bit order from the single-stem rows of a table with both columns, if they say."""
+    found: dict[int, str] = {}
+    for text, m in zip(df["stems"], df["mask"]):
+        parts = [p.strip() for p in str(text).split("+")] if str(text).strip() else []
+        if len(parts) == 1 and isinstance(m, (int, np.integer)) and m > 0 and not m & (m - 1):
+            found[int(m).bit_length() - 1] = parts[0]
+    if not found or sorted(found) != list(range(len(found))) or len(set(found.values())) != len(found):
+        return None  # fall back to the order of first appearance
+    return [found[i] for i in range(len(found))]
+
+
 def _check_names(stems: Any) -> list[str] | None:
     if stems is None:
         return None
@@ -357,8 +369,9 @@ def from_scores(
         file (e.g. the ``manifest.csv`` of :func:`xmtag.coalitions.export` with score columns
         added).
     stems : sequence of str or comma-separated str, optional
-        Stem names in bit order. Default: the order in which names first appear in the
-        ``stems`` column (the order ``export`` wrote them in). Required with a ``mask`` column only.
+        Stem names in bit order. Default: from the single-stem rows when the table also has a
+        ``mask`` column (as ``export``'s manifest does), else the order in which names first appear
+        in the ``stems`` column. Required with a ``mask`` column only.
     coalition : {"stems", "mask"}
         Which column names the coalition. When the table has both, they must agree.
     tags : sequence of str, optional
@@ -415,6 +428,8 @@ def from_scores(
             )
         coalition = other
     if coalition == "stems":
+        if names is None and "mask" in df.columns:
+            names = _names_from_masks(df)
         names, masks = _parse_stems(df, names)
         if "mask" in df.columns:
             _, check = _parse_masks(df, names)
