@@ -72,7 +72,10 @@ def test_export_segments_sr_and_masks(tmp_path):
 
 
 def test_export_bad_arguments(tmp_path):
-    with pytest.raises(XmtagError, match="format must be one of 'wav', 'flac'"):
+    m = export(toy_stems(), tmp_path / "mp3", format="mp3", masks=[5], progress=False)
+    y, sr = xmtag.load_audio(tmp_path / "mp3" / m["path"].iloc[0])
+    assert m["path"].iloc[0] == "5_drums+other.mp3" and sr == 8000 and abs(y.shape[1] - 8000) < 2000
+    with pytest.raises(XmtagError, match="format must be one of 'wav', 'flac', 'ogg', 'mp3'"):
         export(toy_stems(), tmp_path, format="mp4")
     with pytest.raises(XmtagError, match=r"masks must be ints in \[0, 7\]"):
         export(toy_stems(), tmp_path, masks=[8])

@@ -16,7 +16,7 @@ real names.
 Mixes are sums of the stems in stem order in float32, exactly as
 :func:`xmtag.coalitions.evaluate` builds them, and ``wav`` files are 32-bit float, so a tagger
 reading them back sees the samples xmtag would have fed it (``flac`` is 24-bit PCM and clips at
-+-1; use it only when the service needs it). Files are written atomically.
++-1, ``ogg`` and ``mp3`` are lossy; use them only when the service needs them). Files are written atomically.
 
 Examples
 --------
@@ -52,7 +52,7 @@ __all__ = ["export", "coalition_name", "MANIFEST", "FORMATS"]
 #: File name of the manifest written beside the mixes.
 MANIFEST = "manifest.csv"
 #: Audio formats :func:`export` writes.
-FORMATS = ("wav", "flac")
+FORMATS = ("wav", "flac", "ogg", "mp3")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 
@@ -137,8 +137,10 @@ def export(
         (:meth:`xmtag.Stems.from_folder`).
     folder : path
         Output folder (created if missing). Existing files of the same names are replaced.
-    format : {"wav", "flac"}
-        ``wav``: 32-bit float, lossless. ``flac``: 24-bit PCM.
+    format : {"wav", "flac", "ogg", "mp3"}
+        ``wav``: 32-bit float, lossless (the default). ``flac``: 24-bit PCM. ``ogg`` (Vorbis) and
+        ``mp3`` are lossy: for services that only take those; the scores then differ from what
+        xmtag's own evaluation would give by the codec's changes.
     sr : int, optional
         Sample rate of the files (default: the stems' rate). Each stem is resampled once,
         before mixing.

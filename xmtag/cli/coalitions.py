@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("stems", help="folder of stem files (drums.wav, bass.wav, ...)")
     e.add_argument("--out", required=True, help="output folder (created if missing)")
     e.add_argument(
-        "--format", default="wav", choices=["wav", "flac"], help="wav (32-bit float, default) or flac"
+        "--format",
+        default="wav",
+        choices=["wav", "flac", "ogg", "mp3"],
+        help="wav (32-bit float, lossless; default), flac (24-bit), ogg or mp3 (lossy)",
     )
     e.add_argument("--sr", type=int, default=None, help="sample rate of the files (default: the stems')")
     e.add_argument("--segments", type=int, default=None, help="also cut each mix into N equal segments")
