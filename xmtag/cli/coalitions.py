@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--sr", type=int, default=None, help="sample rate of the files (default: the stems')")
     e.add_argument("--segments", type=int, default=None, help="also cut each mix into N equal segments")
+    e.add_argument(
+        "--mono", action="store_true", help="mono mixes exactly as xmtag feeds a tagger (with --sr its rate)"
+    )
     e.set_defaults(func=run)
     p.set_defaults(func=lambda args: _usage(p))
 
