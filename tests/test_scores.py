@@ -92,6 +92,10 @@ def test_export_cli(tmp_path, capsys):
     assert main(["-q", "coalitions", "export", str(tmp_path / "song"), "--out", str(tmp_path / "mixes")]) == 0
     assert "wrote 8 files" in capsys.readouterr().out
     assert len(list((tmp_path / "mixes").glob("*.wav"))) == 8
+    args = ["-q", "coalitions", "export", str(tmp_path / "song"), "--out", str(tmp_path / "m"), "--mono"]
+    assert main([*args, "--sr", "4000", "--format", "flac"]) == 0
+    y, sr = xmtag.load_audio(tmp_path / "m" / "7_drums+bass+other.flac")
+    assert y.shape == (1, 4000) and sr == 4000
 
 
 # ---------------------------------------------------------------------------------------------

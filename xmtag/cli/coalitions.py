@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         format=args.format,
         sr=args.sr,
         segments=args.segments,
+        mono=args.mono,
         progress=not args.quiet,
     )
     print(f"wrote {len(table)} files and {MANIFEST} to {args.out}")
