@@ -361,3 +361,22 @@ def test_score_explanations_work_with_plots_save_export_and_report(tmp_path, met
     loaded = xmtag.Explanation.load(written["explanation"])
     assert loaded.method == method and loaded.units == "probability"
     np.testing.assert_allclose(loaded.values, e.values)
+
+
+def test_permutation_workflow_exports_only_the_coalitions_it_needs(tmp_path):
+    """needed_masks -> export(masks=) -> score the files -> from_scores(method='permutation')."""
+    from xmtag.coalitions import value_function
+
+    rms = lambda b: np.sqrt((b.astype(np.float64) ** 2).mean(1, keepdims=True))  # noqa: E731
+    tagger = FunctionTagger(rms, ["loud"], sample_rate=8000, name="rms")
+    stems = toy_stems()
+    need = needed_masks(3, n_permutations=4, seed=0)
+    manifest = export(stems, tmp_path, masks=need, progress=False)
+    assert manifest["mask"].tolist() == need.tolist() and len(need) < 8
+    clips = np.concatenate([xmtag.load_audio(tmp_path / p, mono=True)[0] for p in manifest["path"]])
+    manifest["loud"] = tagger.predict(clips)[:, 0]
+    got = from_scores(manifest, units="score", method="permutation", n_permutations=4, seed=0)
+    fn, _, _ = value_function(stems, tagger)
+    want = estimators.permutation(fn, 3, n_permutations=4, seed=0)
+    np.testing.assert_allclose(got.values, want.values, atol=1e-6)
+    assert got.method == "permutation" and got.budget == len(need) and got.stderr is not None
