@@ -1,0 +1,77 @@
+"""Small explanations for the browser tests, and a way to make the sampled / partial kinds.
+
+``sampled`` and ``without_coalitions`` build explanations through the engine's constructor
+(``coalition_values=None``, ``stderr=``, ``method=``) where it accepts them, and otherwise set the
+same attributes on an exact one (before the engine API lands on this branch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xmtag import Explanation, Stems
+
+STEMS = ["drums", "bass", "guitar"]
+LABELS = ["rock", "jazz", "blues", "female vocalists", "pop", "ambient"]
+BOUNDS = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]])
+
+
+def game(seed: int = 0, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Per-segment coalition values (8, k, tags) with every mix distinct, and their clip mean."""
+    rng = np.random.default_rng(seed)
+    seg = rng.uniform(0.05, 0.95, (2 ** len(STEMS), k, len(LABELS)))
+    return seg.mean(1), seg
+
+
+def stems(sr: int = 22050, seconds: float = 3.0) -> Stems:
+    t = np.arange(int(seconds * sr)) / sr
+    return Stems(
+        {s: (0.2 * np.sin(2 * np.pi * f * t)).astype(np.float32) for s, f in zip(STEMS, (110, 220, 440))},
+        sr=sr,
+    )
+
+
+def exact(audio: bool = False, segments: bool = True) -> Explanation:
+    values, seg = game()
+    kw = {}
+    if segments:
+        kw = {
+            "segment_coalition_values": seg,
+            "segment_weights": np.full(3, 1 / 3),
+            "segment_bounds": BOUNDS,
+        }
+    return Explanation.from_game(
+        values, STEMS, LABELS, metadata={"tagger": {"name": "test"}}, audio=stems() if audio else None, **kw
+    )
+
+
+def _variant(e: Explanation, *, stderr: np.ndarray | None, coalitions: bool, method: str) -> Explanation:
+    try:
+        return Explanation(
+            e.stems,
+            e.labels,
+            e.values,
+            e.base_values,
+            e.prediction,
+            e.coalition_values if coalitions else None,
+            None,
+            stderr=stderr,
+            method=method,
+            budget=64,
+            metadata=e.metadata,
+        )
+    except TypeError:  # the engine API has not landed on this branch yet
+        e = Explanation.from_game(e.coalition_values, e.stems, e.labels, metadata=e.metadata)
+        e.stderr = stderr
+        e.method = method
+        e.budget = 64
+        if not coalitions:
+            e.coalition_values = None
+        return e
+
+
+def sampled() -> Explanation:
+    """Estimated values with standard errors and no coalition values (e.g. ``method="permutation"``)."""
+    e = exact(segments=False)
+    se = np.full(e.values.shape, 0.01)
+    return _variant(e, stderr=se, coalitions=False, method="permutation")
