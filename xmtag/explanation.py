@@ -1178,6 +1178,19 @@ class Explanation:
             y += audio[s]
         return y, audio.sr
 
+    # -- the interactive report (xmtag.report) --------------------------------------------------
+    def _repr_html_(self) -> str:
+        """The compact mixing desk shown by notebooks (no audio; :func:`xmtag.report.repr_html`)."""
+        from .report import repr_html
+
+        return repr_html(self)
+
+    def show(self, path: str | os.PathLike[str] | None = None, *, open: bool = True, **kwargs: Any) -> Path:
+        """Write the interactive report and open it in the browser (:func:`xmtag.report.show`)."""
+        from .report import show
+
+        return show(self, path, open=open, **kwargs)
+
 
 # -- explain() ---------------------------------------------------------------------------------
 def _resolve_tagger(tagger: Any) -> Any:

@@ -373,8 +373,13 @@ def _render(
     data = page_data(
         expl, shown, selected=selected, share=share, audio=audio, audio_cache=audio_cache, title=title
     )
-    # "</" never appears inside the JSON (jinja's tojson rule), so the script element cannot end early
-    data_json = json.dumps(data, separators=(",", ":")).replace("</", "<\\/").replace("<!--", "<\\!--")
+    # < > & as \u escapes (jinja's tojson rule): the data element cannot end early or open a comment
+    data_json = (
+        json.dumps(data, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
     context = {
         "uid": f"xm-{secrets.token_hex(4)}",
         "title": title,

@@ -103,5 +103,8 @@ def open_page(ctx: Any, url: str, log: Log | None = None, timeout_ms: int = 20_0
 
     page.route("**/*", route)
     page.goto(url)
-    page.wait_for_selector(".xm[data-ready=true]", state="attached", timeout=timeout_ms)
+    try:
+        page.wait_for_selector(".xm[data-ready=true]", state="attached", timeout=timeout_ms)
+    except Exception as exc:  # a timeout: say what the page said
+        raise AssertionError(f"the report did not start: {log.problems() or exc}") from exc
     return page, log

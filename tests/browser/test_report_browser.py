@@ -154,10 +154,8 @@ def test_playhead_moves_while_playing(page_of):
     )
     # the meter of a playing stem moves; a muted one stays at zero
     page.keyboard.press("1")
-    page.wait_for_function(
-        "() => +document.querySelector(\".xm-strip[data-stem='1'] .xm-meter\").getAttribute('aria-valuenow') > 0",
-        timeout=5_000,
-    )
+    meter = ".xm-strip[data-stem='1'] .xm-meter"
+    page.wait_for_function(f"() => +document.querySelector(\"{meter}\").getAttribute('aria-valuenow') > 0")
     page.wait_for_timeout(200)
     assert page.get_attribute(".xm-strip[data-stem='0'] .xm-meter", "aria-valuenow") == "0"
     page.keyboard.press(" ")

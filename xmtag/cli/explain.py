@@ -7,7 +7,7 @@ Writes into ``--out`` (default ``./out/<source name>``)::
     segments.csv            time-resolved values (with --segments)
     plots/*.png             heatmap, and per shown tag: bar, waterfall, timeline, interactions
     audio/listen-<tag>.mp3  the smallest stem coalition that keeps each shown tag
-    report.html             self-contained report (plots and audio players embedded)
+    report.html             interactive report: mute/solo the stems, see the tagger's output (self-contained)
 
 and prints a compact table of the top tags with each stem's contribution.
 """
@@ -75,6 +75,7 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
     p.add_argument(
         "--no-audio", action="store_true", help="no audio files and no audio players in the report"
     )
+    p.add_argument("--open", action="store_true", help="open the report in the default web browser")
 
 
 def _positive(value: int | None, flag: str) -> None:
@@ -188,6 +189,10 @@ def write_outputs(
         title=title,
     )
 
+    if getattr(args, "open", False):
+        from ..report import open_in_browser
+
+        open_in_browser(written["report"])
     if not args.quiet:
         print(f"\n{expl!r}: Shapley values per stem ({_units(expl)}); full = silence + sum of stems\n")
         print(format_table(expl, shown))
