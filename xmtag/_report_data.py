@@ -172,6 +172,21 @@ def _listenables(expl: Explanation, shown: Sequence[int], share: float) -> dict[
     return out
 
 
+def _encoded_rate(cache: Mapping[int, bytes] | None, default: int) -> int:
+    """The sample rate of the encoded stem audio (the encoder may have resampled it)."""
+    import io
+
+    import soundfile as sf
+
+    data = (cache or {}).get(1)
+    if data is None:
+        return default
+    try:
+        return int(sf.info(io.BytesIO(data)).samplerate)
+    except RuntimeError:  # pragma: no cover - libsndfile without an MP3 decoder
+        return default
+
+
 def encode_stems(expl: Explanation, cache: dict[int, bytes] | None = None) -> list[dict[str, Any]]:
     """Each stem's audio as compressed audio in base64 (``name``, ``mime``, ``b64``, ``bytes``).
 
@@ -272,11 +287,12 @@ def page_data(
             "(expl.attach_audio(stems) before writing the report)."
         )
     else:
+        audio_cache = {} if audio_cache is None else audio_cache
         stems = encode_stems(expl, audio_cache)
         data["audio"] = {
             "stems": stems,
             "bytes": sum(s["bytes"] for s in stems),
-            "sr": int(expl.audio.sr),
+            "sr": _encoded_rate(audio_cache, int(expl.audio.sr)),
             "codec": "MP3" if stems and stems[0]["mime"] == "audio/mpeg" else "Ogg Vorbis",
         }
     return data

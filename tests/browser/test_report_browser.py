@@ -189,10 +189,8 @@ def test_sampled_explanation_shows_intervals_and_unavailable_mixes(page_of):
 
 
 def test_phone_width_and_accessible_controls(chromium, tmp_path):
-    from browser.chromium import open_page as open_
-
     path = write_html(pages.exact(audio=True), tmp_path / "phone.html")
-    page, log = open_(chromium, path.as_uri())
+    page, log = open_page(chromium, path.as_uri())
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(100)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -209,23 +207,53 @@ def test_phone_width_and_accessible_controls(chromium, tmp_path):
 
 
 def test_offline_from_file_without_console_errors(chromium, tmp_path):
-    """The demo-sized page loads from file:// with every other request aborted, and says nothing."""
-    from browser.chromium import open_page as open_
-
+    """The page loads from file:// offline, with every other request aborted, and says nothing."""
     expl = pages.exact(audio=True)
     path = write_html(expl, tmp_path / "offline.html")
-    page, log = open_(chromium, path.as_uri())
-    page.wait_for_function("() => !document.querySelector('.xm-play').disabled", timeout=15_000)
-    page.click(".xm-play")
-    page.wait_for_timeout(300)
-    page.keyboard.press("2")
-    page.keyboard.press("l")
-    page.wait_for_timeout(200)
-    page.keyboard.press(" ")
+    chromium.set_offline(True)
+    try:
+        page, log = open_page(chromium, path.as_uri())
+        page.wait_for_function("() => !document.querySelector('.xm-play').disabled", timeout=15_000)
+        page.click(".xm-play")
+        page.wait_for_timeout(300)
+        page.keyboard.press("2")
+        page.keyboard.press("l")
+        page.wait_for_timeout(200)
+        page.keyboard.press(" ")
+        assert float(page.get_attribute(".xm-playhead", "data-time")) > 0
+        # a screenshot renders (the docs' one is made by docs/_tools/make_report_screenshot.py)
+        png = page.screenshot()
+        assert png[:4] == b"\x89PNG" and len(png) > 10_000
+        page.close()
+    finally:
+        chromium.set_offline(False)
     assert log.blocked == []
     assert log.problems() == []
-    # a screenshot renders (the docs' one is made by docs/_tools/make_report_screenshot.py)
-    png = page.screenshot()
-    assert png[:4] == b"\x89PNG" and len(png) > 10_000
-    assert float(page.get_attribute(".xm-playhead", "data-time")) > 0
+
+
+def test_notebook_views_are_independent(chromium, tmp_path):
+    """Two notebook outputs on one page: each desk mounts, keys act on the focused one only."""
+    from xmtag import report
+
+    expl = pages.exact()
+    page_file = tmp_path / "notebook.html"
+    page_file.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+        + report.repr_html(expl, top=2)
+        + report.repr_html(pages.sampled(), top=2)
+        + "</body></html>"
+    )
+    page, log = open_page(chromium, page_file.as_uri())
+    page.wait_for_function("() => document.querySelectorAll('.xm[data-ready=true]').length === 2")
+    roots = page.query_selector_all(".xm")
+    roots[0].focus()
+    page.keyboard.press("2")
+    assert roots[0].get_attribute("data-mask") == str(FULL & ~0b010)
+    assert roots[1].get_attribute("data-mask") == str(FULL)
+    roots[1].focus()
+    page.keyboard.press("1")
+    assert roots[1].get_attribute("data-mask") == str(FULL & ~0b001)
+    assert roots[0].get_attribute("data-mask") == str(FULL & ~0b010)
+    assert page.is_disabled(".xm-play")  # no audio in a notebook view unless asked
     page.close()
+    assert not log.problems()

@@ -145,9 +145,18 @@
         g.linearRampToValueAtTime(m >> i & 1, t + 0.005);
       }
     }
+    function elapsed() {  // the audio clock; a wall clock where the browser gives no audio output
+      if (A.ctx.state === "running" && A.ctx.currentTime > 0) return A.ctx.currentTime - A.t0;
+      if (!A.silent && performance.now() - A.w0 > 1500) {
+        A.silent = true;
+        note("The browser has not started audio output (no sound device, or blocked): the playhead " +
+          "runs on the clock, without sound.");
+      }
+      return (performance.now() - A.w0) / 1000 - 0.06;
+    }
     function position() {
       if (!st.playing) return st.pos;
-      var p = A.p0 + Math.max(0, A.ctx.currentTime - A.t0);
+      var p = A.p0 + Math.max(0, elapsed());
       if (st.loop && p >= st.loop[1]) p = st.loop[0] + (p - st.loop[0]) % (st.loop[1] - st.loop[0]);
       return p;
     }
@@ -167,6 +176,7 @@
         return src;
       });
       A.t0 = t0;
+      A.w0 = performance.now();
       A.p0 = st.pos;
       st.playing = true;
       showPlay();
