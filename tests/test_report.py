@@ -135,3 +135,17 @@ def test_demo_song_fits_the_size_budget(tmp_path):
     assert size <= SIZE_BUDGET_MB * 1e6
     stated = re.search(r"This page: ([0-9.]+) MB", path.read_text()).group(1)
     assert float(stated) == pytest.approx(size / 1e6, abs=0.01)
+
+
+def test_cli_open_flag_opens_the_report(expl, tmp_path, monkeypatch):
+    from xmtag.cli import build_parser
+    from xmtag.cli.explain import write_outputs
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    for cmd in (["explain", "song/"], ["demo"]):
+        assert build_parser().parse_args([*cmd, "--open"]).open is True
+    args = build_parser().parse_args(["explain", "song/", "--open", "--no-audio", "--top", "2"])
+    args.quiet = True
+    written = write_outputs(expl, tmp_path / "out", args)
+    assert opened == [written["report"].resolve().as_uri()]

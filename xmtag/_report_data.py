@@ -252,7 +252,7 @@ def page_data(
         "labels": list(expl.labels),
         "units": _units(expl),
         "method": method_of(expl),
-        "budget": getattr(expl, "budget", None),
+        "budget": None if getattr(expl, "budget", None) is None else int(expl.budget),
         "exact": stderr is None,
         "z": Z95,
         "shown": shown_idx,

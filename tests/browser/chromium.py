@@ -32,9 +32,11 @@ ARGS = [
 
 
 def chromium_path() -> str | None:
-    """The Chromium executable, or None."""
-    for cand in (os.environ.get("XMTAG_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                 shutil.which("chromium-browser")):
+    """The Chromium executable, or None (also when ``XMTAG_CHROMIUM=none``)."""
+    env = os.environ.get("XMTAG_CHROMIUM")
+    if env == "none":
+        return None
+    for cand in (env, "/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
     return None
@@ -47,7 +49,7 @@ def missing() -> str | None:
     except ImportError:
         return "Playwright's Python package is not installed (pip install -e '.[test]')"
     if chromium_path() is None:
-        return "no Chromium found (apt-get install chromium, or set XMTAG_CHROMIUM)"
+        return "no Chromium found (apt-get install chromium, or set XMTAG_CHROMIUM to its path)"
     return None
 
 

@@ -1,22 +1,13 @@
-"""Fixtures of the browser tests: a headless Chromium, and pages written from small explanations.
+"""Fixtures of the browser tests: one headless Chromium for the session.
 
-Every test here is marked ``browser``; without Playwright or Chromium they are skipped with the
-reason (``.ci/run`` installs both).
+The tests here are marked ``browser``; without Playwright or Chromium the ``chromium`` fixture
+skips them with the reason (``.ci/run`` installs both).
 """
 
 from __future__ import annotations
 
 import pytest
 from browser.chromium import browser, missing
-
-
-def pytest_collection_modifyitems(config, items):
-    reason = missing()
-    for item in items:
-        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.browser)
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=f"browser test: {reason}"))
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from browser.chromium import open_page
 
 from xmtag.report import write_html
 
+pytestmark = pytest.mark.browser
 FULL = 2 ** len(pages.STEMS) - 1
 
 
@@ -140,6 +141,16 @@ def test_segment_scores_follow_the_playhead(page_of):
     assert page.get_attribute(".xm-loop", "aria-pressed") == "true"
     band = page.query_selector(".xm-loopband").bounding_box()
     assert band["x"] == pytest.approx(box["x"] + box["width"] * 2 / 3, abs=3)
+    # dragging across the timeline loops that stretch instead
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.1, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, y, steps=4)
+    page.mouse.move(box["x"] + box["width"] * 0.3, y, steps=4)
+    page.mouse.up()
+    loop = page.evaluate("document.querySelector('.xm').__xm.state.loop")
+    assert loop == pytest.approx([0.3, 0.9], abs=0.02)
+    assert float(page.get_attribute(".xm-playhead", "data-time")) == pytest.approx(0.3, abs=0.02)
     assert not log.problems()
 
 
@@ -191,6 +202,7 @@ def test_sampled_explanation_shows_intervals_and_unavailable_mixes(page_of):
 def test_phone_width_and_accessible_controls(chromium, tmp_path):
     path = write_html(pages.exact(audio=True), tmp_path / "phone.html")
     page, log = open_page(chromium, path.as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(100)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
