@@ -305,7 +305,7 @@ def _desk(expl: Explanation, data: Mapping[str, Any]) -> dict[str, Any]:
         "stems": stems,
         "n_tags": expl.n_tags,
         "duration": f"{dur:.3f}",
-        "duration_text": f"{int(dur // 60)}:{dur % 60:04.1f}",
+        "duration_text": f"{int(dur // 60)}:{dur % 60:04.1f}" if dur > 0 else "?",
         "has_audio": data["audio"] is not None,
         "audio_note": data["audio_note"],
         "has_segment_coalitions": bool(seg and seg["coalitions"] is not None),

@@ -460,7 +460,12 @@
           g.fillText(String(k + 1), a + 3, 11);
         }
       }
-      if (!D.envelope) return;
+      if (!D.envelope) {
+        g.fillStyle = "#8e8e99";
+        g.font = "12px system-ui, sans-serif";
+        g.fillText("no waveform in this explanation: click to move the playhead", 8, h / 2 + 4);
+        return;
+      }
       var lo = unpack(D.envelope.min), hi = unpack(D.envelope.max), rate = D.envelope.rate, peak = 1e-9;
       for (var f = 0; f < hi.length; f++) peak = Math.max(peak, Math.abs(lo[f]), Math.abs(hi[f]));
       g.fillStyle = "#565663";
@@ -478,7 +483,7 @@
       head.setAttribute("data-time", p.toFixed(3));
       wrap.setAttribute("aria-valuenow", p.toFixed(1));
       wrap.setAttribute("aria-valuetext", p.toFixed(1) + " s of " + dur.toFixed(1) + " s");
-      q(".xm-time").textContent = clock(p) + " / " + clock(dur);
+      q(".xm-time").textContent = D.duration ? clock(p) + " / " + clock(dur) : "no timeline";
       band.hidden = !st.loop;
       if (st.loop) {
         band.style.left = (st.loop[0] / dur * w) + "px";
@@ -591,21 +596,24 @@
     function selectTag(j) { st.tag = j; update(); }
 
     // -- keyboard --------------------------------------------------------------------------------
+    var scoped = root.getAttribute("data-keys") !== "document";
     function onKey(ev) {
       if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
       var t = ev.target, tag = t && t.tagName;
       if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (t && t.isContentEditable)) return;
-      if (ev.key === " " || ev.key === "Spacebar") { ev.preventDefault(); toggle(); return; }
-      if (/^[1-9]$/.test(ev.key)) {
-        var i = +ev.key - 1;
-        if (i < n) { ev.preventDefault(); toggleStem(i); }
-        return;
+      var key = ev.key, done = true;
+      if (key === " " || key === "Spacebar") toggle();
+      else if (/^[1-9]$/.test(key) && +key <= n) toggleStem(+key - 1);
+      else if (key === "0") setMask(FULL);
+      else if (key === "s" || key === "S") setSolo(st.stem, !st.solo[st.stem]);
+      else if (key === "l" || key === "L") toggleLoop();
+      else done = false;
+      if (done) {
+        ev.preventDefault();
+        if (scoped) ev.stopPropagation();  // a notebook's own shortcuts stay out of it
       }
-      if (ev.key === "0") { ev.preventDefault(); setMask(FULL); }
-      if (ev.key === "s" || ev.key === "S") { ev.preventDefault(); setSolo(st.stem, !st.solo[st.stem]); }
-      if (ev.key === "l" || ev.key === "L") { ev.preventDefault(); toggleLoop(); }
     }
-    (root.getAttribute("data-keys") === "document" ? document : root).addEventListener("keydown", onKey);
+    (scoped ? root : document).addEventListener("keydown", onKey);
 
     // -- drawing ---------------------------------------------------------------------------------
     var lastSeg = -2;
