@@ -145,7 +145,7 @@ def test_cli_open_flag_opens_the_report(expl, tmp_path, monkeypatch):
     monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
     for cmd in (["explain", "song/"], ["demo"]):
         assert build_parser().parse_args([*cmd, "--open"]).open is True
-    args = build_parser().parse_args(["explain", "song/", "--open", "--no-audio", "--top", "2"])
+    args = build_parser().parse_args(["explain", "song/", "--open", "--no-audio", "--top", "1"])
     args.quiet = True
     written = write_outputs(expl, tmp_path / "out", args)
     assert opened == [written["report"].resolve().as_uri()]

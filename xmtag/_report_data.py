@@ -78,6 +78,28 @@ def _fmt_seconds(s: Any) -> str:
         return "?"
 
 
+#: What each method's numbers are: (short name for labels, a phrase for the page's note).
+VALUE_KINDS = {
+    "exact": ("Shapley value", "exact Shapley value"),
+    "permutation": ("Shapley value", "Shapley value (a permutation-sampling estimate)"),
+    "kernel": ("Shapley value", "Shapley value (a KernelSHAP estimate)"),
+    "banzhaf": ("Banzhaf value", "exact Banzhaf value (these need not add up to the prediction)"),
+    "lime": ("LIME weight", "LIME weight (audioLIME's ridge coefficients, not Shapley values)"),
+    "loo": ("leave-one-out effect", "leave-one-out effect (full mix minus the mix without the stem)"),
+}
+
+
+def value_kind(method: str) -> tuple[str, str]:
+    """``(short name, phrase)`` describing the values of ``method``.
+
+    Examples
+    --------
+    >>> value_kind("loo")[0], value_kind("something-new")[0]
+    ('leave-one-out effect', 'attribution')
+    """
+    return VALUE_KINDS.get(method, ("attribution", f"attribution ({method})"))
+
+
 def method_of(expl: Explanation) -> str:
     """The attribution method (``"exact"`` for explanations made before methods existed)."""
     return str(getattr(expl, "method", None) or "exact")
@@ -253,7 +275,9 @@ def page_data(
         "units": _units(expl),
         "method": method_of(expl),
         "budget": None if getattr(expl, "budget", None) is None else int(expl.budget),
-        "exact": stderr is None,
+        "exact": method_of(expl) == "exact",
+        "value_name": value_kind(method_of(expl))[0],
+        "value_kind": value_kind(method_of(expl))[1],
         "z": Z95,
         "shown": shown_idx,
         "selected": int(sel),

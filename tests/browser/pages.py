@@ -75,3 +75,23 @@ def sampled() -> Explanation:
     e = exact(segments=False)
     se = np.full(e.values.shape, 0.01)
     return _variant(e, stderr=se, coalitions=False, method="permutation")
+
+
+def engine(method: str, segments: int | None = 2) -> Explanation:
+    """A real ``xmtag.explain`` run of ``method`` on four sine stems with a small function tagger."""
+    import xmtag
+    from xmtag.taggers import FunctionTagger
+
+    sr = 8000
+
+    def fn(batch: np.ndarray) -> np.ndarray:
+        x = batch.astype(np.float64)
+        return np.stack([np.tanh(3 * np.abs(x).mean(1)), np.tanh(5 * (x**2).mean(1))], axis=1)
+
+    t = np.arange(2 * sr) / sr
+    freqs = dict(zip("abcd", (100, 200, 300, 450)))
+    song = Stems({n: (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32) for n, f in freqs.items()}, sr=sr)
+    tagger = FunctionTagger(fn, ["loud", "energy"], sample_rate=sr, patch_length=sr // 4, name="toy")
+    return xmtag.explain(
+        song, tagger, method=method, budget=40, segments=segments, progress=False, cache=False
+    )

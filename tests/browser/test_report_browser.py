@@ -269,3 +269,24 @@ def test_notebook_views_are_independent(chromium, tmp_path):
     assert page.is_disabled(".xm-play")  # no audio in a notebook view unless asked
     page.close()
     assert not log.problems()
+
+
+@pytest.mark.parametrize("method", ["banzhaf", "permutation", "lime", "loo"])  # kernel: as permutation
+def test_every_method_of_the_engine(page_of, method):
+    """Real explain() runs: the page names what the numbers are, and never shows a wrong mix score."""
+    expl = pages.engine(method)
+    page, log = page_of(expl, name=f"{method}.html")
+    names = {"banzhaf": "Banzhaf value", "lime": "LIME weight", "loo": "leave-one-out effect"}
+    assert names.get(method, "Shapley value") in page.text_content(".xm-tagview h3")
+    page.keyboard.press("1")  # drop stem a
+    mask = 0b1110
+    for tag, (text, value) in _scores(page).items():
+        if expl.coalition_values is None:
+            assert text == "n/a" and value is None
+        else:
+            assert value == pytest.approx(expl.coalition_values[mask, expl.tag_index(tag)], abs=1e-6)
+    assert page.is_visible(".xm-unavail") == (expl.coalition_values is None)
+    rows = page.eval_on_selector_all(".xm-waterfall text", "ns => ns.map(n => n.textContent)")
+    assert ("not attributed" in rows) == (method in ("banzhaf", "lime", "loo"))
+    assert page.is_visible(".xm-interval-note") == (expl.stderr is not None)
+    assert not log.problems()

@@ -241,7 +241,7 @@
         var v = V[i * T + j], e = SE ? D.z * SE[i * T + j] : 0;
         var text = sfmt(v) + (SE ? " \u00B1 " + e.toFixed(3) : "");
         s.querySelector(".xm-shap-num").textContent = text;
-        s.querySelector(".xm-shap").setAttribute("aria-label", D.stems[i] + ": Shapley value " + text +
+        s.querySelector(".xm-shap").setAttribute("aria-label", D.stems[i] + ": " + D.value_name + " " + text +
           " for " + D.labels[j] + (SE ? " (95% interval)" : ""));
         var bar = s.querySelector(".xm-shap-bar"), w = 50 * Math.abs(v) / vmax;
         bar.style.left = (v >= 0 ? 50 : 50 - w) + "%";
@@ -354,10 +354,12 @@
         cum += v;
         lo = Math.min(lo, cum - e); hi = Math.max(hi, cum + e);
       }
+      var gap = PRED[j] - cum;  // 0 for the efficient methods; Banzhaf, LIME, LOO need not add up
+      var rest = Math.abs(gap) > 1e-6 * Math.max(1, Math.abs(PRED[j]));
       lo = Math.min(lo, PRED[j]); hi = Math.max(hi, PRED[j]);
       if (hi <= lo) hi = lo + 1;
       var x = function (t) { return lab + (W - lab - num) * (t - lo) / (hi - lo); };
-      var H = rh * (n + 2) + 8;
+      var H = rh * (n + 2 + (rest ? 1 : 0)) + 8;
       svg.setAttribute("height", H);
       svg.setAttribute("viewBox", "0 0 " + W + " " + H);
       svg.setAttribute("aria-label", "Waterfall for " + D.labels[j] + ": silence " + fmt(BASE[j]) +
@@ -376,7 +378,12 @@
       steps.forEach(function (s, i) {
         row(i + 1, s.name, s.a, s.b, s.v >= 0 ? POS : NEG, sfmt(s.v) + (SE ? " \u00B1" + s.e.toFixed(3) : ""), s.e);
       });
-      row(n + 1, "full mix", lo > 0 ? lo : 0, PRED[j], "#23232b", fmt(PRED[j]));
+      if (rest) {
+        row(n + 1, "not attributed", cum, PRED[j], "#ffffff", sfmt(gap));
+        svg.lastChild.previousSibling.setAttribute("stroke", "#8e8e99");
+        svg.lastChild.previousSibling.setAttribute("stroke-dasharray", "3 2");
+      }
+      row(n + 1 + (rest ? 1 : 0), "full mix", lo > 0 ? lo : 0, PRED[j], "#23232b", fmt(PRED[j]));
       var iv = q(".xm-interval-note");
       iv.hidden = !SE;
       if (SE) iv.textContent = "Estimated by the " + D.method + " method" + (D.budget ? " from " + D.budget +
@@ -434,7 +441,7 @@
       svg.setAttribute("aria-label", "Time-resolved view of " + D.labels[j] + ": " + K + " segments; red adds to the " +
         "tag, blue takes away. Click a segment to play from there.");
       tn.hidden = !!SV;
-      if (!SV) tn.textContent = "Per-segment Shapley values are not in this explanation.";
+      if (!SV) tn.textContent = "Per-segment values are not in this explanation.";
       svg.onclick = function (ev) {
         var s = ev.target.getAttribute && ev.target.getAttribute("data-segment");
         if (s !== null && s !== undefined) seek(seg.bounds[+s][0]);
