@@ -1,6 +1,9 @@
 """What the interactive report shows, as plain data: :func:`page_data` turns an Explanation into the
 JSON-compatible dict that the page's script (``xmtag/templates/report.js``) reads.
 
+:func:`desk`, :func:`table` and :func:`size_text` give the template what it shows before the
+script runs (names, first values, the static table, the page's stated size).
+
 Large arrays travel as little-endian float32 in base64 (:func:`pack`): about 5.3 characters a
 number instead of 8-10 as JSON text, exact to float32. The page draws everything from this data
 (SVG and canvas); nothing here renders pixels.
@@ -320,6 +323,91 @@ def page_data(
             "codec": "MP3" if stems and stems[0]["mime"] == "audio/mpeg" else "Ogg Vorbis",
         }
     return data
+
+
+# -- what the template shows before the script runs ------------------------------------------
+def _cell_color(x: float, vmax: float) -> str:
+    """Background colour for a contribution cell (red positive, blue negative)."""
+    if vmax <= 0:
+        return "#ffffff"
+    a = min(abs(x) / vmax, 1.0) * 0.55
+    r, g, b = (224, 0, 77) if x >= 0 else (0, 119, 217)
+    return f"rgba({r},{g},{b},{a:.2f})"
+
+
+def _signed(v: float, err: float | None) -> str:
+    return f"{v:+.3f}" + ("" if err is None else f" ± {err:.3f}")
+
+
+def table(expl: Explanation, idx: list[int]) -> list[dict[str, Any]]:
+    """Rows of the static table: tag, full mix, silence, and each stem's value (± 95 % interval)."""
+    stderr = getattr(expl, "stderr", None)
+    vmax = float(np.abs(expl.values[:, idx]).max()) if idx else 0.0
+    rows = []
+    for j in idx:
+        cells = []
+        for i in range(expl.n_stems):
+            v = float(expl.values[i, j])
+            err = None if stderr is None else Z95 * float(stderr[i, j])
+            cells.append({"text": _signed(v, err), "color": _cell_color(v, vmax)})
+        rows.append(
+            {
+                "tag": expl.labels[j],
+                "full": f"{expl.prediction[j]:.3f}",
+                "silence": f"{expl.base_values[j]:.3f}",
+                "cells": cells,
+            }
+        )
+    return rows
+
+
+def desk(expl: Explanation, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the desk's markup needs before the script runs (names, first values, notes)."""
+    j = int(data["selected"])
+    stderr = getattr(expl, "stderr", None)
+    dur = float(data["duration"])
+    stems = []
+    for i, name in enumerate(expl.stems):
+        err = None if stderr is None else Z95 * float(stderr[i, j])
+        stems.append({"name": name, "value": _signed(float(expl.values[i, j]), err)})
+    if expl.coalition_values is not None:
+        scored = f"all {2**expl.n_stems} mixes of the {expl.n_stems} stems were scored"
+    else:
+        scored = (
+            f"estimated with the {data['method']} method: only the full mix and silence have scores, "
+            "the page says so for the other mixes"
+        )
+    seg = data["segments"]
+    return {
+        "stems": stems,
+        "n_tags": expl.n_tags,
+        "duration": f"{dur:.3f}",
+        "duration_text": f"{int(dur // 60)}:{dur % 60:04.1f}" if dur > 0 else "?",
+        "has_audio": data["audio"] is not None,
+        "audio_note": data["audio_note"],
+        "has_segment_coalitions": bool(seg and seg["coalitions"] is not None),
+        "scored": scored,
+        "exact": data["exact"],
+        "has_stderr": data["stderr"] is not None,
+        "units": data["units"],
+        "value_kind": data["value_kind"],
+        "value_name": data["value_name"],
+    }
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def size_text(total: int, data: Mapping[str, Any], n_stems: int) -> str:
+    audio = data["audio"]
+    if audio is None:
+        return f"{_mb(total)} (no audio embedded)"
+    b64 = sum(len(s["b64"]) for s in audio["stems"])
+    return (
+        f"{_mb(total)}, of which {_mb(b64)} is the audio of {n_stems} stems × {data['duration']:.1f} s "
+        f"({audio['codec']}, {_mb(audio['bytes'])} before base64)"
+    )
 
 
 def source_name(expl: Explanation) -> str:

@@ -234,94 +234,6 @@ def _asset(name: str) -> str:
     return resources.files("xmtag").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def _cell_color(x: float, vmax: float) -> str:
-    """Background colour for a contribution cell (red positive, blue negative)."""
-    if vmax <= 0:
-        return "#ffffff"
-    a = min(abs(x) / vmax, 1.0) * 0.55
-    r, g, b = (224, 0, 77) if x >= 0 else (0, 119, 217)
-    return f"rgba({r},{g},{b},{a:.2f})"
-
-
-def _signed(v: float, err: float | None) -> str:
-    return f"{v:+.3f}" + ("" if err is None else f" ± {err:.3f}")
-
-
-def _table(expl: Explanation, idx: list[int]) -> list[dict[str, Any]]:
-    """Rows of the static table: tag, full mix, silence, and each stem's value (± 95 % interval)."""
-    from ._report_data import Z95
-
-    stderr = getattr(expl, "stderr", None)
-    vmax = float(np.abs(expl.values[:, idx]).max()) if idx else 0.0
-    rows = []
-    for j in idx:
-        cells = []
-        for i in range(expl.n_stems):
-            v = float(expl.values[i, j])
-            err = None if stderr is None else Z95 * float(stderr[i, j])
-            cells.append({"text": _signed(v, err), "color": _cell_color(v, vmax)})
-        rows.append(
-            {
-                "tag": expl.labels[j],
-                "full": f"{expl.prediction[j]:.3f}",
-                "silence": f"{expl.base_values[j]:.3f}",
-                "cells": cells,
-            }
-        )
-    return rows
-
-
-def _desk(expl: Explanation, data: Mapping[str, Any]) -> dict[str, Any]:
-    """What the desk's markup needs before the script runs (names, first values, notes)."""
-    from ._report_data import Z95
-
-    j = int(data["selected"])
-    stderr = getattr(expl, "stderr", None)
-    dur = float(data["duration"])
-    stems = []
-    for i, name in enumerate(expl.stems):
-        err = None if stderr is None else Z95 * float(stderr[i, j])
-        stems.append({"name": name, "value": _signed(float(expl.values[i, j]), err)})
-    if expl.coalition_values is not None:
-        scored = f"all {2**expl.n_stems} mixes of the {expl.n_stems} stems were scored"
-    else:
-        scored = (
-            f"estimated with the {data['method']} method: only the full mix and silence have scores, "
-            "the page says so for the other mixes"
-        )
-    seg = data["segments"]
-    return {
-        "stems": stems,
-        "n_tags": expl.n_tags,
-        "duration": f"{dur:.3f}",
-        "duration_text": f"{int(dur // 60)}:{dur % 60:04.1f}" if dur > 0 else "?",
-        "has_audio": data["audio"] is not None,
-        "audio_note": data["audio_note"],
-        "has_segment_coalitions": bool(seg and seg["coalitions"] is not None),
-        "scored": scored,
-        "exact": data["exact"],
-        "has_stderr": data["stderr"] is not None,
-        "units": data["units"],
-        "value_kind": data["value_kind"],
-        "value_name": data["value_name"],
-    }
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.2f} MB"
-
-
-def _size_text(total: int, data: Mapping[str, Any], n_stems: int) -> str:
-    audio = data["audio"]
-    if audio is None:
-        return f"{_mb(total)} (no audio embedded)"
-    b64 = sum(len(s["b64"]) for s in audio["stems"])
-    return (
-        f"{_mb(total)}, of which {_mb(b64)} is the audio of {n_stems} stems × {data['duration']:.1f} s "
-        f"({audio['codec']}, {_mb(audio['bytes'])} before base64)"
-    )
-
-
 def _shown_tags(expl: Explanation, tags: Iterable[str] | str | None, top: int) -> list[str]:
     from ._checks import positive_int
 
@@ -349,7 +261,7 @@ def _render(
     selected: str | None = None,
     open_static: bool = False,
 ) -> str:
-    from ._report_data import SIZE_BUDGET_MB, meta_rows, page_data, source_name
+    from ._report_data import SIZE_BUDGET_MB, desk, meta_rows, page_data, size_text, source_name, table
     from .explanation import DEFAULT_SHARE
 
     share = DEFAULT_SHARE if share is None else float(share)
@@ -375,8 +287,8 @@ def _render(
         "css": _asset("report.css"),
         "js": _asset("report.js"),
         "data_json": data_json,
-        "desk": _desk(expl, data),
-        "table": _table(expl, [expl.tag_index(t) for t in shown]),
+        "desk": desk(expl, data),
+        "table": table(expl, [expl.tag_index(t) for t in shown]),
         "meta": meta_rows(expl),
         "budget_mb": f"{SIZE_BUDGET_MB:g}",
         "size_placeholder": _SIZE_MARK,
@@ -385,7 +297,7 @@ def _render(
     text = _environment().get_template(template).render(**context)
     if _SIZE_MARK in text:
         size = len(text.replace(_SIZE_MARK, "").encode("utf-8"))
-        text = text.replace(_SIZE_MARK, _size_text(size + 120, data, expl.n_stems))
+        text = text.replace(_SIZE_MARK, size_text(size + 120, data, expl.n_stems))
     return text
 
 
