@@ -1,8 +1,5 @@
-"""Small explanations for the browser tests, and a way to make the sampled / partial kinds.
-
-``sampled`` and ``without_coalitions`` build explanations through the engine's constructor
-(``coalition_values=None``, ``stderr=``, ``method=``) where it accepts them, and otherwise set the
-same attributes on an exact one (before the engine API lands on this branch).
+"""Small explanations for the browser tests: exact ones from a random game, a sampled one without
+coalition values (built with the constructor), and real ``xmtag.explain`` runs of every method.
 """
 
 from __future__ import annotations
@@ -46,28 +43,19 @@ def exact(audio: bool = False, segments: bool = True) -> Explanation:
 
 
 def _variant(e: Explanation, *, stderr: np.ndarray | None, coalitions: bool, method: str) -> Explanation:
-    try:
-        return Explanation(
-            e.stems,
-            e.labels,
-            e.values,
-            e.base_values,
-            e.prediction,
-            e.coalition_values if coalitions else None,
-            None,
-            stderr=stderr,
-            method=method,
-            budget=64,
-            metadata=e.metadata,
-        )
-    except TypeError:  # the engine API has not landed on this branch yet
-        e = Explanation.from_game(e.coalition_values, e.stems, e.labels, metadata=e.metadata)
-        e.stderr = stderr
-        e.method = method
-        e.budget = 64
-        if not coalitions:
-            e.coalition_values = None
-        return e
+    return Explanation(
+        e.stems,
+        e.labels,
+        e.values,
+        e.base_values,
+        e.prediction,
+        e.coalition_values if coalitions else None,
+        None,
+        stderr=stderr,
+        method=method,
+        budget=64,
+        metadata=e.metadata,
+    )
 
 
 def sampled() -> Explanation:
