@@ -149,3 +149,10 @@ def test_cli_open_flag_opens_the_report(expl, tmp_path, monkeypatch):
     args.quiet = True
     written = write_outputs(expl, tmp_path / "out", args)
     assert opened == [written["report"].resolve().as_uri()]
+
+
+def test_a_page_over_the_budget_says_how_to_shrink_it(expl, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(report, "SIZE_BUDGET_MB", 0.01)
+    with caplog.at_level("WARNING", logger="xmtag.report"):
+        report.write_html(expl, tmp_path / "big.html")
+    assert "audio=False" in caplog.text

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._files import atomic_write_text
+from ._report_data import SIZE_BUDGET_MB
 from .errors import XmtagError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -261,7 +262,7 @@ def _render(
     selected: str | None = None,
     open_static: bool = False,
 ) -> str:
-    from ._report_data import SIZE_BUDGET_MB, desk, meta_rows, page_data, size_text, source_name, table
+    from ._report_data import desk, meta_rows, page_data, size_text, source_name, table
     from .explanation import DEFAULT_SHARE
 
     share = DEFAULT_SHARE if share is None else float(share)
@@ -418,7 +419,16 @@ def write_html(
         selected=selected,
     )
     written = atomic_write_text(path, text)
-    logger.info("Wrote report %s (%.1f MB)", written, len(text.encode("utf-8")) / 1e6)
+    size = len(text.encode("utf-8")) / 1e6
+    logger.info("Wrote report %s (%.1f MB)", written, size)
+    if size > SIZE_BUDGET_MB:
+        logger.warning(
+            "The report %s is %.1f MB, above the %g MB of a 30-s, 5-stem song: the stems' audio is "
+            "embedded; write_html(..., audio=False) (or --no-audio) makes a small page.",
+            written,
+            size,
+            SIZE_BUDGET_MB,
+        )
     return written
 
 

@@ -102,6 +102,10 @@ def test_strips_and_waterfall_show_the_selected_tag(page_of):
     assert page.text_content(".xm-tag-name") == "jazz"
     labels = page.eval_on_selector_all(".xm-waterfall text", "ns => ns.map(n => n.textContent)")
     assert labels[:2] == ["silence", f"{expl.base_values[j]:.3f}"] and "full mix" in labels
+    # "Hear it" sets the desk to the smallest mix that keeps the tag
+    pick = expl.smallest_coalition("jazz")
+    page.click(".xm-hear")
+    assert page.get_attribute(".xm", "data-mask") == str(pick.mask)
     page.click(".xm-tagbtn:has-text('rock')")
     assert page.text_content(".xm-tag-name") == "rock"
     j = expl.tag_index("rock")
@@ -136,6 +140,10 @@ def test_segment_scores_follow_the_playhead(page_of):
         j = expl.tag_index(e.get_attribute("data-tag"))
         seg = float(e.query_selector(".xm-segscore").get_attribute("data-value"))
         assert seg == pytest.approx(expl.segment_coalition_values[0b110, 2, j], abs=1e-6)
+    page.focus(".xm-wave-wrap")  # the timeline is a slider: arrow keys step a second
+    page.keyboard.press("ArrowLeft")
+    assert float(page.get_attribute(".xm-playhead", "data-time")) == pytest.approx(1.5, abs=0.05)
+    page.keyboard.press("ArrowRight")
     # the loop button loops the segment under the playhead
     page.click(".xm-loop")
     assert page.get_attribute(".xm-loop", "aria-pressed") == "true"
