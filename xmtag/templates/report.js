@@ -27,6 +27,10 @@
     if (parent) parent.appendChild(e);
     return e;
   }
+  function clip(text, px) {  // fit a label into px pixels of 12-px text (about 6.6 px a character)
+    var k = Math.max(3, Math.floor(px / 6.6));
+    return text.length > k ? text.slice(0, k - 1) + "\u2026" : text;
+  }
   function fmt(x) { return x === null ? "n/a" : x.toFixed(3); }
   function sfmt(x) { return (x >= 0 ? "+" : "\u2212") + Math.abs(x).toFixed(3); }
   function clock(t) {
@@ -74,9 +78,10 @@
     function mixName(m) {
       if (m === FULL) return "the full mix";
       if (m === 0) return "silence (no stem)";
-      var names = [];
-      for (var i = 0; i < n; i++) if (m >> i & 1) names.push(D.stems[i]);
-      return names.join(" + ");
+      var on = [], off = [];
+      for (var i = 0; i < n; i++) (m >> i & 1 ? on : off).push(D.stems[i]);
+      if (n > 3 && off.length < on.length) return "the full mix without " + off.join(" and ");
+      return on.join(" + ");
     }
     function shownTags() {
       var tags = D.shown.slice();
@@ -345,7 +350,7 @@
     // -- the selected tag: waterfall and time view -------------------------------------------------
     function width(svg) { return Math.max(260, svg.getBoundingClientRect().width || 480); }
     function drawWaterfall() {
-      var svg = q(".xm-waterfall"), j = st.tag, W = width(svg), rh = 24, lab = 92, num = 96;
+      var svg = q(".xm-waterfall"), j = st.tag, W = width(svg), rh = 24, lab = 112, num = 96;
       svg.textContent = "";
       var steps = [], cum = BASE[j], lo = Math.min(0, cum), hi = Math.max(0, cum);
       for (var i = 0; i < n; i++) {
@@ -367,7 +372,9 @@
       sv("line", { x1: x(0), x2: x(0), y1: 0, y2: H, stroke: "#bbb" }, svg);
       function row(r, name, a, b, fill, text, e) {
         var y = 4 + r * rh;
-        sv("text", { x: 0, y: y + 16 }, svg).textContent = name;
+        var label = sv("text", { x: 0, y: y + 16 }, svg);
+        label.textContent = clip(name, lab - 6);
+        if (label.textContent !== name) sv("title", {}, label).textContent = name;
         sv("rect", { x: Math.min(x(a), x(b)), y: y + 3, width: Math.max(1, Math.abs(x(b) - x(a))), height: rh - 8,
           fill: fill, rx: 2 }, svg);
         if (e) sv("line", { x1: x(b - e), x2: x(b + e), y1: y + rh / 2 - 1, y2: y + rh / 2 - 1, stroke: "#222",
@@ -419,7 +426,7 @@
         r = 1;
       }
       if (SV) for (i = 0; i < n; i++, r++) {
-        sv("text", { x: 0, y: r * rh + 15 }, svg).textContent = D.stems[i];
+        sv("text", { x: 0, y: r * rh + 15 }, svg).textContent = clip(D.stems[i], lab - 6);
         for (k = 0; k < K; k++) {
           var bb = seg.bounds[k], v = SV[(i * K + k) * T + j];
           var cell = sv("rect", { x: x(bb[0]) + 1, y: r * rh + 1, width: Math.max(1, x(bb[1]) - x(bb[0]) - 2),
