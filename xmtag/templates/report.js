@@ -287,7 +287,8 @@
       rows.textContent = "";
       var head = [el("span", "xm-head", "tag"), el("span", "xm-head", K && SC ?
         "this mix: whole clip, and segment " + (k + 1) + " of " + K + " at the playhead" : "this mix"),
-        el("span", "xm-head xm-num", "score")];
+        el("span", "xm-head xm-num", "score"), el("span", "xm-head xm-num xm-ref", "full mix"),
+        el("span", "xm-head xm-num xm-ref", "silence")];
       head.forEach(function (h) { rows.appendChild(h); });
       var missing = false;
       shownTags().forEach(function (j) {
@@ -313,6 +314,12 @@
           num.appendChild(sn);
         }
         rows.appendChild(num);
+        var refs = [[PRED[j], SC ? segValue(FULL, k, j) : null], [BASE[j], SC ? segValue(0, k, j) : null]];
+        refs.forEach(function (r) {  // the full mix and silence beside it (whole clip; segment)
+          var c = el("span", "xm-num xm-ref", fmt(r[0]));
+          if (r[1] !== null) { c.appendChild(el("br")); c.appendChild(el("span", "xm-segscore", fmt(r[1]))); }
+          rows.appendChild(c);
+        });
         if (x === null) missing = true;
       });
       var un = q(".xm-unavail");
