@@ -47,7 +47,7 @@ def main() -> int:
             return 1
     img = Image.open(io.BytesIO(png)).convert("RGB")
     img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.LANCZOS)
-    img.quantize(colors=96).save(OUT, optimize=True)
+    img.quantize(colors=200, method=Image.Quantize.MEDIANCUT).save(OUT, optimize=True)
     print(f"Wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size / 1e3:.0f} kB)")
     return 0
 
