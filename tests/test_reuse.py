@@ -351,3 +351,25 @@ def test_musicnn_reuse_on_the_whole_demo_song(musicnn):
     assert cv.n_tagger_rows == 233 and cv.n_naive_rows == plain.n_tagger_rows == 256
     np.testing.assert_allclose(cv.segment_values, plain.segment_values, rtol=0, atol=1e-6)
     np.testing.assert_allclose(shapley.exact(cv.values), shapley.exact(plain.values), rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow  # ~30 s: the Essentia worker loads TensorFlow
+def test_essentia_graph_declares_its_context():
+    """Essentia frames like musicnn: patch_context = 256, exact with lead patches (no guard, no warning)."""
+    pytest.importorskip("essentia")
+    from pathlib import Path
+
+    from xmtag.taggers.essentia import load_essentia_tagger
+
+    with load_essentia_tagger(Path(__file__).parent / "data" / "musicnn" / "msd-musicnn.pb") as tagger:
+        assert tagger.patch_context == 256
+        n = 3 * 47872
+        y = demo_excerpt(["drums", "piano"], 9.0)
+        stems = {"drums": y["drums"][:n], "piano": np.r_[np.zeros(2 * 47872), y["piano"][2 * 47872 : n]]}
+        stems = {k: v.astype(np.float32) for k, v in stems.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", coalitions.ReuseWarning)
+            cv = coalitions.evaluate(stems, tagger, sr=16000, progress=False)
+        plain = coalitions.evaluate(stems, tagger, sr=16000, progress=False, reuse=False)
+    assert cv.reuse == "lead" and cv.n_tagger_rows < plain.n_tagger_rows
+    np.testing.assert_allclose(cv.values, plain.values, rtol=0, atol=1e-6)
