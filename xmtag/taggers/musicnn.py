@@ -581,18 +581,13 @@ class MusicnnTagger:
         TaggerError
             For windows of another length, or invalid samples.
         """
-        import torch
-
         x = check_batch(windows, "windows")
         if x.shape[1] != HOP + PATCH_LENGTH:
             raise TaggerError(
                 f"windows must have {HOP + PATCH_LENGTH} samples (256 + one patch), got shape {x.shape}."
             )
-        mels = []
-        with torch.inference_mode(), _threads(self.num_threads):
-            for start in range(0, x.shape[0], 64):
-                mel = _log_mel_torch(torch.from_numpy(x[start : start + 64]))  # 189 centred frames
-                mels.append(mel[:, 1 : 1 + PATCH_FRAMES].numpy())
+        # 189 centred frames per window; frames 1..187 are the patch's frames in its clip
+        mels = [self.melspectrogram(x[a : a + 64])[:, 1 : 1 + PATCH_FRAMES] for a in range(0, len(x), 64)]
         return self.predict_mel(np.concatenate(mels))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
