@@ -162,8 +162,12 @@ class CoalitionValues:
 # inputs
 
 
+def _tagger_name(tagger: Any) -> str:
+    return str(getattr(tagger, "name", None) or type(tagger).__name__)
+
+
 def _check_tagger(tagger: Any, need_patches: bool) -> tuple[list[str], int, int | None]:
-    name = _mix.tagger_name(tagger)
+    name = _tagger_name(tagger)
     needed = ["labels", "sample_rate", "patch_length", "predict"] + (
         ["predict_patches"] if need_patches else []
     )
