@@ -20,7 +20,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 DATA = BENCH / "data"
 SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 DATA_SCRIPTS = sorted(p for p in DATA.glob("*.py") if not p.name.startswith("_"))
-MINE = ("confound", "cost", "estimators", "genre_table", "separation_sensitivity", "reuse")
+MINE = ("confound", "cost", "estimators", "genre_table", "separation_sensitivity")
 
 
 def _load(path: Path):
@@ -241,22 +241,3 @@ def test_common_writes_json_and_tables(tmp_path, capsys):
     text = common.print_table([{"a": "x", "b": 1.5}, {"a": "yy", "b": 10}])
     assert text.splitlines()[0].split() == ["a", "b"] and "yy" in capsys.readouterr().out
     assert common.rank_of(np.array([3.0, 1.0, 2.0]), 2) == 1
-
-
-@pytest.mark.slow
-def test_reuse_benchmark_quick(tmp_path):
-    """benchmarks/reuse.py --quick: exact (<= 1e-6) and fewer rows on every case."""
-    import json
-
-    res = subprocess.run(
-        [sys.executable, str(BENCH / "reuse.py"), "--quick", "--no-progress", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    cases = json.loads((tmp_path / "reuse_quick.json").read_text())["results"]["cases"]
-    assert {"demo song", "sparse arrangement"} <= {c["case"] for c in cases}
-    for c in cases:
-        assert c["max_diff_shapley"] <= 1e-6 and c["rows_reuse"] < c["rows_plain"]

@@ -373,3 +373,57 @@ def test_essentia_graph_declares_its_context():
         plain = coalitions.evaluate(stems, tagger, sr=16000, progress=False, reuse=False)
     assert cv.reuse == "lead" and cv.n_tagger_rows < plain.n_tagger_rows
     np.testing.assert_allclose(cv.values, plain.values, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks/reuse.py (its --help is checked with every benchmark in test_benchmarks_smoke.py)
+
+
+def _bench():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    for folder in (str(bench), str(bench / "data")):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location("_bench_reuse", bench / "reuse.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return bench, module
+
+
+def test_reuse_benchmark_doctests_and_quick_flag():
+    import doctest
+    import subprocess
+    import sys
+
+    bench, module = _bench()
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+    res = subprocess.run(
+        [sys.executable, str(bench / "reuse.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0 and "--quick" in res.stdout
+
+
+@pytest.mark.slow
+def test_reuse_benchmark_quick(tmp_path):
+    """benchmarks/reuse.py --quick: exact (<= 1e-6) and fewer rows on every case."""
+    import json
+    import subprocess
+    import sys
+
+    bench, _ = _bench()
+    res = subprocess.run(
+        [sys.executable, str(bench / "reuse.py"), "--quick", "--no-progress", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    cases = json.loads((tmp_path / "reuse_quick.json").read_text())["results"]["cases"]
+    assert {"demo song", "sparse arrangement"} <= {c["case"] for c in cases}
+    for c in cases:
+        assert c["max_diff_shapley"] <= 1e-6 and c["rows_reuse"] < c["rows_plain"]
