@@ -411,16 +411,19 @@ def test_reuse_benchmark_doctests_and_quick_flag():
 def test_reuse_benchmark_quick(tmp_path):
     """benchmarks/reuse.py --quick: exact (<= 1e-6) and fewer rows on every case."""
     import json
+    import os
     import subprocess
     import sys
 
     bench, _ = _bench()
+    env = {**os.environ, "PYTHONPATH": str(bench.parent)}  # this checkout's xmtag
     res = subprocess.run(
         [sys.executable, str(bench / "reuse.py"), "--quick", "--no-progress", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
+        env=env,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     cases = json.loads((tmp_path / "reuse_quick.json").read_text())["results"]["cases"]
