@@ -314,7 +314,7 @@ def _figure(rows):
     ax.set_yticks(y, [r["case"] for r in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("tagger rows (3-s patches) per explanation")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     ax.set_title("Only the passes that matter (musicnn-msd, exact)")
     return fig
 
