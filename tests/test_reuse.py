@@ -126,6 +126,21 @@ def test_sparse_arrangement_same_values_fewer_rows(segments):
     np.testing.assert_allclose(shapley.exact(cv.values), shapley.exact(plain.values), atol=1e-12)
 
 
+def test_reuse_is_batch_size_invariant_and_handles_one_stem():
+    stems = sparse_stems()
+    runs = [
+        coalitions.evaluate(stems, WindowTagger(), sr=SR, segments=3, batch_size=bs, progress=False)
+        for bs in (1, 2, 64)
+    ]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.segment_values, runs[0].segment_values)
+        assert other.n_tagger_rows == runs[0].n_tagger_rows
+    one = coalitions.evaluate({"pad": stems["pad"]}, WindowTagger(), sr=SR, progress=False)
+    plain = coalitions.evaluate({"pad": stems["pad"]}, WindowTagger(), sr=SR, progress=False, reuse=False)
+    np.testing.assert_allclose(one.values, plain.values, rtol=0, atol=1e-12)
+    assert one.n_tagger_rows == 8  # the full clip only: its silent patches also give the empty coalition
+
+
 def test_generic_patch_tagger_without_context_uses_one_patch_clips():
     """A tagger that does not declare patch_context: one guard row, then one-patch clips."""
     stems = sparse_stems()
