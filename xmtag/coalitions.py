@@ -62,6 +62,7 @@ from ._coalition_mix import BASELINES, Mixer, NoiseFloor, clear_silence_cache, r
 from ._coalition_reuse import PatchReuse, ReuseWarning, patch_context
 from .audio import check_waveform, resample, to_mono
 from .errors import AudioError, InvalidGameError, TaggerError, XmtagError
+from .mixes import export  # noqa: F401  (xmtag.coalitions.export: write every mix to files)
 from .shapley import MAX_PLAYERS
 
 __all__ = [
