@@ -130,8 +130,8 @@ def test_values_are_the_tagger_on_each_mix_after_one_downmix_and_resample():
 
 def test_each_coalition_once_in_bounded_batches():
     tagger = PatchTagger()
-    cv = coalitions.evaluate(make_stems(4), tagger, sr=SR, batch_size=3, progress=False)
-    assert cv.n_tagger_rows == tagger.rows == 16
+    cv = coalitions.evaluate(make_stems(4), tagger, sr=SR, batch_size=3, progress=False, reuse=False)
+    assert cv.n_tagger_rows == 7 * tagger.rows == 7 * 16 == cv.n_naive_rows  # rows are patches
     assert max(len(b) for b in tagger.batches) <= 3  # never all 2**n mixes at once
     mixes = np.concatenate(tagger.batches)
     assert len(np.unique(mixes, axis=0)) == 16  # 16 distinct mixes: each coalition exactly once
@@ -154,17 +154,20 @@ def test_batch_size_invariance(segments):
 def test_silence_is_evaluated_once_per_tagger_and_length():
     tagger = PatchTagger()
     stems = make_stems(3)
-    first = coalitions.evaluate(stems, tagger, sr=SR, progress=False)
-    assert first.n_tagger_rows == 8
-    second = coalitions.evaluate(stems, tagger, sr=SR, progress=False)
-    assert second.n_tagger_rows == 7 and tagger.rows == 15
+    first = coalitions.evaluate(stems, tagger, sr=SR, progress=False, reuse=False)
+    assert first.n_tagger_rows == 8 * 7  # rows are patches: 7 per clip
+    second = coalitions.evaluate(stems, tagger, sr=SR, progress=False, reuse=False)
+    assert second.n_tagger_rows == 7 * 7 and tagger.rows == 15
     np.testing.assert_array_equal(second.values, first.values)
     np.testing.assert_array_equal(
         first.values[0], PatchTagger().predict(np.zeros((1, 7 * PATCH + 123), np.float32))[0]
     )
-    shorter = coalitions.evaluate(make_stems(3, n_samples=5 * PATCH), tagger, sr=SR, progress=False)
-    assert shorter.n_tagger_rows == 8  # another length: silence evaluated again
-    assert coalitions.evaluate(make_stems(3), PatchTagger(), sr=SR, progress=False).n_tagger_rows == 8
+    shorter = coalitions.evaluate(
+        make_stems(3, n_samples=5 * PATCH), tagger, sr=SR, progress=False, reuse=False
+    )
+    assert shorter.n_tagger_rows == 8 * 5  # another length: silence evaluated again
+    fresh = coalitions.evaluate(make_stems(3), PatchTagger(), sr=SR, progress=False, reuse=False)
+    assert fresh.n_tagger_rows == 8 * 7
 
 
 def test_each_stem_is_resampled_once(monkeypatch):
@@ -223,8 +226,8 @@ def test_time_resolved_values_equal_brute_force_over_stem_segment_players():
     stems = make_stems(3)  # 7 whole patches + a 123-sample remainder
     n, k = 3, 3
     tagger = PatchTagger()
-    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=k, progress=False)
-    assert tagger.rows == cv.n_tagger_rows == 2**n  # the tagger saw 8 clips, not 512
+    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=k, progress=False, reuse=False)
+    assert tagger.rows == 2**n and cv.n_tagger_rows == 2**n * 7  # the tagger saw 8 clips, not 512
     got = shapley.segments(cv.segment_values, cv.segment_weights)
     assert got.shape == (n, k, 3)
 
@@ -300,11 +303,11 @@ def test_estimate_segments_agrees_with_exact_for_decomposable_tagger():
 
 
 def test_value_function_players():
-    fn, players, bounds = coalitions.value_function(make_stems(2), PatchTagger(), sr=SR)
+    fn, players, bounds = coalitions.value_function(make_stems(2), PatchTagger(), sr=SR, reuse=False)
     assert players == ["s0", "s1"] and bounds.shape == (1, 2)
-    cv = coalitions.evaluate(make_stems(2), PatchTagger(), sr=SR, progress=False)
+    cv = coalitions.evaluate(make_stems(2), PatchTagger(), sr=SR, progress=False, reuse=False)
     np.testing.assert_array_equal(fn(np.arange(4)), cv.values)
-    assert fn.n_rows == 4
+    assert fn.n_rows == 4 * 7  # rows are patches
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +329,7 @@ class NaNTagger(ClipTagger):
 def test_tagger_errors():
     stems = make_stems(2)
     with pytest.raises(TaggerError, match=r"returned shape \(4, 2\).*expected \(4, 3\)"):
-        coalitions.evaluate(stems, WrongShape(), sr=SR, progress=False)
+        coalitions.evaluate(stems, WrongShape(), sr=SR, progress=False, reuse=False)
     with pytest.raises(TaggerError, match=r"NaN or infinite.*mask \d \(the mix of \["):
         coalitions.evaluate(stems, NaNTagger(), sr=SR, progress=False)
     with pytest.raises(TaggerError, match="lacks labels, sample_rate, patch_length, predict"):
@@ -389,7 +392,7 @@ def test_with_musicnn_time_resolved():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         cv = coalitions.evaluate(stems, tagger, sr=sr, segments=2, progress=False)
-    assert cv.values.shape == (4, 50) and cv.n_tagger_rows <= 4
+    assert cv.values.shape == (4, 50) and cv.n_tagger_rows <= 4 * 2
     seg = shapley.segments(cv.segment_values, cv.segment_weights)
     np.testing.assert_allclose(seg.sum(1), shapley.exact(cv.values), atol=1e-6)
     clip = tagger.predict(np.stack([stems["bass"] + stems["lead"]]))[0]
