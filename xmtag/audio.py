@@ -405,8 +405,8 @@ def load_audio(
         ) from exc
     if y.shape[1] == 0:
         raise AudioError(
-            f"Audio file {str(p)!r} contains zero samples (empty, or truncated before the first frame). "
-            "Re-export it."
+            f"Audio file {str(p)!r} contains zero samples (empty, or truncated or damaged so that no "
+            "frame decodes). Re-export it."
         )
     _check_finite(y, f"Audio file {str(p)!r}")
     if mono:
