@@ -93,6 +93,8 @@ def _classify(path: Path) -> tuple[str, Path]:
             return "atomic", Path(os.path.realpath(path))
         return "atomic", path
     except OSError as exc:
+        if exc.errno == errno.ENOTDIR:  # a file where a folder should be: _output_dir says which
+            return "atomic", path
         if exc.errno == errno.ELOOP:
             raise OutputError(
                 f"Cannot write {str(path)!r}: it is a symbolic link loop. Remove the link or give "
@@ -279,6 +281,11 @@ def check_input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
             ) from None
         raise AudioFileNotFoundError(f"{label} {str(p)!r} does not exist. Check the path.") from None
     except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            raise AudioFileNotFoundError(
+                f"{label} {str(p)!r} does not exist: a part of the path is a file, not a folder. "
+                "Check the path."
+            ) from None
         if exc.errno == errno.ELOOP:
             raise AudioFileNotFoundError(
                 f"{label} {str(p)!r} is a symbolic link loop (the links point at each other). "
