@@ -67,7 +67,7 @@ def test_env_override(monkeypatch, tmp_path):
 def test_bad_key(tmp_path):
     from xmtag.errors import CacheError
 
-    with pytest.raises(CacheError, match=r"Cache key must be a lowercase hex digest, got '\.\./\.\./etc/passwd'"):
+    with pytest.raises(CacheError, match=r"Cache key must be a lowercase hex digest, got '\.\./"):
         Cache(tmp_path).path("ns", "../../etc/passwd")
 
 
