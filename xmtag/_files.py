@@ -58,10 +58,8 @@ DEFAULT_OWNED = (
     "attributions.csv",
     "segments.csv",
     "report.html",
-    "plots",
     "plots/*.png",
-    "audio",
-    "audio/listen-*",
+    "audio/*",
 )
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -344,10 +342,13 @@ def _inside(folder: Path, rel: str) -> Path | None:
 
 
 def _entries(folder: Path) -> list[str]:
+    """Every file (and empty folder) below ``folder``, relative; folders holding files are implied."""
     out = []
     for root, dirs, files in os.walk(folder):
         rel_root = Path(root).relative_to(folder)
-        for name in dirs + files:
+        if root != str(folder) and not dirs and not files:
+            out.append(rel_root.as_posix())
+        for name in files:
             rel = (rel_root / name).as_posix()
             if rel != OUTPUT_MARKER:
                 out.append(rel)
@@ -439,8 +440,12 @@ def prepare_output_dir(
     if not present or force:
         return out
     patterns = list(owned)
+    patterns += [pat.split("/", 1)[0] for pat in patterns if "/" in pat]  # their (empty) folders
     if all(any(fnmatch.fnmatchcase(rel, pat) for pat in patterns) for rel in present):
         _remove_listed(out, present)
+        for rel in present:  # empty folders left behind
+            with contextlib.suppress(OSError):
+                (out / rel).rmdir()
         return out
     shown = ", ".join(sorted(present)[:5]) + (", ..." if len(present) > 5 else "")
     raise OutputError(

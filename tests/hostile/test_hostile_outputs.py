@@ -239,13 +239,26 @@ def test_foreign_non_empty_folder_is_refused_without_force(tmp_path):
     assert (home / "thesis.tex").read_text() == "years of work"
 
 
-def test_output_of_an_older_xmtag_without_marker_is_recognised(tmp_path):
+@pytest.mark.parametrize("owned", [None, "export"])
+def test_output_of_an_older_xmtag_without_marker_is_recognised(tmp_path, owned):
+    from xmtag.outputs import OWNED
+
     out = tmp_path / "old"
     (out / "plots").mkdir(parents=True)
+    (out / "audio").mkdir()  # an empty folder of ours
     (out / "report.html").write_text("old")
     (out / "plots" / "heatmap.png").write_bytes(b"png")
-    prepare_output_dir(out)
+    prepare_output_dir(out) if owned is None else prepare_output_dir(out, owned=OWNED)
     assert list(out.iterdir()) == []
+
+
+def test_a_foreign_file_inside_our_subfolder_is_refused(tmp_path):
+    out = tmp_path / "old"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "heatmap.png").write_bytes(b"png")
+    (out / "plots" / "drawing.svg").write_text("<svg/>")
+    with pytest.raises(OutputError, match=r"not empty \(plots/drawing\.svg, plots/heatmap\.png\)"):
+        prepare_output_dir(out)
 
 
 def test_marker_cannot_delete_outside_the_folder(tmp_path):

@@ -210,9 +210,9 @@ def test_cli_mixture_flag_reaches_the_folder_reader(tmp_path, monkeypatch):
         seen["source"] = source
         raise XmtagError("stop here")
 
-    import xmtag.explanation
+    import xmtag.pipeline
 
-    monkeypatch.setattr(xmtag.explanation, "explain", fake_explain)
+    monkeypatch.setattr(xmtag.pipeline, "explain", fake_explain)
     args = build_parser().parse_args(["explain", str(d), "--mixture", "sum", "--out", str(tmp_path / "o")])
     with pytest.raises(XmtagError, match="stop here"):
         cli_explain.run(args)
