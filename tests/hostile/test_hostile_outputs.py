@@ -285,3 +285,25 @@ def test_output_dir_that_is_a_file(tmp_path):
     (tmp_path / "out").write_text("")
     with pytest.raises(OutputError, match=r"Output folder .*out' is a file\. Choose another output folder"):
         prepare_output_dir(tmp_path / "out")
+
+
+def _explanation(n_tags=400):
+    rng = np.random.default_rng(0)
+    return xmtag.Explanation.from_game(
+        rng.uniform(size=(8, n_tags)), ["drums", "bass", "vocals"], [f"tag{i}" for i in range(n_tags)]
+    )
+
+
+def test_disk_full_in_explanation_save(small_tmpfs):
+    expl = _explanation(n_tags=40_000)  # incompressible random values: larger than the disk
+    with pytest.raises(OutputError, match=r"song\.xmtag.*the disk holding .* is full.*Free some space"):
+        expl.save(small_tmpfs / "song.xmtag")
+    assert list(small_tmpfs.iterdir()) == []
+
+
+def test_disk_full_in_export_names_the_folder_and_lists_what_was_written(small_tmpfs):
+    expl = _explanation(n_tags=40_000)
+    with pytest.raises(OutputError, match=r"the disk holding .*out.* is full"):
+        xmtag.export(expl, small_tmpfs / "out", audio=False, plots=False, report=False)
+    left = sorted(p.name for p in (small_tmpfs / "out").iterdir())
+    assert all(".tmp" not in name for name in left)  # no partial file under any name
