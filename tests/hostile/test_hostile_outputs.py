@@ -307,3 +307,40 @@ def test_disk_full_in_export_names_the_folder_and_lists_what_was_written(small_t
         xmtag.export(expl, small_tmpfs / "out", audio=False, plots=False, report=False)
     left = sorted(p.name for p in (small_tmpfs / "out").iterdir())
     assert all(".tmp" not in name for name in left)  # no partial file under any name
+
+
+def test_explanation_saved_into_a_pipe_loads_back(tmp_path):
+    expl = _explanation(n_tags=5)
+    fifo = tmp_path / "stream.xmtag"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    expl.save(fifo)
+    reader.join(10)
+    (tmp_path / "copy.xmtag").write_bytes(got[0])
+    back = xmtag.Explanation.load(tmp_path / "copy.xmtag")
+    np.testing.assert_array_equal(back.values, expl.values)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("channels", [6, 8])
+def test_surround_stems_become_a_stereo_mp3_with_the_right_content(channels):
+    """6- and 8-channel stems used to crash the report's MP3 encoding at the very end of a run."""
+    import io
+
+    import soundfile as sf
+
+    from xmtag.report import audio_mp3
+
+    sr = 44100
+    y = np.zeros((channels, sr), np.float32)
+    t = np.arange(sr) / sr
+    y[0] = 0.5 * np.sin(2 * np.pi * 440 * t)  # front left only
+    y[1] = 0.5 * np.sin(2 * np.pi * 1000 * t)  # front right only
+    data = audio_mp3(y, sr)
+    z, got_sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    assert got_sr == sr and z.shape[1] == 2
+    for ch, freq in ((0, 440), (1, 1000)):  # left keeps the left tone, right the right one
+        spec = np.abs(np.fft.rfft(z[2000 : 2000 + 32768, ch]))
+        assert abs(np.argmax(spec) * sr / 32768 - freq) < 5

@@ -132,8 +132,8 @@ def _as_torch(requires_grad: bool, dtype: str = "float32"):
         (lambda: _as_torch(requires_grad=True), 1e-6),  # a user's torch model without no_grad()
         (lambda: _as_torch(requires_grad=False, dtype="float64"), 0),
         (lambda: _as_torch(requires_grad=True, dtype="bfloat16"), 1e-2),
-        (lambda: (lambda b: Good().predict(b).tolist()), 0),  # nested lists
-        (lambda: (lambda b: Good().predict(b).astype(np.float16)), 1e-3),
+        (lambda: lambda b: Good().predict(b).tolist(), 0),  # nested lists
+        (lambda: lambda b: Good().predict(b).astype(np.float16), 1e-3),
     ],
 )
 def test_unusual_outputs_give_the_right_values(make, tol):
@@ -185,3 +185,22 @@ def test_missing_essentia_message_with_the_module_hidden(tmp_path, monkeypatch):
         t.close()
     done = run_python("import essentia", env={"PYTHONPATH": str(hidden)})  # the hiding really works
     assert done.returncode != 0 and "hidden by the xmtag test" in done.stderr
+
+
+# ------------------------------------------------------------------------ argument checks
+@pytest.mark.parametrize("threads", ["-1", "0"])
+def test_cli_threads_must_be_positive(threads, capsys):
+    from xmtag.cli import main
+
+    clip = __import__("pathlib").Path(__file__).parents[1] / "data" / "musicnn" / "clip.flac"
+    assert main(["tag", str(clip), "--threads", threads]) == 1
+    assert f"--threads must be a positive integer, got {threads}." in capsys.readouterr().err
+
+
+def test_musicnn_num_threads_is_checked():
+    pytest.importorskip("musicnn", reason="the musicnn weights package")
+    from xmtag.errors import XmtagError
+    from xmtag.taggers.musicnn import MusicnnTagger
+
+    with pytest.raises(XmtagError, match=r"num_threads must be a positive integer or None, got -1"):
+        MusicnnTagger("musicnn-msd", num_threads=-1)
