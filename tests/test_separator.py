@@ -276,7 +276,7 @@ def offline_empty_caches(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["htdemucs", "htdemucs_6s"])
 def test_missing_model_offline_fails_fast_and_says_what_to_do(offline_empty_caches, name):
     t0 = time.perf_counter()
-    with pytest.raises(ModelNotFoundError) as info:
+    with pytest.raises(ModelNotFoundError, match="offline") as info:
         Separator(name)
     assert time.perf_counter() - t0 < 5
     msg = str(info.value)

@@ -67,7 +67,7 @@ def test_unknown_stem_is_keyerror_and_xmtagerror():
 def test_stems_are_read_only_views():
     a = np.zeros((2, 10), np.float32)
     s = Stems({"x": a}, sr=SR)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         s["x"][0, 0] = 1.0
     a[0, 0] = 0.5  # the caller's own array stays writable
     assert a.flags.writeable

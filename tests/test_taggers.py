@@ -159,7 +159,7 @@ def test_reader_detects_truncated_data_and_bad_index(tmp_path):
     with pytest.raises(CheckpointError, match="magic"):
         TFCheckpoint(folder)
     index.write_bytes(b"")
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match=r"\.index"):
         TFCheckpoint(folder)
 
 
