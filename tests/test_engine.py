@@ -339,3 +339,41 @@ def test_truncated_and_foreign_files_are_named_as_such(saved, tmp_path):
         zf.writestr("readme.txt", "hi")
     with pytest.raises(ExplanationFileError, match="no header.json"):
         Explanation.load(tmp_path / "plain.zip")
+
+
+# ---------------------------------------------------------------------------------------------
+# players beyond stems: stems x bands, and a time x frequency grid of one mix
+
+
+def test_stems_by_bands_players_sum_to_the_stems_and_explain_exactly():
+    stems = _loud_stems(2, sr=8000)
+    expl = xmtag.explain(stems, _tagger(), bands=[500.0], cache=False, progress=False)
+    assert expl.stems == ["s0[0-500Hz]", "s0[500-4000Hz]", "s1[0-500Hz]", "s1[500-4000Hz]"]
+    assert expl.provenance.bands == [500.0] and expl.coalition_values.shape == (16, 2)
+    audio = expl.audio
+    np.testing.assert_allclose(audio["s0[0-500Hz]"] + audio["s0[500-4000Hz]"], stems["s0"], atol=1e-5)
+    np.testing.assert_allclose(
+        expl.prediction, xmtag.explain(stems, _tagger(), cache=False, progress=False).prediction, atol=1e-5
+    )
+
+
+def test_a_time_frequency_grid_of_one_mix():
+    class Patches:
+        labels, sample_rate, patch_length, name = ["loud"], 8000, 2000, "patches"
+
+        def predict_patches(self, batch):
+            p = batch.reshape(batch.shape[0], -1, self.patch_length)
+            return np.sqrt((p.astype(np.float64) ** 2).mean(-1, keepdims=True))
+
+        def predict(self, batch):
+            return self.predict_patches(batch).mean(1)
+
+    mix = xmtag.Stems({"mix": _loud_stems(3).mixture}, sr=8000)
+    grid = xmtag.explain(mix, Patches(), bands=4, segments=4, cache=False, progress=False)
+    assert grid.method == "exact" and grid.segment_values.shape == (4, 4, 1) and grid.budget <= 16
+    sampled = xmtag.explain(
+        mix, Patches(), bands=4, segments=4, method="auto", budget=300, cache=False, progress=False
+    )
+    assert sampled.method == "exact"  # 4 band players <= 8: auto enumerates
+    with pytest.raises(XmtagError, match="bands must be"):
+        xmtag.explain(mix, Patches(), bands="many", cache=False, progress=False)
