@@ -138,6 +138,11 @@ def _direct(path: Path) -> Iterator[Path]:
             ) from exc
         if exc.errno in _DISK_FULL:
             raise _disk_full_error(path, path.parent, exc) from exc
+        if exc.errno == errno.EPIPE:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: the reading end of the pipe was closed (by `head` or a "
+                "program that stopped reading); the output is incomplete."
+            ) from exc
         raise
 
 
@@ -186,6 +191,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         return
     parent = _output_dir(target, shown)
     try:
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        old_mode = None
+    try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=parent)
     except OSError as exc:
         if exc.errno in _DISK_FULL or exc.errno == errno.EROFS:
@@ -210,8 +219,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):  # readable like a normally created file
-        os.chmod(target, 0o666 & ~_umask())
+    with contextlib.suppress(OSError):  # the old file's permissions, else those of a new file
+        os.chmod(target, old_mode if old_mode is not None else 0o666 & ~_umask())
 
 
 def _umask() -> int:

@@ -344,3 +344,41 @@ def test_surround_stems_become_a_stereo_mp3_with_the_right_content(channels):
     for ch, freq in ((0, 440), (1, 1000)):  # left keeps the left tone, right the right one
         spec = np.abs(np.fft.rfft(z[2000 : 2000 + 32768, ch]))
         assert abs(np.argmax(spec) * sr / 32768 - freq) < 5
+
+
+def test_replacing_a_file_keeps_its_permissions(tmp_path):
+    dest = tmp_path / "private.csv"
+    dest.write_text("old")
+    os.chmod(dest, 0o600)
+    atomic_write_text(dest, "new")
+    assert dest.read_text() == "new" and stat.S_IMODE(os.stat(dest).st_mode) == 0o600
+
+
+def test_pipe_closed_by_the_reader():
+    """``xmtag transcribe --srt /dev/stdout | head -1``: the reader goes away mid-write."""
+    import subprocess
+    import sys
+
+    from hostile_support import REPO
+
+    code = (
+        "import sys\n"
+        "from xmtag._files import atomic_write_bytes\n"
+        "from xmtag.errors import OutputError\n"
+        "sys.stdin.readline()\n"  # wait until the parent has closed its end of the pipe
+        "try:\n    atomic_write_bytes('/dev/stdout', b'x' * 10_000_000)\n"
+        "except OutputError as e:\n    print(e, file=sys.stderr); sys.exit(3)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.stdout.close()  # the reader is gone before anything is written
+    _, err = child.communicate("go\n", timeout=60)
+    assert child.returncode == 3, err
+    assert "the reading end of the pipe was closed" in err
