@@ -9,6 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parent))  # after tests/, whose conftest.py owns the name
 
-from hostile_support import nobody_dir, readonly_tmpfs, small_tmpfs, tone  # noqa: F401
+from hostile_support import nobody_dir, readonly_tmpfs, small_tmpfs  # noqa: F401

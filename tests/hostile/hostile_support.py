@@ -30,11 +30,6 @@ def make_tone(freq: float = 440.0, sr: int = 8000, seconds: float = 0.5, channel
     )
 
 
-@pytest.fixture
-def tone():
-    return make_tone
-
-
 def _can_mount() -> str | None:
     if os.geteuid() != 0:
         return "mounting a tmpfs needs root"
