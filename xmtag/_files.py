@@ -239,8 +239,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     >>> p.read_bytes()
     b'abc'
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
+    with atomic_path(path) as tmp:
+        # written directly (a pipe, a device, /dev/stdout redirected to a file): append, so that a
+        # shell's `> out.txt` keeps what the program printed before; a temporary file is new anyway
+        with open(tmp, "ab" if tmp == Path(path) else "wb") as fh:
+            fh.write(data)
     return Path(path)
 
 

@@ -61,10 +61,11 @@ def test_dev_stdout_reaches_stdout(tmp_path, stdout_kind):
     else:  # stdout redirected to a regular file: the file gets the text, the fd is not orphaned
         out = tmp_path / "captured.txt"
         done = run_python(
-            f"import sys, os\nfd = os.open({str(out)!r}, os.O_WRONLY | os.O_CREAT)\nos.dup2(fd, 1)\n{code}"
+            f"import sys, os\nfd = os.open({str(out)!r}, os.O_WRONLY | os.O_CREAT)\nos.dup2(fd, 1)\n"
+            f"print('printed first', flush=True)\n{code}"
         )
         assert done.returncode == 0, done.stderr
-        assert out.read_text() == "to stdout\n"
+        assert out.read_text() == "printed first\nto stdout\n"  # nothing the program printed is lost
 
 
 def test_audio_to_a_pipe_that_needs_seeking_is_a_clear_error(tmp_path):
