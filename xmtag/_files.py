@@ -10,7 +10,8 @@ Policy for an output path (what :func:`atomic_path` does, decided per kind of pa
   ``/data/run1.csv``); a link loop is an :class:`~xmtag.errors.OutputError`;
 - **a named pipe (FIFO) or a character device** (``/dev/stdout``, ``/dev/null``) and any path
   under ``/dev`` or ``/proc``: written *directly* (a rename would replace the pipe or device
-  with a regular file); formats that need to seek raise an ``OutputError`` there;
+  with a regular file; :func:`atomic_write_bytes` appends, so ``--srt /dev/stdout > out.txt``
+  keeps what was printed before); formats that need to seek raise an ``OutputError`` there;
 - **a directory, a socket or a block device**: refused with an ``OutputError``.
 
 A full disk (``ENOSPC``, quota, file too large) or a read-only file system while writing is
