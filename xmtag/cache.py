@@ -396,6 +396,8 @@ class Cache:
         except (OSError, OutputError) as exc:
             logger.warning("Could not write cache entry %s (%s); continuing without it.", path, exc)
             return None
+        except (TypeError, ValueError) as exc:  # meta that JSON cannot hold: the caller's bug, said clearly
+            raise CacheError(f"Cannot cache {namespace}/{key[:12]}: {exc}. Pass JSON-able meta.") from exc
         limit = self.max_bytes
         if limit is not None:
             _evict(self.root, limit, keep=path)

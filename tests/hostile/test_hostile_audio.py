@@ -94,6 +94,19 @@ def test_truncated_ogg_is_never_silently_short(tmp_path):
         xmtag.load_audio(p)
 
 
+def test_flac_header_announcing_a_huge_length(tmp_path):
+    """A damaged STREAMINFO claims 2**36 frames (512 GiB as float32): an error, not a MemoryError."""
+    p = _write(tmp_path / "huge.flac", make_tone(channels=2), subtype="PCM_16")
+    raw = bytearray(p.read_bytes())
+    assert raw[:4] == b"fLaC"
+    field = int.from_bytes(raw[18:26], "big") | ((1 << 36) - 1)  # STREAMINFO's total-samples field
+    raw[18:26] = field.to_bytes(8, "big")
+    p.write_bytes(bytes(raw))
+    assert sf.info(str(p)).frames == (1 << 36) - 1
+    with pytest.raises(AudioError, match=r"huge\.flac.*announces 68719476735 frames"):
+        xmtag.load_audio(p)
+
+
 # ------------------------------------------------------------------------ bad samples
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_samples(tmp_path, bad):

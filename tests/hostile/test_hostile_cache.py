@@ -252,3 +252,15 @@ def test_cache_cli(tmp_path, monkeypatch, capsys):
     assert "removed 1 cache entries" in capsys.readouterr().out
     assert main(["cache", "prune", "--max", "huge"]) == 1
     assert "--max='huge' is not a size; write e.g. 2GB" in capsys.readouterr().err
+
+
+def test_uncacheable_meta_and_arrays_are_clear_errors(tmp_path):
+    c = Cache(tmp_path / "c")
+    with pytest.raises(CacheError, match=r"Cannot cache taggers/.*not JSON serialisable.*JSON-able meta"):
+        c.put("taggers", KEY, ARRAYS, {"fn": print})
+    with pytest.raises(CacheError, match=r"Cannot cache array 'o' of object dtype"):
+        c.put("taggers", KEY, {"o": np.array([None, 1], dtype=object)})
+    assert (
+        list((tmp_path / "c").rglob("*.xmc")) == []
+        and [p for p in (tmp_path / "c").rglob("*") if p.is_file()] == []
+    )
