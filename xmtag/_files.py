@@ -8,10 +8,11 @@ Policy for an output path (what :func:`atomic_path` does, decided per kind of pa
 - **a symbolic link** (to a file or to nothing yet): the link is kept and its *target* is
   written atomically as above (``ln -s /data/run1.csv latest.csv`` keeps pointing at
   ``/data/run1.csv``); a link loop is an :class:`~xmtag.errors.OutputError`;
-- **a named pipe (FIFO) or a character device** (``/dev/stdout``, ``/dev/null``) and any path
-  under ``/dev`` or ``/proc``: written *directly* (a rename would replace the pipe or device
-  with a regular file; :func:`atomic_write_bytes` appends, so ``--srt /dev/stdout > out.txt``
-  keeps what was printed before); formats that need to seek raise an ``OutputError`` there;
+- **a named pipe (FIFO), a character device** (``/dev/null``, a terminal) **or a file reached
+  through** ``/proc`` (``/dev/stdout`` redirected to a file): written *directly* (a rename
+  would replace the pipe or device with a regular file; :func:`atomic_write_bytes` appends,
+  so ``--srt /dev/stdout > out.txt`` keeps what was printed before); formats that need to
+  seek raise an ``OutputError`` there;
 - **a directory, a socket or a block device**: refused with an ``OutputError``.
 
 A full disk (``ENOSPC``, quota, file too large) or a read-only file system while writing is
@@ -79,8 +80,18 @@ def _disk_full_error(path: Path, folder: Path, exc: OSError) -> OutputError:
 
 
 def _is_special_path(path: Path) -> bool:
-    absolute = os.path.abspath(path)
-    return absolute.startswith(("/dev/", "/proc/"))
+    """Whether ``path`` reaches its file through ``/proc`` (``/dev/stdout`` -> ``/proc/self/fd/1``):
+    such a regular file is someone's open file descriptor (a shell redirection), not a file to
+    replace."""
+    p = os.path.abspath(path)
+    for _ in range(40):
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.abspath(os.path.join(os.path.dirname(p), os.readlink(p)))
+    return False
 
 
 def _classify(path: Path) -> tuple[str, Path]:
