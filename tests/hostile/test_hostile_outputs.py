@@ -383,3 +383,16 @@ def test_pipe_closed_by_the_reader():
     _, err = child.communicate("go\n", timeout=60)
     assert child.returncode == 3, err
     assert "the reading end of the pipe was closed" in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm here")
+def test_a_regular_file_under_dev_shm_is_still_replaced_atomically():
+    dest = f"/dev/shm/xmtag-hostile-{os.getpid()}.csv"
+    try:
+        with open(dest, "w") as fh:
+            fh.write("old")
+        before = os.stat(dest).st_ino
+        atomic_write_text(dest, "new")
+        assert open(dest).read() == "new" and os.stat(dest).st_ino != before  # a rename, not in place
+    finally:
+        os.unlink(dest)
