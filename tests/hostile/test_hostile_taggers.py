@@ -204,3 +204,11 @@ def test_musicnn_num_threads_is_checked():
 
     with pytest.raises(XmtagError, match=r"num_threads must be a positive integer or None, got -1"):
         MusicnnTagger("musicnn-msd", num_threads=-1)
+
+
+def test_torch_output_requiring_grad_through_the_sampling_value_function():
+    fn, players, _ = coalitions.value_function(STEMS, _returning(_as_torch(requires_grad=True)), sr=SR)
+    ref, _, _ = coalitions.value_function(STEMS, Good(), sr=SR)
+    masks = np.arange(4)
+    np.testing.assert_allclose(fn(masks), ref(masks), rtol=1e-6, atol=1e-7)
+    assert players == ["a", "b"]
