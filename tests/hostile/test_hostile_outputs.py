@@ -396,3 +396,42 @@ def test_a_regular_file_under_dev_shm_is_still_replaced_atomically():
         assert open(dest).read() == "new" and os.stat(dest).st_ino != before  # a rename, not in place
     finally:
         os.unlink(dest)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"format": "aac"},
+            xmtag.errors.XmtagError,
+            r"format must be one of 'mp3', 'ogg', 'flac', 'wav'; got 'aac'",
+        ),
+        ({"sr": 0}, xmtag.errors.AudioError, r"encode_audio\(\): sr must be a positive integer, got 0"),
+        ({"sr": 44100.0}, xmtag.errors.AudioError, r"sr must be a positive integer, got 44100\.0"),
+        ({"y": np.zeros((2, 0), np.float32)}, xmtag.errors.AudioError, r"zero samples"),
+        ({"y": np.full((1, 10), np.nan, np.float32)}, xmtag.errors.AudioError, r"NaN or infinite"),
+    ],
+)
+def test_encode_audio_arguments(kwargs, error, match):
+    args = {"y": make_tone(), "sr": 8000, "format": "mp3", **kwargs}
+    with pytest.raises(error, match=match):
+        encode_audio(args["y"], args["sr"], args["format"])
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg", "flac", "wav", ".FLAC"])
+def test_encode_audio_every_format_decodes_to_the_input(fmt):
+    import io
+
+    import soundfile as sf
+
+    y = make_tone(sr=16000, seconds=1.0, channels=2)
+    z, sr = sf.read(io.BytesIO(encode_audio(y, 16000, fmt)), dtype="float32", always_2d=True)
+    assert sr == 16000 and z.shape[1] == 2
+    n = min(z.shape[0], y.shape[1])
+    tol = {"wav": 0, "flac": 2**-23}.get(fmt.lower().lstrip("."))
+    if tol is not None:
+        np.testing.assert_allclose(z.T, y, atol=tol)
+    else:  # lossy: the energy of each channel survives within 1 dB
+        for c in range(2):
+            e_in, e_out = np.mean(y[c, :n] ** 2), np.mean(z[:n, c] ** 2)
+            assert abs(10 * np.log10(e_out / e_in)) < 1.0

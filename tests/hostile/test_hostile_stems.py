@@ -216,3 +216,11 @@ def test_cli_mixture_flag_reaches_the_folder_reader(tmp_path, monkeypatch):
     with pytest.raises(XmtagError, match="stop here"):
         cli_explain.run(args)
     assert isinstance(seen["source"], xmtag.Stems) and not seen["source"].has_mixture
+
+
+def test_mixture_residual_with_a_stem_already_named_residual(tmp_path):
+    d, drums, bass = _two(tmp_path)
+    sf.write(str(d / "residual.wav"), drums.T, 8000, subtype="FLOAT")
+    sf.write(str(d / "mixture.wav"), (3 * drums + bass).T, 8000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"already has a stem named 'residual'; rename it"):
+        xmtag.Stems.from_folder(d, mixture="residual")
