@@ -44,7 +44,7 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,essentia,llm,docs]"
+	$(BIN)/pip install --quiet -e ".[test,speech,essentia,llm,dask,docs]"
 	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 
