@@ -391,7 +391,8 @@ def test_missing_musicnn_package_names_the_install(monkeypatch):
 
 
 def test_registry_names_and_errors(tmp_path):
-    assert xmtag.taggers.available_taggers() == ["msd-vgg", "mtt-vgg", "musicnn-msd", "musicnn-mtt"]
+    names = ["birdnet", "msd-vgg", "mtt-vgg", "musicnn-msd", "musicnn-mtt"]
+    assert xmtag.taggers.available_taggers() == names
     with pytest.raises(ModelNotFoundError, match="Unknown tagger 'nope'.*musicnn-msd"):
         load_tagger("nope")
     with pytest.raises(ModelNotFoundError, match="does not exist"):

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from .audio import check_waveform, resample, to_mono
 from .errors import AudioError, InvalidGameError, TaggerError, XmtagError
+from .mixes import export  # noqa: F401  (xmtag.coalitions.export: write every mix to files)
 from .shapley import MAX_PLAYERS
 
 __all__ = [

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "summarize",
     "info",
     "cache",
+    "coalitions",
 )
 
 

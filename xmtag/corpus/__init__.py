@@ -29,6 +29,22 @@ __all__ = ["explain", "load", "Corpus", "Track", "Store", "resolve_sources", "su
 logger = logging.getLogger(__name__)
 
 
+def _stat_signature(track: Track) -> list:
+    """Names, sizes and modification times of the track's audio files (cheap to read)."""
+    from pathlib import Path
+
+    from .sources import AUDIO_SUFFIXES
+
+    p = Path(track.path)
+    try:
+        files = [p]
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+        return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    except OSError:
+        return []
+
+
 def _input_hash(track: Track, settings_key: str) -> str:
     """Content hash of the track's audio (every audio file of a stem folder) and the settings."""
     from pathlib import Path
@@ -137,6 +153,12 @@ def explain(
     store.open(settings, create=True)
     todo, skipped = [], 0
     for t in tracks:
+        sig = _stat_signature(t)
+        rec = store.record(t.id)
+        if sig and rec and rec.get("stat") == sig and rec.get("settings_key") == key:
+            if store.is_done(t.id, rec.get("input_hash", "")):  # files untouched since: no hashing needed
+                skipped += 1
+                continue
         h = _input_hash(t, key)
         if store.is_done(t.id, h):
             skipped += 1
@@ -147,6 +169,7 @@ def explain(
             "kind": t.kind,
             "labels": t.labels,
             "input_hash": h,
+            "stat": sig,
             **{k: v for k, v in settings.items() if k != "tagger"},
             "device": device,
             "cache": cache,
@@ -162,7 +185,8 @@ def explain(
     def write(res: dict[str, Any]) -> None:
         nonlocal failed
         record = {
-            k: res.get(k) for k in ("track", "path", "labels", "input_hash", "seconds", "budget", "method")
+            k: res.get(k)
+            for k in ("track", "path", "labels", "input_hash", "stat", "seconds", "budget", "method")
         }
         if res.get("ok"):
             store.write_track(res["track"], res["data"], {**record, "settings_key": key})
@@ -176,7 +200,8 @@ def explain(
     try:
         run_tracks(todo, workers=workers, client=client, retries=retries, on_result=write, progress=progress)
     finally:  # also after Ctrl-C: the table shows what is done
-        store.write_tables()
+        if todo or not (store.root / "table.parquet").is_file():
+            store.write_tables()
     corpus = Corpus(out)
     if failed:
         logger.warning("corpus: %d of %d tracks failed; see %s/failures.csv", failed, len(tracks), out)

@@ -69,12 +69,7 @@ def explain_task(task: dict[str, Any]) -> dict[str, Any]:
     from ..pipeline import explain
 
     t0 = time.perf_counter()
-    out = {
-        "track": task["track"],
-        "path": task["path"],
-        "labels": task["labels"],
-        "input_hash": task["input_hash"],
-    }
+    out = {k: task.get(k) for k in ("track", "path", "labels", "input_hash", "stat")}
     try:
         tagger = task.get("tagger_obj") or _tagger(task["tagger"], task.get("device", "auto"))
         source: Any = task["path"]
@@ -153,7 +148,7 @@ def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]
 
 
 def _fail(task: dict[str, Any]) -> dict[str, Any]:
-    return {k: task[k] for k in ("track", "path", "labels", "input_hash")} | {"ok": False}
+    return {k: task.get(k) for k in ("track", "path", "labels", "input_hash", "stat")} | {"ok": False}
 
 
 def _dask(tasks: list[dict[str, Any]], client: Any, retries: int) -> Iterator[dict[str, Any]]:
