@@ -180,13 +180,10 @@ def tagger_name(tagger: Any) -> str:
 
 def check_output(out: Any, expected: tuple[int, ...], tagger: Any, what: str, masks: np.ndarray, names):
     """A tagger's output as float64 of shape ``expected``, else a :class:`TaggerError` naming the mix."""
+    from .taggers.base import output_array  # numpy, lists or torch tensors (detached); one check for all
+
     name = tagger_name(tagger)
-    try:
-        arr = np.asarray(out)
-    except (ValueError, TypeError) as exc:  # pragma: no cover - exotic outputs
-        raise TaggerError(f"{name}.{what} returned something that is not an array ({exc}).") from exc
-    if arr.dtype.kind not in "fiub":
-        raise TaggerError(f"{name}.{what} returned dtype {arr.dtype}; it must return real numbers.")
+    arr = output_array(out, f"{name}.{what}")
     if arr.shape != expected:
         raise TaggerError(
             f"{name}.{what} returned shape {arr.shape} for a batch of {expected[0]} clip(s); expected "

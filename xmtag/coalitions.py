@@ -168,29 +168,9 @@ def _tagger_name(tagger: Any) -> str:
 
 
 def _check_tagger(tagger: Any, need_patches: bool) -> tuple[list[str], int, int | None]:
-    name = _tagger_name(tagger)
-    needed = ["labels", "sample_rate", "patch_length", "predict"] + (
-        ["predict_patches"] if need_patches else []
-    )
-    missing = [a for a in needed if not hasattr(tagger, a)]
-    if missing:
-        raise TaggerError(
-            f"{name} is not a tagger: it lacks {', '.join(missing)}. A tagger needs labels, sample_rate, "
-            "patch_length, predict(batch) and predict_patches(batch); wrap a function with "
-            "xmtag.taggers.FunctionTagger."
-        )
-    labels = [str(label) for label in tagger.labels]
-    if not labels:
-        raise TaggerError(f"{name}.labels is empty; a tagger needs at least one tag name.")
-    sr = tagger.sample_rate
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise TaggerError(f"{name}.sample_rate must be a positive int, got {sr!r}.")
-    pl = tagger.patch_length
-    if pl is not None and (isinstance(pl, bool) or not isinstance(pl, (int, np.integer)) or pl <= 0):
-        raise TaggerError(f"{name}.patch_length must be a positive int or None, got {pl!r}.")
-    if not callable(tagger.predict) or (need_patches and not callable(tagger.predict_patches)):
-        raise TaggerError(f"{name}.predict and predict_patches must be callable.")
-    return labels, int(sr), None if pl is None else int(pl)
+    from .taggers.base import tagger_spec  # the one place taggers are validated
+
+    return tagger_spec(tagger, need_patches=need_patches)
 
 
 def prepare_stems(

@@ -86,6 +86,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from ..cache import Cache, default_cache, hash_file, make_key
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
 from .base import check_batch, split_patches
@@ -485,7 +486,7 @@ class MusicnnTagger:
         if int(batch_size) < 1:
             raise TaggerError(f"batch_size must be >= 1, got {batch_size}.")
         self.batch_size = int(batch_size)
-        self.num_threads = num_threads
+        self.num_threads = _checks.threads(num_threads, "num_threads")
         folder = Path(checkpoint) if checkpoint is not None else musicnn_checkpoint(folder_name)
         if not (folder / ".index").is_file():
             raise ModelNotFoundError(f"No checkpoint index {folder / '.index'}; pass the checkpoint folder.")
