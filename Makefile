@@ -42,7 +42,7 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,essentia,docs]"
+	$(BIN)/pip install --quiet -e ".[test,speech,essentia,docs,spleeter]"
 	touch $@
 
 clean:
