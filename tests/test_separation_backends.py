@@ -318,3 +318,17 @@ def test_available_separators_and_info(offline, repo, capsys):
     assert main(["info", "--separators"]) == 0
     out = capsys.readouterr().out
     assert "spleeter:2stems  yes" in out and "htdemucs" in out and "Chains:" in out
+
+
+def test_explain_a_mix_uses_the_automatic_choice(offline, monkeypatch, tmp_path):
+    from xmtag.taggers import FunctionTagger
+
+    fake_run.calls = 0
+    monkeypatch.setattr(SpleeterSeparator, "_run", fake_run)
+    tagger = FunctionTagger(
+        lambda b: np.abs(b).mean(1, keepdims=True), ["loud"], sample_rate=16000, name="loud"
+    )
+    song = xmtag.save_audio(tmp_path / "song.wav", noise(0.5, seed=8), SR)
+    expl = xmtag.explain(song, tagger, progress=False, cache=False)
+    assert expl.stems == ["vocals", "accompaniment"] and fake_run.calls == 1
+    assert expl.metadata["separator"]["name"] == "spleeter:2stems"
