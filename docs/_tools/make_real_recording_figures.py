@@ -22,7 +22,6 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 
 matplotlib.use("Agg")
 
@@ -63,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         two = auto.separate(mix, sr=sr)
         chain = xmtag.Separator("spleeter:2stems+hpss", progress=False).separate(mix, sr=sr)
         true = xmtag.Stems({"guitar": guitar, "band": band}, sr=sr)
-        print(f"residual of the separation: {two.residual_db:.0f} dB; of the chain: {chain.residual_db:.0f} dB")
+        print(
+            f"residual of the separation: {two.residual_db:.0f} dB; of the chain: {chain.residual_db:.0f} dB"
+        )
         expls = {}
         for name, stems in (("spleeter:2stems", two), ("spleeter:2stems+hpss", chain), ("true stems", true)):
             expls[name] = xmtag.explain(stems, tagger="musicnn-msd", progress=False)
