@@ -332,3 +332,18 @@ def test_explain_a_mix_uses_the_automatic_choice(offline, monkeypatch, tmp_path)
     expl = xmtag.explain(song, tagger, progress=False, cache=False)
     assert expl.stems == ["vocals", "accompaniment"] and fake_run.calls == 1
     assert expl.metadata["separator"]["name"] == "spleeter:2stems"
+
+
+@pytest.mark.slow  # musicnn conversion into a fresh cache, plots and report: ~40 s here
+def test_cli_explain_decompose_hpss(offline, tmp_path, capsys):
+    """`xmtag explain song.wav --decompose hpss`: no separator model, the harmonic / percussive parts."""
+    song = xmtag.save_audio(tmp_path / "song.wav", noise(3.0, seed=9), SR)
+    out = tmp_path / "out"
+    assert (
+        main(["explain", str(song), "--decompose", "hpss", "--no-audio", "--top", "2", "--out", str(out)])
+        == 0
+    )
+    assert "separator: hpss" in capsys.readouterr().err
+    expl = xmtag.Explanation.load(out / "explanation.xmtag")
+    assert expl.stems == ["harmonic", "percussive"]
+    np.testing.assert_allclose(expl.base_values + expl.values.sum(0), expl.prediction, atol=1e-6)
