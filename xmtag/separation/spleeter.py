@@ -428,7 +428,8 @@ class SpleeterSeparator(Separator):
         from tqdm.auto import tqdm
 
         mono = mix.shape[0] == 1
-        x = torch.from_numpy(np.ascontiguousarray(mix))
+        mix = np.ascontiguousarray(mix)
+        x = torch.from_numpy(mix if mix.flags.writeable else mix.copy())  # read-only: torch warns
         if mono:
             x = x.expand(2, -1)
         n = x.shape[1]
