@@ -259,6 +259,9 @@ def test_spleeter_separates_speech_from_music_and_chain_sums(speech_mix, cache_d
     assert base.residual_db < -100
     for name, floor in SDR_FLOOR_DB.items():
         assert sdr(speech_mix[name], base[name]) > floor, name
+    mono = sep.base.separate(mix.mean(0), sr=SR)  # fed as two equal channels, returned mono
+    assert mono.n_channels == 1 and mono.residual_db < -100
+    assert sdr(speech_mix["vocals"].mean(0), mono["vocals"][0]) > SDR_FLOOR_DB["vocals"]
 
 
 def test_missing_extra_gives_a_clear_error():
