@@ -398,3 +398,14 @@ def test_spleeter_dropped_upper_band_becomes_the_residual():
     spectrum = np.abs(np.fft.rfft(stems["residual"][0])) ** 2
     cut = int(11025 * y.shape[1] / SR)
     assert spectrum[: cut - 200].sum() < 1e-3 * spectrum[cut + 200 :].sum()  # only the upper band
+
+
+def test_corrupt_or_foreign_checkpoint(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelNotFoundError, match="Cannot read the Spleeter checkpoint"):
+        spleeter.load_unet(bad)
+    other = tmp_path / "other.ckpt"
+    torch.save({"down1_conv.1.weight": np.zeros((3, 3), np.float32)}, other)
+    with pytest.raises(ModelNotFoundError, match="does not hold Spleeter U-Net weights"):
+        spleeter.load_unet(other)
