@@ -152,7 +152,7 @@ def _rng(seed: int, layer: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(layer.encode())])
 
 
-def _randomized(tagger: Any, chosen: Sequence[str], seed: int) -> Any:
+def _randomized(tagger: Any, chosen: Sequence[str], seed: int, arrays: dict[str, np.ndarray] | None) -> Any:
     """A copy of ``tagger`` whose ``chosen`` layers are re-drawn; the original is not touched."""
     import torch
 
@@ -171,7 +171,7 @@ def _randomized(tagger: Any, chosen: Sequence[str], seed: int) -> Any:
     else:
         from .taggers.musicnn import _build_network
 
-        arrays = dict(_musicnn_arrays(tagger))
+        arrays = dict(arrays if arrays is not None else _musicnn_arrays(tagger))
         for layer in chosen:
             rng = _rng(seed, layer)
             for key in [k for k in arrays if _array_layer(k) == layer]:
@@ -228,8 +228,9 @@ def randomized_taggers(
         if unknown or not chosen:
             raise TaggerError(f"Unknown layer(s) {unknown or chosen}; the tagger's layers are {names}.")
         steps = [chosen[: j + 1] for j in range(len(chosen))]
+    arrays = _musicnn_arrays(tagger) if _module(tagger) is None else None  # read once
     for step in steps:
-        yield list(step), _randomized(tagger, step, seed)
+        yield list(step), _randomized(tagger, step, seed, arrays)
 
 
 def _attribute(method: str | Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> np.ndarray:
@@ -302,8 +303,9 @@ def randomization_check(
     pandas.DataFrame
         One row per step (the first is the trained model): ``step``, ``randomized`` (layers,
         ``"+"``-joined), ``layer`` (the one added at this step), ``spearman`` (rank correlation
-        of all stem x tag values with the original's), ``top_stem_agreement`` (share of tags
-        whose top stem is unchanged), ``mean_abs_change`` (of the values),
+        of all stem x tag values with the original's; NaN when the randomised attribution is
+        constant, e.g. a saturated random network that gives every stem 0),
+        ``top_stem_agreement`` (share of tags whose top stem is unchanged), ``mean_abs_change`` (of the values),
         ``prediction_change`` (largest change of the full mix's scores; 0 would mean the
         randomisation did not reach the outputs) and ``tagger_rows``.
     """
