@@ -305,7 +305,8 @@ def randomization_check(
         ``"+"``-joined), ``layer`` (the one added at this step), ``spearman`` (rank correlation
         of all stem x tag values with the original's; NaN when the randomised attribution is
         constant, e.g. a saturated random network that gives every stem 0),
-        ``top_stem_agreement`` (share of tags whose top stem is unchanged), ``mean_abs_change`` (of the values),
+        ``top_stem_agreement`` (share of tags whose top stem is unchanged),
+        ``mean_abs_change`` (of the values),
         ``prediction_change`` (largest change of the full mix's scores; 0 would mean the
         randomisation did not reach the outputs) and ``tagger_rows``.
     """
