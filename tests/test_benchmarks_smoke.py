@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import shutil
 import subprocess
 import sys
 from itertools import combinations
@@ -93,8 +94,10 @@ def test_mma_family_mapping_covers_general_midi():
     assert mma.family(5, True) == "drums"
     with pytest.raises(ValueError):
         mma.family(128, False)
-    src = mma.mma_source("Swing", ["Dm7", "G7"], 150, 3)
-    assert "Groove Swing" in src and "Transpose 3" in src and src.count("\n") == 5
+    src = mma.mma_source("Swing", ["Dm7", "G7"], 150, 3, seed=11)
+    assert "Groove Swing" in src and "Transpose 3" in src and src.count("\n") == 6
+    assert src.startswith("RndSeed 11\n")  # MMA's humanisation is seeded, not clock-seeded
+    assert len({s.mma_seed for s in mma.plan()}) == len(mma.plan())
 
 
 def test_song_folder_round_trip(tmp_path):
@@ -119,6 +122,71 @@ def test_song_folder_round_trip(tmp_path):
     assert not tools.song_ready(folder, params)
     with pytest.raises(tools.DataError, match="data script"):
         tools.read_meta(folder)
+
+
+def test_song_hashes_are_recorded_and_checked(tmp_path):
+    tools = _load(DATA / "_tools.py")
+    folder = tmp_path / "song"
+    stems = {"a": np.full((1, 100), 0.25, np.float32), "b": np.zeros((1, 100), np.float32)}
+    tools.write_song(folder, stems, 8000, {"params": {}})
+    meta = tools.read_meta(folder)
+    assert meta["sha256"]["a"] == tools.audio_sha256(folder / "a.wav")
+    digest = tools.song_digest(folder)
+    assert digest == tools.song_digest(folder) and len(digest) == 64
+    other = tmp_path / "other"
+    tools.write_song(other, {"a": stems["a"] * 2, "b": stems["b"]}, 8000, {"params": {}})
+    assert tools.song_digest(other) != digest
+    with open(folder / "a.wav", "r+b") as fh:  # a file changed after rendering
+        fh.seek(-4, 2)
+        fh.write(b"\x00\x00\x80\x3f")
+    with pytest.raises(tools.DataError, match="changed after it was rendered"):
+        tools.song_digest(folder)
+
+
+def test_results_record_the_data_and_say_when_it_differs(tmp_path, capsys):
+    import json
+
+    common = _load(BENCH / "_common.py")
+    tools = _load(DATA / "_tools.py")
+    folder = tmp_path / "data" / "s1"
+    tools.write_song(folder, {"a": np.full((1, 10), 0.5, np.float32)}, 8000, {"params": {}})
+    args = common.parser("x", runtime="1 s", quick_runtime="1 s").parse_args(["--out", str(tmp_path)])
+    common.DATA_USED.clear()
+    common.record_data("toy", [folder])
+    first = json.loads(common.write_result("unit", args, {}, {}, 0.0).read_text())["data"]
+    assert first["songs"] == {"toy/s1": tools.song_digest(folder)} and first["previous"] is None
+    again = json.loads(common.write_result("unit", args, {}, {}, 0.0).read_text())["data"]
+    assert again["same_as_previous"] is True and "NOTE" not in capsys.readouterr().out
+    tools.write_song(folder, {"a": np.full((1, 10), 0.4, np.float32)}, 8000, {"params": {}})
+    common.DATA_USED.clear()
+    common.record_data("toy", [folder])
+    changed = json.loads(common.write_result("unit", args, {}, {}, 0.0).read_text())["data"]
+    assert changed["same_as_previous"] is False
+    assert "other benchmark data than unit.json" in capsys.readouterr().out
+    common.DATA_USED.clear()
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(b) for b in ("mma", "fluidsynth"))
+    or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file(),
+    reason="needs Debian mma, fluidsynth and fluid-soundfont-gm (installed by .ci/run)",
+)
+def test_two_renders_of_a_song_are_bit_identical(tmp_path):
+    import soundfile as sf
+
+    mma = _load(DATA / "mma_corpus.py")
+    tools = _load(DATA / "_tools.py")
+    spec = mma.plan(quick=True, seconds=3.0)[0]
+    a = mma.render_song(spec, tmp_path / "a")
+    b = mma.render_song(spec, tmp_path / "b")
+    meta = tools.read_meta(a)
+    assert len(meta["stems"]) >= 2
+    for stem in meta["stems"]:  # the samples, bit for bit (the WAV headers hold a time stamp)
+        ya, _ = sf.read(str(a / f"{stem}.wav"), dtype="float32")
+        yb, _ = sf.read(str(b / f"{stem}.wav"), dtype="float32")
+        assert ya.tobytes() == yb.tobytes(), stem
+    assert meta["sha256"] == tools.read_meta(b)["sha256"]
+    assert tools.song_digest(a) == tools.song_digest(b)
 
 
 def test_missing_apt_package_names_the_fix():

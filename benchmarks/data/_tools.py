@@ -120,11 +120,28 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def audio_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of an audio file's *content*: sample rate, shape and the float32 samples (hex).
+
+    Not of the file's bytes: libsndfile writes a ``PEAK`` chunk with a time stamp into float
+    WAVs, so two bit-identical renders written a second apart differ in a few header bytes.
+    """
+    import hashlib
+
+    import soundfile as sf
+
+    y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    h = hashlib.sha256(f"{int(sr)}:{y.shape[0]}x{y.shape[1]}:".encode())
+    h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()
+
+
 def write_song(folder: Path, stems: Mapping[str, np.ndarray], sr: int, meta: Mapping[str, Any]) -> Path:
     """Write stems as float32 WAVs then ``meta.json`` (last, atomically) into ``folder``.
 
-    ``meta.json`` records the SHA-256 of every WAV (``sha256``), so that a benchmark can say
-    which data it ran on (:func:`song_digest`) and notice a file changed after rendering.
+    ``meta.json`` records the content SHA-256 of every WAV (``sha256``, :func:`audio_sha256`), so
+    that a benchmark can say which data it ran on (:func:`song_digest`) and notice a file that
+    changed after rendering.
     """
     from xmtag._files import atomic_write_text
     from xmtag.audio import save_audio
@@ -133,7 +150,7 @@ def write_song(folder: Path, stems: Mapping[str, np.ndarray], sr: int, meta: Map
     hashes = {}
     for name, y in stems.items():
         save_audio(folder / f"{name}.wav", np.asarray(y, np.float32), sr, subtype="FLOAT")
-        hashes[name] = file_sha256(folder / f"{name}.wav")
+        hashes[name] = audio_sha256(folder / f"{name}.wav")
     full = dict(meta, stems=list(stems), sample_rate=int(sr), sha256=hashes)
     atomic_write_text(folder / "meta.json", json.dumps(full, indent=1, sort_keys=True) + "\n")
     return folder
@@ -154,7 +171,7 @@ def song_ready(folder: Path, params: Mapping[str, Any]) -> bool:
 
 
 def song_digest(folder: str | os.PathLike[str], *, verify: bool = True) -> str:
-    """One SHA-256 over a prepared song's stem files (names and contents, in stem order).
+    """One SHA-256 over a prepared song's stems (names and audio contents, in stem order).
 
     With ``verify`` the files are re-hashed and compared with the hashes ``meta.json`` recorded
     when the song was rendered; a mismatch (a file edited or half-copied since) raises
@@ -169,7 +186,7 @@ def song_digest(folder: str | os.PathLike[str], *, verify: bool = True) -> str:
     for name in meta["stems"]:
         digest = recorded.get(name)
         if verify or digest is None:
-            actual = file_sha256(folder / f"{name}.wav")
+            actual = audio_sha256(folder / f"{name}.wav")
             if digest is not None and actual != digest:
                 raise DataError(
                     f"{folder / (name + '.wav')} changed after it was rendered (SHA-256 {actual[:12]}..., "
