@@ -217,6 +217,17 @@ def test_metrics_by_tagger_calls_equal_those_from_coalition_values():
     assert scorer.n_tagger_rows == 5  # n + 1 distinct coalitions
     with pytest.raises(CoalitionsUnavailableError, match="pass tagger="):
         metrics.deletion(sampled, "up")
+    # a real sampled explanation (no coalition values): scored by tagger calls, the same numbers
+    # as its values scored on the exact explanation's coalition table
+    lime = xmtag.explain(stems, tagger, cache=False, progress=False, method="lime", budget=12)
+    assert not lime.has_coalitions
+    on_table = SimpleNamespace(stems=lime.stems, labels=lime.labels, values=lime.values,
+                               coalition_values=exact.coalition_values)  # fmt: skip
+    by_calls = metrics.faithfulness(lime, tagger=tagger)
+    assert by_calls["method"].tolist() == ["lime", "lime"] and (by_calls["tagger_rows"] > 0).all()
+    pd.testing.assert_frame_equal(
+        by_calls[list(metrics.METRICS)], metrics.faithfulness(on_table)[list(metrics.METRICS)]
+    )
     bare = SimpleNamespace(stems=exact.stems, labels=exact.labels, values=exact.values)
     with pytest.raises(CoalitionsUnavailableError, match="no audio attached"):
         metrics.deletion(bare, "up", tagger=tagger)
