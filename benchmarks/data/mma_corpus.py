@@ -303,15 +303,25 @@ def render_song(spec: SongSpec, folder: Path, soundfont: Path = SOUNDFONT) -> Pa
 
 
 def prepare(
-    quick: bool = False, seconds: float = 30.0, seed: int = 0, root: Path | None = None
+    quick: bool = False,
+    seconds: float = 30.0,
+    seed: int = 0,
+    root: Path | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Render every song of the plan that is not already in the cache; return the song folders."""
+    """Render every song of the plan that is not already in the cache; return the song folders.
+
+    ``only`` restricts the plan to these song ids (e.g. longer renders of a benchmark's test
+    songs into another ``root``).
+    """
     _tools.ensure_apt(APT_PACKAGES)
     if not SOUNDFONT.is_file():
         raise _tools.DataError(f"SoundFont {SOUNDFONT} is missing: apt-get install fluid-soundfont-gm")
     base = (root or _tools.CACHE_ROOT) / "mma"
     folders = []
     specs = plan(quick=quick, seconds=seconds, seed=seed)
+    if only is not None:
+        specs = [s for s in specs if s.song_id in set(only)]
     for i, spec in enumerate(specs):
         folder = base / spec.song_id
         if _tools.song_ready(folder, spec_params(spec)):
