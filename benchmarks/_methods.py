@@ -13,7 +13,9 @@ Methods (``METHODS``; ``budget`` = distinct tagger rows):
 * ``banzhaf`` -- Banzhaf values, ``2**n`` rows;
 * ``permutation@B`` / ``kernel@B`` -- antithetic permutation sampling and KernelSHAP through
   :func:`xmtag.attribution.attribute` with a budget of ``B`` rows, ``B = 2**n`` (the exact
-  methods' cost) and ``B = 2**(n-1)`` (half);
+  methods' cost) and ``B = 2**(n-1)`` (half); below their minimum (KernelSHAP: 4 seeded
+  runs of at least ``2n + 2`` coalitions each; permutation sampling: 4 orders) they spend that
+  minimum, and the rows actually spent are what is reported;
 * ``lime`` -- audioLIME's LIME with its defaults (1,000 perturbations; audioLIME runs the
   tagger on every perturbation, so it pays 1,000 passes although at most ``2**n`` differ);
 * ``lime@B`` -- the same LIME with ``B`` perturbations (equal budget);

@@ -21,7 +21,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 DATA = BENCH / "data"
 SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 DATA_SCRIPTS = sorted(p for p in DATA.glob("*.py") if not p.name.startswith("_"))
-MINE = ("confound", "cost", "estimators", "genre_table", "separation_sensitivity")
+MINE = ("confound", "cost", "estimators", "faithfulness", "genre_table", "separation_sensitivity")
 
 
 def _load(path: Path):
@@ -59,7 +59,13 @@ def test_help(script):
 
 @pytest.mark.parametrize(
     "path",
-    [DATA / "_tools.py", *DATA_SCRIPTS, BENCH / "_common.py", *(BENCH / f"{m}.py" for m in MINE)],
+    [
+        DATA / "_tools.py",
+        *DATA_SCRIPTS,
+        BENCH / "_common.py",
+        BENCH / "_methods.py",
+        *(BENCH / f"{m}.py" for m in MINE),
+    ],
     ids=lambda p: p.name,
 )
 def test_doctests(path):
@@ -309,3 +315,46 @@ def test_common_writes_json_and_tables(tmp_path, capsys):
     text = common.print_table([{"a": "x", "b": 1.5}, {"a": "yy", "b": 10}])
     assert text.splitlines()[0].split() == ["a", "b"] and "yy" in capsys.readouterr().out
     assert common.rank_of(np.array([3.0, 1.0, 2.0]), 2) == 1
+
+
+def test_methods_share_one_coalition_table():
+    """benchmarks/_methods.py: every method on one table, charged the rows it queried."""
+    from xmtag import shapley
+
+    meth = _load(BENCH / "_methods.py")
+    rng = np.random.default_rng(0)
+    n = 4
+    table = rng.random((2**n, 3))
+    labels = [m[0] for m in meth.methods(n)]
+    assert len(labels) == len(set(labels)) and {"exact", "lime", "loo", "solo", "random"} <= set(labels)
+    for label, method, budget in meth.methods(n):
+        values, rows, passes = meth.run(table, label, method, budget, seed=1)
+        assert values.shape == (n, 3) and np.isfinite(values).all(), label
+        assert rows <= 2**n and (passes == 1000 if label == "lime" else passes <= max(2**n, 2 * n + 2)), label
+        if budget is not None and method != "kernel":  # permutation's minimum is 4 orders
+            assert rows <= max(budget, 4 * (n - 1) + 2), label
+    np.testing.assert_allclose(meth.run(table, "exact", "exact", None, 0)[0], shapley.exact(table))
+    solo = meth.run(table, "solo", "solo", None, 0)[0]
+    np.testing.assert_allclose(solo[2], table[4] - table[0])
+    a, b = meth.run(table, "random", "random", None, 3)[0], meth.run(table, "random", "random", None, 3)[0]
+    np.testing.assert_array_equal(a, b)  # seeded
+
+
+def test_faithfulness_benchmark_rows_on_a_known_game():
+    import xmtag
+
+    bench = _load(BENCH / "faithfulness.py")
+    w = np.array([0.3, 0.1, -0.2])
+    bits = (np.arange(8)[:, None] >> np.arange(3)) & 1
+    table = np.stack([0.1 + bits @ w, np.full(8, 0.05)], axis=1)
+    expl = xmtag.Explanation.from_game(table, ["a", "b", "c"], ["t", "u"])
+    frame = bench.clip_frame("toy", "clip", expl, n_tags=1, seed=0)
+    assert set(frame["tag"]) == {"t"} and frame["dataset"].eq("toy").all()
+    exact = frame[frame.method == "exact"].iloc[0]
+    assert exact["FF"] == pytest.approx(0.4) and exact["top_agrees_exact"] == 1.0
+    # on an additive game every Shapley estimator is exact: the same ranking as exact
+    for m in ("banzhaf", "loo", "solo", "permutation@2^n"):
+        assert frame[frame.method == m].iloc[0]["deletion_auc"] == pytest.approx(exact["deletion_auc"]), m
+    summary = bench.summary_table(frame.assign(clip=frame["method"] + "x"), n_boot=50, seed=0)
+    text = bench.markdown(summary, "toy", ["exact", "random"])
+    assert text.count("\n") == 3 and "| exact |" in text
