@@ -61,6 +61,7 @@ Adebayo et al. (2018), *Sanity checks for saliency maps*, NeurIPS.
 
 from __future__ import annotations
 
+from .errors import CoalitionsUnavailableError
 from .metrics_clip import (
     AD,
     AG,
@@ -76,7 +77,6 @@ from .metrics_clip import (
     input_fidelity,
 )
 from .metrics_curves import (
-    CoalitionsUnavailableError,
     Scorer,
     TopK,
     complexity,

@@ -18,18 +18,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._checks import positive_int, tag_indices
-from .errors import InvalidGameError, TaggerError, XmtagError
-
-try:  # the engine's error (issue 13); until it is on main, an equivalent one
-    from .errors import CoalitionsUnavailableError
-except ImportError:  # pragma: no cover - replaced when the engine lands
-
-    class CoalitionsUnavailableError(XmtagError, ValueError):
-        """A feature needs coalition values that the explanation does not have."""
-
+from .errors import CoalitionsUnavailableError, InvalidGameError, TaggerError, XmtagError
 
 __all__ = [
-    "CoalitionsUnavailableError",
     "Scorer",
     "TopK",
     "complexity",
