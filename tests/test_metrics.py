@@ -339,3 +339,44 @@ def test_randomization_check_musicnn(musicnn, demo_stems):
     np.testing.assert_array_equal(musicnn.predict(y), before)
     with pytest.raises(XmtagError, match="exposes no torch"):
         metrics.randomization_check(demo_stems, mean_tagger())
+
+
+class ModuleTagger:
+    """A tagger exposing its torch network as ``tagger.module`` (as TorchTagger and musicnn do)."""
+
+    labels, sample_rate, patch_length, name = ["x", "y"], 8000, None, "tiny-torch"
+
+    def __init__(self):
+        import torch
+
+        torch.manual_seed(0)
+        self.module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+    def predict(self, batch):
+        import torch
+
+        b = np.asarray(batch, np.float32)
+        feats = np.stack([b.mean(1), np.abs(b).mean(1), b.max(1), b.min(1)], 1)
+        with torch.no_grad():
+            return torch.sigmoid(self.module(torch.from_numpy(feats))).numpy()
+
+
+def test_randomized_taggers_on_a_torch_module():
+    import torch
+
+    tagger = ModuleTagger()
+    before = {k: v.clone() for k, v in tagger.module.state_dict().items()}
+    assert metrics.tagger_layers(tagger) == ["0", "2"]
+    copies = list(metrics.randomized_taggers(tagger, layers="independent", seed=1))
+    assert [c for c, _ in copies] == [["2"], ["0"]]
+    top_only = copies[0][1].module.state_dict()
+    assert not torch.equal(top_only["2.weight"], before["2.weight"])  # the weights really change
+    assert torch.equal(top_only["0.weight"], before["0.weight"])  # the others stay trained
+    for k, v in tagger.module.state_dict().items():  # the original is untouched
+        assert torch.equal(v, before[k]), k
+    stems = stems_constant()
+    frame = metrics.randomization_check(stems, tagger, layers="cascade", top=None)
+    assert frame["randomized"].tolist() == ["", "2", "2+0"]
+    assert (frame["prediction_change"].iloc[1:] > 0).all() and (frame["tagger_rows"] == 16).all()
+    with pytest.raises(XmtagError, match="Unknown layer"):
+        next(metrics.randomized_taggers(tagger, layers=["nope"]))
