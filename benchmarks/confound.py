@@ -27,8 +27,9 @@ after scoring a small grid on the test clips; that selection is gone.)
 On **confounded test clips** -- keys + drums + bass + vocals from test songs -- no guitar is
 present, so the stem that should push P(guitar) up is the drums. So that one clip is < 0.5 %
 of the test set, the test songs with keys and drums are rendered for ``--test-seconds``
-(default 90 s, the same seeded MMA song continued; the first 30 s are the corpus render) and
-cut into non-overlapping 3-s clips: 30 per song, >= 200 clips. Each method ranks the four
+(default 90 s: the same seeded MMA song played on for longer; its first bars are the notes of
+the corpus render, its loudness gain is set over the whole render) and cut into
+non-overlapping 3-s clips: 30 per song, >= 200 clips. Each method ranks the four
 stems; the script reports how often the drums rank first, with a 95 % Wilson interval
 (``xmtag.metrics.wilson``), over all confounded clips and over the clips the classifier calls
 "guitar" (``fooled``). The methods are those of ``benchmarks/faithfulness.py``
