@@ -398,7 +398,8 @@ def test_explain_an_audio_file_through_a_separator(tmp_path, toy_tagger):
     xmtag.save_audio(song, np.stack([np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 1000 * t)]) * 0.3, 44100)
     sep = xmtag.Separator("tiny", repo=repo, progress=False, cache=False)
     e = xmtag.explain(song, toy_tagger, separator=sep, cache=False, progress=False)
-    assert e.stems == ["drums", "bass", "other", "vocals"]
+    # random weights lose much of the mix: the separator adds it back as an explicit residual stem
+    assert e.stems[:4] == ["drums", "bass", "other", "vocals"] and e.stems[4:] in ([], ["residual"])
     assert e.metadata["source"] == {"kind": "file", "path": str(song.resolve())}
     assert e.metadata["separator"]["name"] == "tiny"
     assert isinstance(e.metadata["residual_db"], float)

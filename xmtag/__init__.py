@@ -44,6 +44,7 @@ _SUBMODULES = {
     "cli",
     "coalitions",
     "datasets",
+    "decompose",
     "errors",
     "estimators",
     "explanation",

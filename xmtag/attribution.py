@@ -12,7 +12,7 @@ method          what it computes                                          tagger
 ``banzhaf``     Banzhaf values from all ``2**n`` coalitions (not          ``2**n``
                 efficient: they need not add up to the prediction)
 ``permutation`` antithetic permutation sampling, standard errors          <= ``budget``
-``kernel``      KernelSHAP (``shap.KernelExplainer``), 4 seeded runs      <= ``budget``
+``kernel``      KernelSHAP (``shap.KernelExplainer``), 8 seeded runs      <= ``budget``
                 for standard errors; exact when the budget covers
                 every coalition
 ``lime``        audioLIME's LIME (:func:`xmtag.baselines.lime`):          <= ``budget``
@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,9 @@ AUTO_EXACT_MAX_PLAYERS = 8
 EXACT_MAX_PLAYERS = 16
 #: Default tagger-row budget of the sampled methods (``permutation``, ``kernel``, ``lime``).
 DEFAULT_BUDGET = 1000
-_KERNEL_REPEATS = 4
+_KERNEL_REPEATS = 8
+#: Most orders the permutation method samples, however large the budget.
+MAX_PERMUTATIONS = 4000
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,32 @@ def resolve_method(method: str, n_players: int) -> str:
 
 def _groups(groups: np.ndarray | None, a: np.ndarray) -> np.ndarray | None:
     return None if groups is None else np.tensordot(np.asarray(groups, dtype=np.float64), a, axes=(1, 0))
+
+
+def _distinct_coalitions(n: int, n_perm: int, seed: int) -> int:
+    """Distinct coalitions :func:`xmtag.estimators.permutation` visits with these arguments."""
+    rng = np.random.default_rng(seed)  # the same draws as the estimator's
+    base = rng.random((n_perm // 2, n)).argsort(axis=1)
+    perms = np.concatenate([base, base[:, ::-1]])
+    steps = np.cumsum(np.left_shift(np.int64(1), perms.astype(np.int64)), axis=1)
+    return int(np.unique(np.concatenate([[0], steps.ravel()])).size)
+
+
+def _permutations_for_budget(n: int, budget: int, seed: int) -> int:
+    """The most antithetic orders (even, >= 4, <= :data:`MAX_PERMUTATIONS`) whose distinct
+    coalitions fit in ``budget``: orders share prefixes, so small games fit many."""
+    lo, hi = 4, MAX_PERMUTATIONS
+    if _distinct_coalitions(n, hi, seed) <= budget:
+        return hi
+    if _distinct_coalitions(n, lo, seed) > budget:
+        raise InvalidGameError(
+            f"method='permutation' needs a budget of at least {_distinct_coalitions(n, lo, seed)} coalitions "
+            f"for {n} players (two antithetic pairs of orders); got {budget}."
+        )
+    while hi - lo > 2:  # the first k draws do not depend on how many are drawn: monotone in n_perm
+        mid = (lo + hi) // 4 * 2
+        lo, hi = (mid, hi) if _distinct_coalitions(n, mid, seed) <= budget else (lo, mid)
+    return lo
 
 
 def attribute(
@@ -204,7 +233,7 @@ def attribute(
     if method == "permutation":
         if n == 1:
             return attribute(game, 1, method="exact", batch_size=batch_size, groups=groups)
-        n_perm = 2 * max(2, (budget - 2) // (n - 1) // 2)
+        n_perm = _permutations_for_budget(n, budget, seed)
         est = permutation(
             game, n, n_permutations=n_perm, seed=seed, batch_size=batch_size, progress=progress, groups=groups
         )
@@ -213,17 +242,25 @@ def attribute(
             raise InvalidGameError(
                 f"method='kernel' needs a budget of at least 2 * n + 2 = {2 * n + 2} coalitions."
             )
-        per_run = max(2 * n + 2, budget // _KERNEL_REPEATS)
-        est = kernel(
-            game,
-            n,
-            n_samples=per_run,
-            n_repeats=_KERNEL_REPEATS,
-            seed=seed,
-            batch_size=batch_size,
-            progress=progress,
-            groups=groups,
-        )
+        if n <= 30 and budget >= 2**n:  # every coalition fits: shap enumerates them, the result is exact
+            est = kernel(
+                game, n, n_samples=2**n, seed=seed, batch_size=batch_size, progress=progress, groups=groups
+            )
+            zero = np.zeros_like(est.values)
+            gz = None if est.group_values is None else np.zeros_like(est.group_values)
+            est = dataclasses.replace(est, std_errors=zero, group_std_errors=gz)
+        else:
+            per_run = max(2 * n + 2, budget // _KERNEL_REPEATS)
+            est = kernel(
+                game,
+                n,
+                n_samples=per_run,
+                n_repeats=_KERNEL_REPEATS,
+                seed=seed,
+                batch_size=batch_size,
+                progress=progress,
+                groups=groups,
+            )
     elif method == "lime":
         memo = _MemoGame(game, n, batch_size, progress, "LIME")
         res = lime(memo, n, n_samples=max(2, budget), seed=seed, batch_size=batch_size)

@@ -342,6 +342,8 @@ def load(path: str | os.PathLike[str], audio: Stems | None = None, cls: type | N
     version = header["format_version"]
     prov_raw = header.get("provenance") if version >= 2 else header.get("metadata")
     provenance = Provenance.from_dict(prov_raw if isinstance(prov_raw, dict) else None)
+    if version == 1 and not provenance.versions and isinstance(header.get("xmtag_version"), str):
+        provenance = provenance.replace(versions={"xmtag": header["xmtag_version"]})
     method = header.get("method", "exact")
     budget = header.get("budget")
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:

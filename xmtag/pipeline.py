@@ -45,7 +45,6 @@ True
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import time
@@ -130,47 +129,25 @@ def _resolve_source(
     return stems, {"kind": "file", "path": str(p.resolve())}, info
 
 
-def _band_edges(bands: Any, sr: int) -> list[float]:
-    """Band edges in Hz from ``bands``: a list of inner edges, or a count of mel-spaced bands."""
-    nyq = sr / 2.0
-    if _checks._is_int(bands):
-        k = _checks.positive_int(bands, "bands")
-        if k < 2:
-            raise XmtagError(
-                "bands must be at least 2 (a count of mel-spaced bands) or a list of edges in Hz."
-            )
-        mel = np.linspace(0.0, 2595.0 * np.log10(1.0 + nyq / 700.0), k + 1)
-        inner = (700.0 * (10.0 ** (mel / 2595.0) - 1.0))[1:-1]
-        return [round(float(x), 1) for x in inner]
-    try:
-        inner = [float(x) for x in bands]
-    except (TypeError, ValueError):
-        raise XmtagError(f"bands must be an int or a list of edges in Hz, got {bands!r}.") from None
-    for x in inner:
-        _checks.finite_float(x, "a band edge", low=0.0, low_open=True)
-    if not inner or any(b <= a for a, b in itertools.pairwise(inner)) or inner[-1] >= nyq:
-        raise XmtagError(
-            f"bands: edges must be increasing, inside (0, {nyq:g}) Hz (half the sample rate); got {inner}."
-        )
-    return inner
-
-
 def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
-    """The players' audio: the stems, or each stem split into frequency bands (same sum)."""
+    """The players' audio: the stems, or each stem split into frequency bands that sum to it
+    (:func:`xmtag.decompose.bands`; ``bands`` is a count of mel-spaced bands or inner edges in Hz)."""
     if bands is None:
         return stems, None
     from .decompose import bands as split
+    from .decompose import mel_edges
     from .separation import Stems as _Stems
 
-    edges = _band_edges(bands, stems.sr)
-    hz = [0.0, *edges, stems.sr / 2.0]
-    names = [f"{lo:g}-{hi:g} Hz" for lo, hi in itertools.pairwise(hz)]
+    try:
+        edges = mel_edges(bands, stems.sr) if _checks._is_int(bands) else [float(x) for x in bands]
+    except (TypeError, ValueError):
+        raise XmtagError(f"bands must be a count of bands or a list of edges in Hz, got {bands!r}.") from None
     out: dict[str, np.ndarray] = {}
     for name in stems.names:
         parts = split(stems[name], stems.sr, edges)
-        for label, key in zip(names, parts.names):
-            out[f"{name}[{label}]" if len(stems) > 1 else label] = parts[key]
-    return _Stems(out, sr=stems.sr), edges
+        for key in parts.names:
+            out[f"{name}[{key}]" if len(stems) > 1 else key] = parts[key]
+    return _Stems(out, sr=stems.sr), [round(float(e), 3) for e in edges]
 
 
 def _cache_key(units: Stems, tagger: Any, segments: int | None, baseline: str) -> str:

@@ -202,7 +202,7 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
                 f"attribution over time for {tag}",
                 figure_png(plots.timeline(expl, tag), dpi),
             )
-        if expl.n_stems >= 2:
+        if expl.n_stems >= 2 and expl.interactions is not None:
             out[f"interactions-{s}"] = (
                 f"stem interactions for {tag}",
                 figure_png(plots.interactions(expl, tag), dpi),

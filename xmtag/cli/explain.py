@@ -53,7 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
     )
     p.add_argument("--segments", type=int, help="also attribute over time, in N segments of the clip")
-    p.add_argument("--separator", help="separator model for an audio file (default: the best available)")
+    p.add_argument(
+        "--separator",
+        help="separator for an audio file: auto (default: Demucs if its weights are here, else Spleeter), "
+        "htdemucs, htdemucs_6s, spleeter:2stems, spleeter:2stems+hpss, ... (xmtag info --separators)",
+    )
+    p.add_argument(
+        "--decompose",
+        help="split the mix (or, with --separator, its accompaniment/other stem) without a model: "
+        "hpss, bands:N, bands:F1,F2,..., nmf:K",
+    )
     p.add_argument("--repo", help="local Demucs model folder (for offline use)")
     add_method_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
@@ -144,12 +153,16 @@ def run(args: argparse.Namespace) -> int:
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
     separator = None
-    if args.separator or args.repo:
+    if Path(args.source).is_file():  # a mix: build the separator here to say which one is used
         from ..separation import Separator
 
-        separator = Separator(
-            args.separator or "htdemucs", repo=args.repo, progress=not args.quiet, cache=not args.no_cache
-        )
+        spec = args.separator or ("auto" if not args.decompose else None)
+        if args.decompose:
+            spec = f"{spec}+{args.decompose}" if spec else args.decompose
+        separator = Separator(spec, repo=args.repo, progress=not args.quiet, cache=not args.no_cache)
+        if not args.quiet:
+            why = getattr(separator, "chosen_because", None)
+            print(f"separator: {separator.model_name}" + (f" ({why})" if why else ""), file=sys.stderr)
     source = args.source
     if (getattr(args, "mixture", None) or getattr(args, "sr", None)) and Path(source).is_dir():
         from ..separation.stems import Stems
