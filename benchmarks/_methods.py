@@ -13,9 +13,9 @@ Methods (``METHODS``; ``budget`` = distinct tagger rows):
 * ``banzhaf`` -- Banzhaf values, ``2**n`` rows;
 * ``permutation@B`` / ``kernel@B`` -- antithetic permutation sampling and KernelSHAP through
   :func:`xmtag.attribution.attribute` with a budget of ``B`` rows, ``B = 2**n`` (the exact
-  methods' cost) and ``B = 2**(n-1)`` (half); below their minimum (KernelSHAP: 4 seeded
-  runs of at least ``2n + 2`` coalitions each; permutation sampling: 4 orders) they spend that
-  minimum, and the rows actually spent are what is reported;
+  methods' cost) and ``B = 2**(n-1)`` (half); below their minimum (KernelSHAP: ``2n + 2``
+  coalitions; permutation sampling: the coalitions of 4 orders) they get the smallest budget
+  that runs, and the rows actually spent are what is reported;
 * ``lime`` -- audioLIME's LIME with its defaults (1,000 perturbations; audioLIME runs the
   tagger on every perturbation, so it pays 1,000 passes although at most ``2**n`` differ);
 * ``lime@B`` -- the same LIME with ``B`` perturbations (equal budget);
@@ -86,9 +86,18 @@ def run(
         return rng.standard_normal((n, table.shape[1])), 0, 0
     if method == "solo":
         return table[[1 << i for i in range(n)]] - table[0], n + 1, n + 1
+    from xmtag.errors import InvalidGameError
+
     if method == "kernel" and budget is not None:
         budget = max(budget, 2 * n + 2)  # KernelSHAP's minimum; distinct rows stay <= 2**n
-    a = attribute(lambda m: table[m], n, method=method, budget=budget, seed=seed)
+    while True:
+        try:
+            a = attribute(lambda m: table[m], n, method=method, budget=budget, seed=seed)
+            break
+        except InvalidGameError:  # below permutation sampling's minimum (4 orders): the least above
+            if budget is None or budget >= 2**n or method != "permutation":
+                raise
+            budget += 1
     passes = budget if method == "lime" and budget is not None else a.budget
     return np.asarray(a.values, dtype=np.float64), int(a.budget), int(passes)
 
