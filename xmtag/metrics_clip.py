@@ -66,7 +66,9 @@ def _to_probability(x: np.ndarray | float, units: str) -> np.ndarray:
     if units == "probability":
         return x
     if units == "logit":
-        return 1.0 / (1.0 + np.exp(-x))
+        from scipy.special import expit  # no overflow warning for large logits
+
+        return expit(x)
     return np.full_like(x, np.nan)
 
 
