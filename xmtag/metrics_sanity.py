@@ -265,7 +265,7 @@ def randomization_check(
     tagger: Any,
     *,
     layers: str | Sequence[str] = "cascade",
-    method: str | Callable[[np.ndarray], np.ndarray] = "exact",
+    method: Any = "exact",
     tags: Iterable[str | int] | None = None,
     top: int | None = 5,
     seed: int = 0,
@@ -286,9 +286,10 @@ def randomization_check(
         A tagger with torch weights (see :func:`randomized_taggers`).
     layers : "cascade", "independent" or list of str
         Which layers each step randomises (see :func:`randomized_taggers`).
-    method : str or callable
+    method : str, callable, list or dict
         ``"exact"`` (Shapley), ``"banzhaf"``, ``"loo"``, ``"solo"`` (:data:`ATTRIBUTIONS`) or a
-        function ``coalition values (2**n, T) -> (n, T)``.
+        function ``coalition values (2**n, T) -> (n, T)``; a list (or a dict name -> method) of
+        several, which share each step's coalition values.
     tags : list of str, optional
         Tags compared (default: the trained tagger's ``top`` tags on the full mix).
     top : int, optional
@@ -301,10 +302,11 @@ def randomization_check(
     Returns
     -------
     pandas.DataFrame
-        One row per step (the first is the trained model): ``step``, ``randomized`` (layers,
-        ``"+"``-joined), ``layer`` (the one added at this step), ``spearman`` (rank correlation
-        of all stem x tag values with the original's; NaN when the randomised attribution is
-        constant, e.g. a saturated random network that gives every stem 0),
+        One row per step and method (step 0 is the trained model): ``step``, ``randomized``
+        (layers, ``"+"``-joined), ``layer`` (the one added at this step), ``method``,
+        ``spearman`` (rank correlation of all stem x tag values with the original's; NaN when
+        the randomised attribution is constant, e.g. a saturated random network that gives
+        every stem 0),
         ``top_stem_agreement`` (share of tags whose top stem is unchanged),
         ``mean_abs_change`` (of the values),
         ``prediction_change`` (largest change of the full mix's scores; 0 would mean the
@@ -314,37 +316,55 @@ def randomization_check(
 
     from .coalitions import evaluate
 
+    methods = _method_table(method)
     cv = evaluate(stems, tagger, progress=progress)
     idx = tag_indices(list(cv.labels), tags, None if tags is not None else top, cv.values[-1])
-    base = _attribute(method, cv.values)[:, idx]
+    base = {name: _attribute(fn, cv.values)[:, idx] for name, fn in methods.items()}
     rows = [
         {
             "step": 0,
             "randomized": "",
             "layer": "",
+            "method": name,
             "spearman": 1.0,
             "top_stem_agreement": 1.0,
             "mean_abs_change": 0.0,
             "prediction_change": 0.0,
             "tagger_rows": int(cv.n_tagger_rows),
         }
+        for name in methods
     ]
     for j, (chosen, rnd) in enumerate(randomized_taggers(tagger, layers=layers, seed=seed), start=1):
-        cvr = evaluate(stems, rnd, progress=progress)
-        vals = _attribute(method, cvr.values)[:, idx]
-        rows.append(
-            {
-                "step": j,
-                "randomized": "+".join(chosen),
-                "layer": chosen[-1],
-                "spearman": _spearman(base, vals),
-                "top_stem_agreement": _top_agreement(base, vals),
-                "mean_abs_change": float(np.abs(vals - base).mean()),
-                "prediction_change": float(np.abs(cvr.values[-1] - cv.values[-1]).max()),
-                "tagger_rows": int(cvr.n_tagger_rows),
-            }
-        )
+        cvr = evaluate(stems, rnd, progress=progress)  # one set of coalitions serves every method
+        for name, fn in methods.items():
+            vals = _attribute(fn, cvr.values)[:, idx]
+            rows.append(
+                {
+                    "step": j,
+                    "randomized": "+".join(chosen),
+                    "layer": chosen[-1],
+                    "method": name,
+                    "spearman": _spearman(base[name], vals),
+                    "top_stem_agreement": _top_agreement(base[name], vals),
+                    "mean_abs_change": float(np.abs(vals - base[name]).mean()),
+                    "prediction_change": float(np.abs(cvr.values[-1] - cv.values[-1]).max()),
+                    "tagger_rows": int(cvr.n_tagger_rows),
+                }
+            )
     return pd.DataFrame(rows)
+
+
+def _method_table(method: Any) -> dict[str, Any]:
+    if isinstance(method, str) or callable(method):
+        method = [method]
+    if isinstance(method, Mapping):
+        return dict(method)
+    out = {}
+    for i, m in enumerate(method):
+        out[m if isinstance(m, str) else getattr(m, "__name__", f"method{i}")] = m
+    if not out:
+        raise XmtagError("randomization_check(method=...): give at least one method.")
+    return out
 
 
 # ---------------------------------------------------------------------------------- stability
