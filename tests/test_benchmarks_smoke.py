@@ -358,3 +358,22 @@ def test_faithfulness_benchmark_rows_on_a_known_game():
     summary = bench.summary_table(frame.assign(clip=frame["method"] + "x"), n_boot=50, seed=0)
     text = bench.markdown(summary, "toy", ["exact", "random"])
     assert text.count("\n") == 3 and "| exact |" in text
+
+
+@pytest.mark.slow
+def test_external_taggers_quick(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("transformers")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent)}  # this checkout's xmtag
+    res = subprocess.run(
+        [sys.executable, str(BENCH / "external_taggers.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "birdnet-2.4" in res.stdout and (tmp_path / "external_taggers_quick.json").is_file()
