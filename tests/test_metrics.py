@@ -381,3 +381,18 @@ def test_randomized_taggers_on_a_torch_module():
     assert (frame["prediction_change"].iloc[1:] > 0).all() and (frame["tagger_rows"] == 16).all()
     with pytest.raises(XmtagError, match="Unknown layer"):
         next(metrics.randomized_taggers(tagger, layers=["nope"]))
+
+
+def test_tagger_calls_use_the_explanations_baseline():
+    """A sampled explanation made with baseline="noise" is scored with the same noise floor."""
+    stems = stems_constant((0.3, 0.1, 0.0, 0.2))
+    tagger = FunctionTagger(lambda b: np.abs(b).mean(1, keepdims=True), ["loud"], 8000, name="loud")
+    exact = xmtag.explain(stems, tagger, cache=False, progress=False, baseline="noise")
+    lime = xmtag.explain(
+        stems, tagger, cache=False, progress=False, method="lime", budget=12, baseline="noise"
+    )
+    assert exact.coalition_values[0, 0] > 0  # the empty coalition is the noise floor, not silence
+    on_table = SimpleNamespace(stems=lime.stems, labels=lime.labels, values=lime.values,
+                               coalition_values=exact.coalition_values)  # fmt: skip
+    got = metrics.faithfulness(lime, tagger=tagger)[list(metrics.METRICS)]
+    pd.testing.assert_frame_equal(got, metrics.faithfulness(on_table)[list(metrics.METRICS)])
