@@ -144,6 +144,11 @@ class CoalitionValues:
     reuse: str = "off"
 
     @property
+    def sr(self) -> int:
+        """The tagger's sample rate (same as ``sample_rate``)."""
+        return self.sample_rate
+
+    @property
     def n_players(self) -> int:
         """Number of stems."""
         return len(self.names)
