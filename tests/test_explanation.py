@@ -306,7 +306,16 @@ def test_load_rejects_other_versions_and_other_files(toy_expl, tmp_path):
 # -- tables and exports --------------------------------------------------------------------------
 def test_to_frame_is_tidy_and_consistent(toy_expl):
     df = toy_expl.to_frame()
-    assert list(df.columns) == ["tag", "stem", "value", "stderr", "solo", "without", "base_value", "prediction"]
+    assert list(df.columns) == [
+        "tag",
+        "stem",
+        "value",
+        "stderr",
+        "solo",
+        "without",
+        "base_value",
+        "prediction",
+    ]
     assert len(df) == toy_expl.n_tags * toy_expl.n_stems
     rock = df[df.tag == "rock"].set_index("stem")
     np.testing.assert_allclose(rock.value.to_numpy(), toy_expl.values[:, 0])
