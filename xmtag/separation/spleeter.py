@@ -36,9 +36,9 @@ Memory and speed
 The mixture's full STFT stays in memory (complex64, 4x the float32 samples: 0.85 GB for
 10 minutes of stereo), with one masked copy at a time and one batch of chunks' activations.
 Chunks are processed ``batch`` at a time with a progress bar. Measured in
-``benchmarks/separation_sensitivity.py`` (``benchmarks/README.md``): about 55 s of wall
-clock per minute of stereo audio on the 2-core reference machine while it was heavily loaded
-by other jobs; an idle machine is several times faster.
+``benchmarks/separation_sensitivity.py`` (``benchmarks/README.md``): 27 s of wall clock
+per minute of stereo audio on the 2-core reference machine while it was loaded by other jobs
+(55 s under a heavier load); an idle machine is faster.
 """
 
 from __future__ import annotations
