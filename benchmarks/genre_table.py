@@ -112,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
             pred = expl.prediction
             genre = genres[folder.name]
             rec = corpus.records[folder.name]
+            meta_order = _tools.read_meta(folder)["stems"]  # the song's stem order, as before the corpus
+            order = [s for s in meta_order if s in expl.stems] + [
+                s for s in expl.stems if s not in meta_order
+            ]
             row = {
                 "song": folder.name,
                 "genre": genre,
-                "stems": ",".join(expl.stems),
+                "stems": ",".join(order),
                 "top_corpus_genre": top_genre(pred, labels, corpus_genres),
                 "top_genre_tag": top_genre(pred, labels, GENRE_TAGS),
                 "top_tag": labels[int(np.argmax(pred))],
@@ -123,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 "from_cache": folder.name in corpus.reused,
                 "seconds": float(rec.get("seconds") or 0.0),
             }
-            for s_i, stem in enumerate(expl.stems):
+            for stem in order:
+                s_i = expl.stems.index(stem)
                 row[f"phi_{stem}"] = float(expl.values[s_i, labels.index(genre)])
                 for tag in GENRE_TAGS:
                     sums[(tag, stem)].append(float(expl.values[s_i, labels.index(tag)]))
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             per_song.append(row)
             print(
                 f"  {folder.name:24s} top genre {row['top_corpus_genre']:10s} (all tags: {row['top_tag']}), "
-                f"{row['seconds']:.1f} s{' cached' if row['from_cache'] else ''}",
+                f"{row['seconds']:.1f} s{', from the store' if row['from_cache'] else ''}",
                 flush=True,
             )
 
