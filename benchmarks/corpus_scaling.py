@@ -245,18 +245,18 @@ def extrapolate(s_per_track_per_worker: float) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser(__doc__, runtime="~6 min", quick_runtime="~1.5 min")
-    p.add_argument("--tracks", type=int, help="tracks of the throughput runs (default 16; --quick 4)")
-    p.add_argument("--seconds", type=float, help="seconds per throughput track (default 10; --quick 3)")
-    p.add_argument("--stems", type=int, help="stems per throughput track (default 4; --quick 2)")
+    p = _common.parser(__doc__, runtime="~10 min on the loaded 2-core machine", quick_runtime="~3 min")
+    p.add_argument("--tracks", type=int, help="tracks of the throughput runs (default 8; --quick 4)")
+    p.add_argument("--seconds", type=float, help="seconds per throughput track (default 6; --quick 3)")
+    p.add_argument("--stems", type=int, help="stems per throughput track (default 3; --quick 2)")
     p.add_argument("--rerun-tracks", type=int, help="tracks of the rerun store (default 100; --quick 30)")
     p.add_argument("--repeats", type=int, help="repeats of the overhead and rerun timings (default 3)")
     p.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster run")
     args = p.parse_args(argv)
     _common.setup(args)
-    n = args.tracks or (4 if args.quick else 16)
-    seconds = args.seconds or (3.0 if args.quick else 10.0)
-    n_stems = args.stems or (2 if args.quick else 4)
+    n = args.tracks or (4 if args.quick else 8)
+    seconds = args.seconds or (3.0 if args.quick else 6.0)
+    n_stems = args.stems or (2 if args.quick else 3)
     n_rerun = args.rerun_tracks or (30 if args.quick else 100)
     repeats = args.repeats or 3
 
