@@ -33,15 +33,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import XmtagError
+    from .._checks import positive_int
     from ..taggers import load_tagger
 
-    if args.top < 1:
-        raise XmtagError(f"--top must be at least 1, got {args.top}.")
+    positive_int(args.top, "--top")
+    n_threads = None if args.threads is None else positive_int(args.threads, "--threads")
     by_name = not str(args.tagger).endswith(".pb") and not str(args.tagger).lower().startswith("hf:")
-    kwargs = {"num_threads": args.threads} if args.threads and by_name else {}
+    kwargs = {"num_threads": n_threads} if n_threads and by_name else {}
     tagger = load_tagger(args.tagger, **kwargs)
-    y, sr = load_audio(args.file, sr=tagger.sample_rate, mono=True)
+    from ..taggers.base import tagger_sr
+
+    y, sr = load_audio(args.file, sr=tagger_sr(tagger), mono=True)
     if getattr(tagger, "patch_length", None):
         patches = tagger.predict_patches(y)[0]
         clip = patches.mean(axis=0)
