@@ -262,7 +262,7 @@ def extrapolate(s_per_track_per_worker: float) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser(__doc__, runtime="~5 min on the loaded 2-core machine", quick_runtime="~3 min")
+    p = _common.parser(__doc__, runtime="~3-5 min on the shared 2-core machine", quick_runtime="~1-3 min")
     p.add_argument("--tracks", type=int, help="tracks of the throughput runs (default 8; --quick 4)")
     p.add_argument("--seconds", type=float, help="seconds per throughput track (default 6; --quick 3)")
     p.add_argument("--stems", type=int, help="stems per throughput track (default 3; --quick 2)")
