@@ -21,7 +21,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 DATA = BENCH / "data"
 SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 DATA_SCRIPTS = sorted(p for p in DATA.glob("*.py") if not p.name.startswith("_"))
-MINE = ("confound", "cost", "estimators", "faithfulness", "genre_table", "separation_sensitivity")
+MINE = ("confound", "corpus_scaling", "cost", "estimators", "faithfulness", "genre_table", "separation_sensitivity")
 
 
 def _load(path: Path):
@@ -392,3 +392,36 @@ def test_external_taggers_quick(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "birdnet-2.4" in res.stdout and (tmp_path / "external_taggers_quick.json").is_file()
+
+
+@pytest.mark.slow
+def test_corpus_scaling_quick(tmp_path):
+    """The corpus benchmark end to end (local pools, a Dask LocalCluster, the rerun), small (~1-2 min)."""
+    pytest.importorskip("distributed")
+    import json
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent)}  # this checkout's xmtag, also in the workers
+    cmd = [
+        sys.executable,
+        str(BENCH / "corpus_scaling.py"),
+        "--quick",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    cmd += ["--tracks", "3", "--rerun-tracks", "12", "--repeats", "1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "EXTRAPOLATED" in res.stdout
+    out = json.loads((tmp_path / "corpus_scaling_quick.json").read_text())["results"]
+    assert [r["engine"] for r in out["throughput"]] == [
+        "local pool, workers=1",
+        "local pool, workers=2",
+        "Dask LocalCluster, 2 workers",
+    ]
+    assert all(r["tracks"] == 3 and r["tracks_per_min"] > 0 for r in out["throughput"])
+    rerun = out["rerun"]
+    assert rerun["tracks_in_store"] == 12 and rerun["build_tagger_calls"] > 0
+    assert rerun["rerun_tagger_calls"] == 0 and rerun["rerun_after_touch_tagger_calls"] == 0
+    assert out["overhead"]["bare_s_per_track_median"] > 0
