@@ -59,9 +59,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def msd():
-    if not HAVE_MUSICNN:
-        pytest.skip("musicnn package not installed")
-    return load_tagger("musicnn-msd")
+    return load_tagger("musicnn-msd", device="cpu")
 
 
 def musicnn_folder(name: str) -> Path:
@@ -173,7 +171,6 @@ def test_reader_missing_files(tmp_path):
 
 
 # --------------------------------------------------------------------------- fidelity
-@needs_musicnn
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_port_matches_original_tensorflow(model, clip, reference):
     """Per-patch outputs equal the original TF implementation (fixture made by
@@ -191,7 +188,6 @@ def test_port_matches_original_tensorflow(model, clip, reference):
 FOF = Path("/usr/share/games/fretsonfire/data/songs")
 
 
-@needs_musicnn
 @pytest.mark.slow
 @pytest.mark.skipif(
     not FOF.is_dir(),
@@ -226,7 +222,6 @@ def test_mel_filterbank_is_librosa_slaney(reference):
     assert fb[95, 250] == pytest.approx(0.00298842, rel=1e-5)
 
 
-@needs_musicnn
 def test_log_mel_float16_rounding_in_float32(clip):
     from xmtag.taggers.musicnn import log_mel
 
@@ -239,7 +234,6 @@ def test_log_mel_float16_rounding_in_float32(clip):
 
 
 # --------------------------------------------------------------------------- batching and patches
-@needs_musicnn
 def test_batching_invariance(msd, clip):
     y = clip[0]
     batch = np.stack([y[: 3 * PL], y[-3 * PL :], 0.3 * y[PL : 4 * PL]])
@@ -251,7 +245,6 @@ def test_batching_invariance(msd, clip):
     assert not np.allclose(together[0], together[1], atol=1e-3)  # different clips, different tags
 
 
-@needs_musicnn
 def test_patches_drop_remainder_and_locality(msd, clip):
     y = clip[:, : 2 * PL + 5000].copy()
     full = msd.predict_patches(y)
@@ -269,7 +262,6 @@ def test_patches_drop_remainder_and_locality(msd, clip):
     assert np.abs(msd.predict_patches(z)[0, 1] - full[0, 1]).max() > 1e-7
 
 
-@needs_musicnn
 def test_short_clip_is_padded_with_warning(msd, clip):
     short = clip[:, :16000]
     with pytest.warns(ShortClipWarning, match="shorter than one patch"):
@@ -282,7 +274,6 @@ def test_short_clip_is_padded_with_warning(msd, clip):
         np.testing.assert_array_equal(msd.predict(short), out[:, 0])
 
 
-@needs_musicnn
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
@@ -301,7 +292,6 @@ def test_bad_inputs(msd, bad, match):
     assert isinstance(info.value, XmtagError)
 
 
-@needs_musicnn
 def test_one_dimensional_and_float64_input(msd, clip):
     y = clip[0, :PL]
     np.testing.assert_array_equal(msd.predict(y), msd.predict(y[None].astype(np.float64)))
@@ -313,13 +303,14 @@ def test_weights_are_cached_and_corrupt_cache_rebuilt(tmp_path, clip):
     from xmtag.taggers.musicnn import MusicnnTagger
 
     cache = Cache(tmp_path / "cache")
-    first = MusicnnTagger("musicnn-msd", cache=cache)
+    folder = musicnn_folder("MSD_musicnn")  # a user's checkpoint: converted once, then cached
+    first = MusicnnTagger("musicnn-msd", checkpoint=folder, cache=cache)
     entries = list(cache.entries("taggers"))
     assert len(entries) == 1
     raw = bytearray(entries[0].read_bytes())
     raw[1000] ^= 0x01  # corrupt a weight byte: checksum catches it
     entries[0].write_bytes(bytes(raw))
-    second = MusicnnTagger("musicnn-msd", cache=cache)
+    second = MusicnnTagger("musicnn-msd", checkpoint=folder, cache=cache)
     np.testing.assert_array_equal(first.predict(clip[:, :PL]), second.predict(clip[:, :PL]))
     assert first.checkpoint_hash == second.checkpoint_hash
     assert first.n_parameters > 780_000
@@ -345,7 +336,8 @@ def test_missing_musicnn_package_names_the_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "musicnn" else real(n, *a))
     with pytest.raises(MissingDependencyError, match=r"pip install --no-deps musicnn==0\.1\.0"):
-        musicnn.MusicnnTagger("musicnn-msd")
+        musicnn.musicnn_checkpoint("MSD_musicnn")
+    assert musicnn.MusicnnTagger("musicnn-msd", device="cpu").weights == "xmtag"  # shipped weights
 
 
 def test_registry_names_and_errors(tmp_path):
@@ -358,7 +350,6 @@ def test_registry_names_and_errors(tmp_path):
         xmtag.taggers.musicnn.MusicnnTagger("musicnn-xyz")
 
 
-@needs_musicnn
 def test_aliases_and_protocol(msd):
     assert isinstance(msd, Tagger) and check_tagger(msd) is msd
     assert msd.sample_rate == 16000 and msd.patch_length == 187 * 256 and msd.name == "musicnn-msd"
@@ -418,7 +409,6 @@ def test_check_tagger_rejects_non_taggers():
 
 
 # --------------------------------------------------------------------------- CLI
-@needs_musicnn
 def test_cli_tag(capsys, reference):
     from xmtag.cli import main
 
