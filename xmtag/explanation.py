@@ -1180,12 +1180,12 @@ class Explanation:
 
 
 # -- explain() ---------------------------------------------------------------------------------
-def _resolve_tagger(tagger: Any) -> Any:
+def _resolve_tagger(tagger: Any, device: Any = "auto") -> Any:
     from .taggers import load_tagger
     from .taggers.base import check_tagger
 
     if isinstance(tagger, (str, os.PathLike)):
-        return load_tagger(tagger)
+        return load_tagger(tagger, **({} if device in (None, "auto") else {"device": device}))
     return check_tagger(tagger)
 
 
@@ -1297,6 +1297,7 @@ def explain(
     top: int | None = None,
     cache: bool = True,
     *,
+    device: Any = "auto",
     progress: bool = True,
 ) -> Explanation:
     """Explain a tagger's prediction for a song by its stems, with exact Shapley values.
@@ -1330,6 +1331,9 @@ def explain(
         Reuse and store coalition values (and Demucs stems) in the xmtag cache, keyed by the
         audio content, the tagger and ``segments``. Only taggers given by name are cached (a
         tagger object of your own is always evaluated).
+    device : str or torch.device
+        Where a tagger given by name runs: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
+        ``"cuda"``, ...
     progress : bool
         Show progress bars for separation and coalition passes.
 
@@ -1367,7 +1371,7 @@ def explain(
     tags = [tags] if isinstance(tags, str) else (None if tags is None else list(tags))
     t_start = time.perf_counter()
     by_name = isinstance(tagger, (str, os.PathLike))
-    tagger = _resolve_tagger(tagger)
+    tagger = _resolve_tagger(tagger, device)
     if tags is not None:  # fail before the expensive part
         missing = [t for t in tags if t not in tagger.labels]
         if missing:

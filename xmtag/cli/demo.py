@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tagger", default="musicnn-msd", help="tagger to explain (default: %(default)s)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
+    p.add_argument("--device", default="auto", help="where the tagger runs: auto (default), cpu, cuda")
     p.set_defaults(func=run)
 
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         tagger=args.tagger,
         segments=args.segments,
         cache=not args.no_cache,
+        device=args.device,
         progress=not args.quiet,
     )
     out = Path(args.out)

@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--separator", help="Demucs model for an audio file (default: htdemucs)")
     p.add_argument("--repo", help="local Demucs model folder (for offline use)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
+    p.add_argument("--device", default="auto", help="where the tagger runs: auto (default), cpu, cuda")
     p.set_defaults(func=run)
 
 
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         separator=separator,
         segments=args.segments,
         cache=not args.no_cache,
+        device=args.device,
         progress=not args.quiet,
     )
     out = Path(args.out) if args.out else Path("out") / (Path(args.source).stem or "stems")

@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=10, metavar="K", help="how many tags to show (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON (all tags, per-patch scores)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for inference")
+    p.add_argument("--device", default="auto", help="where the tagger runs: auto (default), cpu, cuda")
+    p.add_argument(
+        "--precision", default="fp32", choices=["fp32", "bf16"], help="musicnn arithmetic (default fp32)"
+    )
     p.set_defaults(func=run)
 
 
@@ -34,7 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise XmtagError(f"--top must be at least 1, got {args.top}.")
-    kwargs = {"num_threads": args.threads} if args.threads and not str(args.tagger).endswith(".pb") else {}
+    kwargs: dict = {}
+    if not str(args.tagger).endswith(".pb"):  # Essentia graphs run in their own CPU worker
+        kwargs = {"device": args.device, "precision": args.precision}
+        if args.threads:
+            kwargs["num_threads"] = args.threads
     tagger = load_tagger(args.tagger, **kwargs)
     y, sr = load_audio(args.file, sr=tagger.sample_rate, mono=True)
     if getattr(tagger, "patch_length", None):
