@@ -34,7 +34,7 @@ def mel() -> np.ndarray:
 # --------------------------------------------------------------------------- shipped weights
 @pytest.mark.parametrize("folder", sorted(FOLDERS.values()))
 def test_shipped_weights_equal_the_conversion_of_the_original_checkpoints(folder):
-    """The arrays in xmtag/data/musicnn are convert_checkpoint() of musicnn 0.1.0's checkpoints, bit for bit."""
+    """xmtag/data/musicnn holds convert_checkpoint() of musicnn 0.1.0's checkpoints, bit for bit."""
     pytest.importorskip("musicnn", reason="the original checkpoints: pip install --no-deps musicnn==0.1.0")
     ckpt = mw.musicnn_checkpoint(folder)
     shipped = mw.shipped_weights(folder)
