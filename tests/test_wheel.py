@@ -94,7 +94,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_demo_offline(dist, tmp_pa
     )
     out = tmp_path / "demo"
     _run(
-        [str(venv / "bin" / "xmtag"), "demo", "--out", str(out), "--quiet"],
+        [str(venv / "bin" / "xmtag"), "-q", "demo", "--out", str(out)],
         timeout=1200,
         cwd=tmp_path,
         env=offline,
