@@ -81,6 +81,26 @@ def _max_last(z: torch.Tensor) -> torch.Tensor:
     return z[..., 0]
 
 
+def _bf16_requested(device_type: str) -> bool:
+    """Whether the caller runs under ``torch.autocast(device_type, dtype=torch.bfloat16)``."""
+    try:
+        on = torch.is_autocast_enabled(device_type)
+        return on and torch.get_autocast_dtype(device_type) == torch.bfloat16
+    except TypeError:  # torch < 2.4
+        if device_type == "cpu":
+            return torch.is_autocast_cpu_enabled() and torch.get_autocast_cpu_dtype() == torch.bfloat16
+        return torch.is_autocast_enabled() and torch.get_autocast_gpu_dtype() == torch.bfloat16
+
+
+def _centred_bf16_conv(u: torch.Tensor, w16: torch.Tensor, wsum: torch.Tensor, dims: tuple[int, ...]):
+    """``conv2d(u, w)`` with bfloat16 products on ``u - c`` (``c``: the mean of ``u`` over ``dims``,
+    per patch and input channel), plus ``c`` times the weight sums in float32, which is exact
+    algebra: centring shrinks the rounding error of bfloat16 (2^-9 relative) 2-3 fold."""
+    c = u.mean(dim=dims, keepdim=True)  # (B, C_in, 1, 1)
+    y = F.conv2d((u - c).to(torch.bfloat16), w16)
+    return y, torch.einsum("bi,oi->bo", c.flatten(1), wsum)  # (B, C_out) float32
+
+
 def _clamp_bounds(scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel clamp bounds of ``sign(a) relu(sign(a) y)``: ``[0, inf)`` or ``(-inf, 0]``."""
     inf = torch.full_like(scale, float("inf"))
@@ -184,8 +204,11 @@ class MusicnnNet(_Folded):
     # ------------------------------------------------------------------ the fast path
     def _fold(self) -> dict[str, torch.Tensor]:
         f: dict[str, torch.Tensor] = {}
-        for name in _FRONT:
+        for name in _FRONT:  # frequency offsets as input channels: (204, kw, 7, 1), channels_last
             self._fold_conv(f, name, getattr(self, name), getattr(self, name + "_bn"))
+            w = f[name + ".w"].permute(0, 3, 2, 1).contiguous(memory_format=torch.channels_last)
+            f[name + ".w"], f[name + ".w16"] = w, w.to(torch.bfloat16)
+            f[name + ".wsum"] = w.sum(dim=(2, 3))  # (204, kw)
         for name, kh, _, _ in _TEMPORAL:
             self._fold_conv(f, name, getattr(self, name), getattr(self, name + "_bn"))
             f[name + ".w"] = f[name + ".w"].reshape(51, 1, kh).contiguous()
@@ -204,11 +227,28 @@ class MusicnnNet(_Folded):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Tag probabilities ``(B, 50)`` of log-mel patches ``(B, 187, 96)`` (fast path)."""
+        bf16 = _bf16_requested(x.device.type)
+        with torch.autocast(x.device.type, enabled=False):
+            return self._forward(x.float(), bf16)
+
+    def _forward(self, x: torch.Tensor, bf16: bool) -> torch.Tensor:
         f = self.folded()
         b, t, n_mels = x.shape
         x = x * f["bn_in.scale"] + f["bn_in.shift"]
-        xt = F.pad(x.unsqueeze(1), (0, 0, 3, 3))
-        feats = [_finish(_max_last(F.conv2d(xt, f[k + ".w"])), f, k) for k in _FRONT]
+        xt = F.pad(x, (0, 0, 3, 3))  # (B, T + 6, 96)
+        feats = []
+        for k in _FRONT:
+            kw = f[k + ".w"].shape[1]
+            # im2col along frequency only: (B, kw, T + 6, F) channels_last, i.e. the unfold's own
+            # memory order; oneDNN then runs a (7, 1) conv over kw channels, measured 1.2x faster
+            # than the (7, kw) conv over one channel in float32 and 2x in bfloat16
+            u = xt.unfold(2, kw, 1).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+            if bf16:  # the timbral convs (81 % of the FLOPs) in bfloat16, the rest in float32
+                y, corr = _centred_bf16_conv(u, f[k + ".w16"], f[k + ".wsum"], (2, 3))
+                m = _max_last(y).float() + corr.unsqueeze(-1)
+            else:
+                m = _max_last(F.conv2d(u, f[k + ".w"]))
+            feats.append(_finish(m, f, k))
         bands = x.transpose(1, 2).reshape(b * n_mels, 1, t)  # every mel band as its own signal
         for name, _kh, before, after in _TEMPORAL:
             y = F.conv1d(F.pad(bands, (before, after)), f[name + ".w"])  # (B * 96, 51, T)
@@ -253,20 +293,41 @@ class VggNet(_Folded):
     def _fold(self) -> dict[str, torch.Tensor]:
         f: dict[str, torch.Tensor] = {}
         for i in range(1, 6):
-            self._fold_conv(f, f"conv{i}", getattr(self, f"conv{i}"), getattr(self, f"conv{i}_bn"))
-            f[f"conv{i}.w"] = f[f"conv{i}.w"].contiguous(memory_format=torch.channels_last)
+            # only the sign of the batch-norm scale goes into the weights (exact); |scale| multiplies
+            # the pooled output, 4-16x smaller: keeps float32 outputs within ~4e-7 of the reference
+            name, conv, bn = f"conv{i}", getattr(self, f"conv{i}"), getattr(self, f"conv{i}_bn")
+            sign = torch.where(bn.scale > 0, 1.0, -1.0).to(bn.scale)
+            w = (conv.weight * sign.view(-1, 1, 1, 1)).contiguous(memory_format=torch.channels_last)
+            f[name + ".w"], f[name + ".w16"], f[name + ".wsum"] = w, w.to(torch.bfloat16), w.sum(dim=(2, 3))
+            f[name + ".b"], f[name + ".abs"], f[name + ".shift"] = conv.bias * sign, bn.scale.abs(), bn.shift
+            f[name + ".lo"], f[name + ".hi"] = _clamp_bounds(bn.scale)
         f["bn_in.scale"], f["bn_in.shift"] = self.bn_in.scale, self.bn_in.shift
         f["out.w"], f["out.b"] = self.out.weight, self.out.bias
         return f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Tag probabilities ``(B, 50)`` of log-mel patches ``(B, 187, 96)`` (fast path)."""
+        bf16 = _bf16_requested(x.device.type)
+        with torch.autocast(x.device.type, enabled=False):
+            return self._forward(x.float(), bf16)
+
+    def _forward(self, x: torch.Tensor, bf16: bool) -> torch.Tensor:
         f = self.folded()
         x = (x * f["bn_in.scale"] + f["bn_in.shift"]).unsqueeze(1)
         x = x.contiguous(memory_format=torch.channels_last)
         for i, (k, s) in enumerate(_VGG_POOLS, start=1):
-            y = F.conv2d(x, f[f"conv{i}.w"], f[f"conv{i}.b"], padding=1)
-            x = _finish(F.max_pool2d(y, kernel_size=k, stride=s), f, f"conv{i}", bias=False)
+            name = f"conv{i}"
+            if bf16:  # every conv in bfloat16 on centred inputs, pooling and the rest in float32
+                xp = F.pad(x, (1, 1, 1, 1)).contiguous(memory_format=torch.channels_last)
+                y, corr = _centred_bf16_conv(xp, f[name + ".w16"], f[name + ".wsum"], (2, 3))
+                y = F.max_pool2d(y, kernel_size=k, stride=s).float()
+                y = y + (corr + f[name + ".b"]).view(y.shape[0], -1, 1, 1)
+            else:
+                y = F.conv2d(x, f[name + ".w"], f[name + ".b"], padding=1)
+                y = F.max_pool2d(y, kernel_size=k, stride=s)
+            shape = (1, -1, 1, 1)
+            x = torch.clamp(y, f[name + ".lo"].view(shape), f[name + ".hi"].view(shape))
+            x = x * f[name + ".abs"].view(shape) + f[name + ".shift"].view(shape)
         x = x.permute(0, 2, 3, 1).flatten(1)
         return torch.sigmoid(F.linear(x, f["out.w"], f["out.b"]))
 
