@@ -83,6 +83,8 @@ def _max_last(z: torch.Tensor) -> torch.Tensor:
 
 def _bf16_requested(device_type: str) -> bool:
     """Whether the caller runs under ``torch.autocast(device_type, dtype=torch.bfloat16)``."""
+    if device_type == "meta":  # no autocast there: shapes only
+        return False
     try:
         on = torch.is_autocast_enabled(device_type)
         return on and torch.get_autocast_dtype(device_type) == torch.bfloat16
@@ -228,6 +230,8 @@ class MusicnnNet(_Folded):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Tag probabilities ``(B, 50)`` of log-mel patches ``(B, 187, 96)`` (fast path)."""
         bf16 = _bf16_requested(x.device.type)
+        if x.device.type == "meta":
+            return self._forward(x.float(), bf16)
         with torch.autocast(x.device.type, enabled=False):
             return self._forward(x.float(), bf16)
 
@@ -308,6 +312,8 @@ class VggNet(_Folded):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Tag probabilities ``(B, 50)`` of log-mel patches ``(B, 187, 96)`` (fast path)."""
         bf16 = _bf16_requested(x.device.type)
+        if x.device.type == "meta":
+            return self._forward(x.float(), bf16)
         with torch.autocast(x.device.type, enabled=False):
             return self._forward(x.float(), bf16)
 
