@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import positive_int
 from .errors import InvalidGameError, require
 
 __all__ = ["Estimate", "permutation", "kernel", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
@@ -62,6 +63,10 @@ class Estimate:
         Permutations (``permutation``) or coalition samples per run times runs (``kernel``).
     method : str
         ``"permutation"`` or ``"kernel"``.
+    group_values, group_std_errors : numpy.ndarray or None
+        ``(g, ...)`` sums of the values over each group of players and their standard errors
+        (computed from the same samples, so correlations between players are accounted for),
+        when ``groups`` was given.
     """
 
     values: np.ndarray
@@ -71,6 +76,8 @@ class Estimate:
     n_evaluations: int
     n_samples: int
     method: str
+    group_values: np.ndarray | None = None
+    group_std_errors: np.ndarray | None = None
 
     def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal-approximation confidence interval ``(low, high)`` of each value.
@@ -178,9 +185,16 @@ class _MemoGame:
 
 
 def _positive_int(x: object, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise InvalidGameError(f"{name} must be a positive integer, got {x!r}.")
-    return int(x)
+    return positive_int(x, name, error=InvalidGameError)
+
+
+def _check_groups(groups: object, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    g = np.asarray(groups, dtype=np.float64)
+    if g.ndim != 2 or g.shape[1] != n or not np.isin(g, (0.0, 1.0)).all():
+        raise InvalidGameError(f"groups must be a 0/1 matrix (n_groups, {n}), got shape {g.shape}.")
+    return g
 
 
 def _check_n(n: object) -> int:
@@ -202,6 +216,7 @@ def permutation(
     seed: int = 0,
     batch_size: int = 64,
     progress: bool = False,
+    groups: np.ndarray | None = None,
 ) -> Estimate:
     """Shapley values by permutation sampling, with antithetic pairs and standard errors.
 
@@ -229,6 +244,9 @@ def permutation(
         Most masks per call of ``fn``.
     progress : bool
         Show a tqdm progress bar.
+    groups : array_like, optional
+        ``(g, n)`` 0/1 matrix: also estimate the sum of the values within each group (e.g. the
+        segments of one stem) with its standard error.
 
     Returns
     -------
@@ -249,6 +267,7 @@ def permutation(
     (array([1., 2., 3.]), array([0., 0., 0.]))
     """
     n = _check_n(n)
+    gmat = _check_groups(groups, n)
     n_perm = _positive_int(n_permutations, "n_permutations")
     if antithetic and (n_perm % 2 or n_perm < 4):
         raise InvalidGameError(
@@ -272,6 +291,11 @@ def permutation(
     values = samples.mean(axis=0)
     std_errors = samples.std(axis=0, ddof=1) / np.sqrt(m)
     out_shape = game.out_shape or ()
+    gv = gs = None
+    if gmat is not None:
+        gsamples = np.einsum("gn,mnr->mgr", gmat, samples)
+        gv = gsamples.mean(axis=0).reshape((gmat.shape[0], *out_shape))
+        gs = (gsamples.std(axis=0, ddof=1) / np.sqrt(m)).reshape((gmat.shape[0], *out_shape))
     logger.debug("permutation: %d orders, %d evaluations", n_perm, game.n_evaluations)
     full = (1 << n) - 1
     return Estimate(
@@ -282,6 +306,8 @@ def permutation(
         n_evaluations=game.n_evaluations,
         n_samples=n_perm,
         method="permutation",
+        group_values=gv,
+        group_std_errors=gs,
     )
 
 
@@ -294,6 +320,7 @@ def kernel(
     seed: int = 0,
     batch_size: int = 64,
     progress: bool = False,
+    groups: np.ndarray | None = None,
 ) -> Estimate:
     """Shapley values by KernelSHAP (``shap.KernelExplainer``).
 
@@ -322,6 +349,8 @@ def kernel(
         Most masks per call of ``fn``.
     progress : bool
         Show a tqdm progress bar.
+    groups : array_like, optional
+        As for :func:`permutation` (standard errors of group sums need ``n_repeats >= 2``).
 
     Returns
     -------
@@ -341,6 +370,7 @@ def kernel(
     array([1., 2., 3.])
     """
     n = _check_n(n)
+    gmat = _check_groups(groups, n)
     reps = _positive_int(n_repeats, "n_repeats")
     if n_samples is not None:
         n_samples = _positive_int(n_samples, "n_samples")
@@ -372,6 +402,12 @@ def kernel(
     out_shape = game.out_shape or ()
     values = runs_arr.mean(axis=0)
     std_errors = runs_arr.std(axis=0, ddof=1) / np.sqrt(reps) if reps >= 2 else None
+    gv = gs = None
+    if gmat is not None:
+        gruns = np.einsum("gn,rnk->rgk", gmat, runs_arr)
+        gv = gruns.mean(axis=0).reshape((gmat.shape[0], *out_shape))
+        if reps >= 2:
+            gs = (gruns.std(axis=0, ddof=1) / np.sqrt(reps)).reshape((gmat.shape[0], *out_shape))
     full = (1 << n) - 1
     per_run = n_samples if n_samples is not None else 2 * n + 2048
     return Estimate(
@@ -382,4 +418,6 @@ def kernel(
         n_evaluations=game.n_evaluations,
         n_samples=min(per_run, 2**n - 2 if n <= 30 else per_run) * reps,
         method="kernel",
+        group_values=gv,
+        group_std_errors=gs,
     )

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import XmtagError
+from . import _checks
+from .errors import CoalitionsUnavailableError, XmtagError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -82,10 +83,33 @@ def stem_colors(stems: Sequence[str]) -> dict[str, str]:
     return {s: to_hex(cmap(i % cmap.N)) for i, s in enumerate(stems)}
 
 
+_VALUE_NAMES = {
+    "exact": "Shapley value",
+    "permutation": "Shapley value",
+    "kernel": "Shapley value",
+    "banzhaf": "Banzhaf value",
+    "lime": "LIME coefficient",
+    "loo": "leave-one-out effect",
+}
+
+
 def _units(expl: Explanation) -> str:
-    tagger = expl.metadata.get("tagger") or {}
-    name = tagger.get("name") if isinstance(tagger, dict) else None
-    return "tag probability" if name and str(name).startswith(("musicnn", "msd", "mtt")) else UNITS
+    units = expl.provenance.units
+    if units == "probability":
+        return "tag probability"
+    return units or UNITS
+
+
+def _value_name(expl: Explanation) -> str:
+    name = _VALUE_NAMES.get(expl.method, "attribution")
+    if expl.stderr is not None:
+        name += f", {expl.method} estimate ± 95 % CI"
+    return name
+
+
+def _ci(expl: Explanation, j: int) -> np.ndarray | None:
+    """Half-widths of the 95 % normal intervals of tag ``j``'s values, when sampled."""
+    return None if expl.stderr is None else 1.959964 * expl.stderr[:, j]
 
 
 def _fmt(x: float) -> str:
@@ -93,22 +117,9 @@ def _fmt(x: float) -> str:
 
 
 def _tags_for(expl: Explanation, tags: Iterable[str] | None, top: int | None, default_max: int) -> list[int]:
-    if isinstance(tags, str):
-        tags = [tags]
-    if tags is not None:
-        idx = [expl.tag_index(t) for t in tags]
-        if not idx:
-            raise XmtagError("No tags to plot: pass at least one tag name.")
-    else:
-        idx = list(range(expl.n_tags))
-        if top is None and expl.n_tags > default_max:
-            top = default_max
-    if top is not None:
-        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-            raise XmtagError(f"top must be a positive integer, got {top!r}.")
-        order = np.argsort(-expl.prediction[idx], kind="stable")[: int(top)]
-        idx = [idx[i] for i in order]
-    return idx
+    if tags is None and top is None and expl.n_tags > default_max:
+        top = default_max
+    return _checks.tag_indices(expl.labels, tags, top, expl.prediction, who="plot")
 
 
 def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool = True) -> Figure:
@@ -147,7 +158,16 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
     fig, ax = _target(ax, (6.4, 1.2 + 0.45 * expl.n_stems))
     y = np.arange(len(order))
     v = vals[order]
-    ax.barh(y, v, color=[POSITIVE if x >= 0 else NEGATIVE for x in v], height=0.65)
+    ci = _ci(expl, j)
+    err = None if ci is None else ci[order]
+    ax.barh(
+        y,
+        v,
+        color=[POSITIVE if x >= 0 else NEGATIVE for x in v],
+        height=0.65,
+        xerr=err,
+        error_kw={"ecolor": "0.2", "elinewidth": 1.0, "capsize": 3},
+    )
     ax.axvline(0.0, color="0.3", lw=0.8)
     ax.set_yticks(y, [expl.stems[i] for i in order])
     span = float(np.abs(v).max()) or 1.0
@@ -160,10 +180,11 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
             ha="left" if x >= 0 else "right",
             fontsize=9,
         )
-    lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
+    e = np.zeros_like(v) if err is None else err
+    lo, hi = min(0.0, float((v - e).min())), max(0.0, float((v + e).max()))
     pad = 0.25 * (hi - lo or 1.0)
     ax.set_xlim(lo - (pad if lo < 0 else 0.05 * pad), hi + (pad if hi > 0 else 0.05 * pad))
-    ax.set_xlabel(f"Shapley value ({_units(expl)})")
+    ax.set_xlabel(f"{_value_name(expl)} ({_units(expl)})")
     ax.set_title(
         f"Why {expl.labels[j]!r}? full mix {expl.prediction[j]:.3f}, silence {expl.base_values[j]:.3f}",
         fontsize=11,
@@ -237,7 +258,7 @@ def heatmap(
                     color="white" if abs(x) > 0.6 * vmax else "black",
                 )
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
-    cb.set_label(f"Shapley value ({_units(expl)})")
+    cb.set_label(f"{_VALUE_NAMES.get(expl.method, 'attribution')} ({_units(expl)})")
     ax.set_title("Contribution of each stem to each tag\n(tag, full-mix prediction)", fontsize=11)
     return fig
 
@@ -272,18 +293,34 @@ def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort
     vals = expl.values[:, j]
     order = np.argsort(-np.abs(vals), kind="stable") if sort else np.arange(expl.n_stems)
     base, pred = float(expl.base_values[j]), float(expl.prediction[j])
-    names = ["silence", *(f"+ {expl.stems[i]}" for i in order), "full mix"]
-    fig, ax = _target(ax, (1.6 + 1.0 * (expl.n_stems + 2), 4.2))
+    gap = pred - base - float(vals.sum())  # 0 for the efficient methods
+    rest = abs(gap) > 1e-9 * max(1.0, abs(pred))
+    names = [
+        "silence",
+        *(f"+ {expl.stems[i]}" for i in order),
+        *(["not attributed"] if rest else []),
+        "full mix",
+    ]
+    fig, ax = _target(ax, (1.6 + 1.0 * (len(names)), 4.2))
     x = np.arange(len(names))
+    ci = _ci(expl, j)
     ax.bar(x[0], base, color=NEUTRAL, width=0.6)
     ax.text(x[0], base, f"{base:.3f}", ha="center", va="bottom", fontsize=9)
     level = base
     for k, i in enumerate(order, start=1):
         v = float(vals[i])
         ax.bar(x[k], v, bottom=level, color=POSITIVE if v >= 0 else NEGATIVE, width=0.6)
+        if ci is not None:  # whisker at the top of the step: the 95 % interval of this value
+            ax.errorbar(x[k], level + v, yerr=float(ci[i]), color="0.2", lw=1.0, capsize=3)
         ax.text(x[k], max(level, level + v), _fmt(v), ha="center", va="bottom", fontsize=9)
         ax.plot([x[k - 1] - 0.3, x[k] + 0.3], [level, level], color="0.5", lw=0.7, ls=":")
         level += v
+    if rest:  # Banzhaf, LIME and leave-one-out values need not add up to the prediction
+        k = len(order) + 1
+        ax.bar(x[k], gap, bottom=level, color="white", edgecolor=NEUTRAL, hatch="//", width=0.6)
+        ax.text(x[k], max(level, level + gap), _fmt(gap), ha="center", va="bottom", fontsize=9)
+        ax.plot([x[k - 1] - 0.3, x[k] + 0.3], [level, level], color="0.5", lw=0.7, ls=":")
+        level += gap
     ax.plot([x[-2] - 0.3, x[-1] + 0.3], [level, level], color="0.5", lw=0.7, ls=":")
     ax.bar(x[-1], pred, color=NEUTRAL, width=0.6, edgecolor="0.2")
     ax.text(x[-1], pred, f"{pred:.3f}", ha="center", va="bottom", fontsize=9)
@@ -412,11 +449,11 @@ def timeline(
 
 def _waveform(expl: Explanation) -> tuple[np.ndarray | None, float]:
     if expl.envelope is not None:
-        return expl.envelope, float(expl.metadata.get("envelope_rate", 100))
+        return expl.envelope, float(expl.provenance.extra.get("envelope_rate", 100))
     audio = expl.audio
     if audio is None:
         return None, 0.0
-    from .explanation import ENVELOPE_RATE, _envelope
+    from .listening import ENVELOPE_RATE, _envelope
 
     return _envelope(audio), float(ENVELOPE_RATE)
 
@@ -456,6 +493,11 @@ def interactions(
     from matplotlib.colors import TwoSlopeNorm
 
     j = expl.tag_index(tag)
+    if expl.interactions is None:
+        raise CoalitionsUnavailableError(
+            f"Interactions need the value of every coalition; this {expl.method} explanation has none. "
+            "Use explain(..., method='exact')."
+        )
     m = np.array(expl.interactions[:, :, j])
     n = expl.n_stems
     np.fill_diagonal(m, np.nan)

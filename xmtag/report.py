@@ -107,20 +107,9 @@ def audio_mp3(y: np.ndarray, sr: int) -> bytes:
     """
     import soundfile as sf
 
-    y = np.asarray(y, dtype=np.float32)
-    peak = float(np.abs(y).max()) if y.size else 0.0
-    if peak > 1.0:
-        y = y / peak
-    if sr not in (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000):
-        from .audio import resample
+    from .audio import encode_audio  # interrupt-safe; downmixes > 2 channels for MP3
 
-        y, sr = resample(y, sr, 44100), 44100
-    buf = io.BytesIO()
-    if "MP3" in sf.available_formats():
-        sf.write(buf, np.ascontiguousarray(y.T), int(sr), format="MP3", compression_level=0.5)
-    else:  # libsndfile < 1.1 cannot write MP3
-        sf.write(buf, np.ascontiguousarray(y.T), int(sr), format="OGG", subtype="VORBIS")
-    return buf.getvalue()
+    return encode_audio(y, sr, "mp3" if "MP3" in sf.available_formats() else "ogg", normalize=True)
 
 
 def audio_suffix(data: bytes) -> str:
@@ -213,7 +202,7 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
                 f"attribution over time for {tag}",
                 figure_png(plots.timeline(expl, tag), dpi),
             )
-        if expl.n_stems >= 2:
+        if expl.n_stems >= 2 and expl.interactions is not None:
             out[f"interactions-{s}"] = (
                 f"stem interactions for {tag}",
                 figure_png(plots.interactions(expl, tag), dpi),

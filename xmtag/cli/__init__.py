@@ -16,7 +16,7 @@ from .._version import __version__
 from ..errors import XmtagError
 
 #: subcommand modules, in the order ``xmtag --help`` lists them
-COMMANDS: tuple[str, ...] = ("demo", "explain", "separate", "tag", "transcribe", "summarize", "info")
+COMMANDS: tuple[str, ...] = ("demo", "explain", "separate", "tag", "transcribe", "summarize", "info", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
