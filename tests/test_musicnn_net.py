@@ -82,7 +82,9 @@ def test_fast_path_equals_the_literal_transcription(model, mel):
     with torch.inference_mode():
         fast, spec = net(x), net.reference_forward(x)
     assert fast.shape == (5, 50)
-    assert (fast - spec).abs().max().item() < 1e-6
+    # float32 summation order only: musicnn measured <= 8.3e-7 on 85 patches of real music; VGG
+    # (channels_last, 1.8x faster) up to 1.2e-6
+    assert (fast - spec).abs().max().item() < (1e-6 if model.startswith("musicnn") else 2e-6)
 
 
 def test_state_dict_and_registered_parameters():
