@@ -204,3 +204,33 @@ def test_cli_tag_device_and_precision(capsys):
     assert capsys.readouterr().out.split()[0] == "rock"
     assert main(["tag", str(DATA / "clip.flac"), "--device", "nonsense"]) == 1
     assert "device must be" in capsys.readouterr().err
+
+
+def test_limit_threads_also_limits_torchs_mkl_per_thread():
+    """The MKL inside libtorch_cpu keeps its own per-thread count: limit_threads sets and restores it."""
+    from xmtag import _threads
+
+    fn = _threads._mkl_local()
+    if fn is None:
+        pytest.skip("this torch build exports no MKL_Set_Num_Threads_Local (not an MKL build)")
+
+    def read() -> int:
+        v = fn(0)
+        fn(v)
+        return v
+
+    main_before = read()
+    seen = {}
+
+    def worker() -> None:
+        torch.get_num_threads()  # torch's per-thread initialisation
+        seen["before"] = read()
+        with _threads.limit_threads(1):
+            seen["inside"] = read()
+        seen["after"] = read()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["inside"] == 1 and seen["after"] == seen["before"]
+    assert read() == main_before  # the main thread's setting never moved
