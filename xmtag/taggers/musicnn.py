@@ -22,8 +22,10 @@ Devices, threads and precision
 each (:func:`xmtag._threads.limit_threads`: a per-thread setting, so the process-wide
 ``torch.set_num_threads`` is never called); on a GPU all patches go in passes of 64.
 ``precision="bf16"`` runs the network under ``torch.autocast`` in bfloat16 (off by default;
-the spectrogram stays float32/float64): about 1.1-1.4x faster on this 2-core AVX512-BF16 CPU,
-largest deviation 2e-3 from float32 on real music (``benchmarks/tagger_speed.py``).
+the spectrogram stays float32/float64; which layers use bfloat16 is described in
+:mod:`xmtag.taggers.musicnn_net`): 0.7-1.0x the float32 time on the 2-core AVX512-BF16 CPU
+without AMX it was measured on, largest deviation from float32 on 85 patches of recorded music
+4.0e-3 (musicnn-msd), 6.5e-3 (msd-vgg) (``benchmarks/tagger_speed.py``).
 
 Preprocessing, exactly as ``musicnn.extractor.batch_data`` run with librosa >= 0.10:
 
@@ -265,8 +267,8 @@ class MusicnnTagger:
         ``"auto"`` (default: CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
     precision : str
         ``"fp32"`` (default) or ``"bf16"``: the network under ``torch.autocast`` in bfloat16
-        (faster where the CPU has AVX512-BF16/AMX or on recent GPUs; tag probabilities within
-        a few 1e-3 of float32, see the module docstring).
+        (faster where the CPU has AVX512-BF16 or AMX, and on recent GPUs; tag probabilities
+        within ~5e-3 of float32, see the module docstring).
     batch_size : int, optional
         Patches per forward pass (bounds memory: about 20 MB of intermediates per musicnn
         patch). Default 2 on the CPU (small passes keep the intermediates in cache) and 64
