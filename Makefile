@@ -39,7 +39,7 @@ docs: $(VENV)/.test
 
 # wheel + sdist into dist/ (demo song, musicnn weights and licences inside)
 wheel: $(VENV)/.test
-	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m build --outdir dist .
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
