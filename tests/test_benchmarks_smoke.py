@@ -226,6 +226,21 @@ def test_separation_metrics():
     assert sep.sdr(np.ones(10), np.zeros(10)) == pytest.approx(0.0)
 
 
+def test_separation_upper_band_measure():
+    """The upper-band SDR: a perfect estimate is infinite, dropping the band is 0 dB."""
+    sep = _load(BENCH / "separation_sensitivity.py")
+    rng = np.random.default_rng(1)
+    acc = rng.standard_normal((2, 44100)).astype(np.float32)
+
+    class Dropped:
+        def separate(self, mix, sr):
+            return {"accompaniment": np.zeros_like(mix)}
+
+    res = sep.high_band(acc, acc, acc, 44100, {"zeros": Dropped()})
+    assert 0.2 < res["share_of_energy"] < 0.6  # white noise: ~48 % of its energy above 11.5 kHz
+    assert res["sdr_db_average"] == float("inf") and res["sdr_db_zeros"] == pytest.approx(0.0)
+
+
 def test_common_writes_json_and_tables(tmp_path, capsys):
     common = _load(BENCH / "_common.py")
     args = common.parser("x", runtime="1 s", quick_runtime="1 s").parse_args(
@@ -241,3 +256,22 @@ def test_common_writes_json_and_tables(tmp_path, capsys):
     text = common.print_table([{"a": "x", "b": 1.5}, {"a": "yy", "b": 10}])
     assert text.splitlines()[0].split() == ["a", "b"] and "yy" in capsys.readouterr().out
     assert common.rank_of(np.array([3.0, 1.0, 2.0]), 2) == 1
+
+
+@pytest.mark.slow
+def test_external_taggers_quick(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("transformers")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent)}  # this checkout's xmtag
+    res = subprocess.run(
+        [sys.executable, str(BENCH / "external_taggers.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "birdnet-2.4" in res.stdout and (tmp_path / "external_taggers_quick.json").is_file()

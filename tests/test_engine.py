@@ -203,7 +203,8 @@ def test_exact_segments_on_a_patch_tagger_cost_only_the_coalitions():
             return self.predict_patches(batch).mean(1)
 
     expl = xmtag.explain(_loud_stems(3), Patches(), segments=4, cache=False, progress=False)
-    assert expl.method == "exact" and expl.budget <= 8 and expl.segment_values.shape == (3, 4, 1)
+    # budget: patch rows, at most 2**3 coalitions x 4 patches (fewer with the reuse of patch inputs)
+    assert expl.method == "exact" and expl.budget <= 8 * 4 and expl.segment_values.shape == (3, 4, 1)
     # the decomposition is exact: it equals the exact Shapley values of the 12-player game
     from xmtag.coalitions import value_function
 
@@ -370,10 +371,32 @@ def test_a_time_frequency_grid_of_one_mix():
 
     mix = xmtag.Stems({"mix": _loud_stems(3).mixture}, sr=8000)
     grid = xmtag.explain(mix, Patches(), bands=4, segments=4, cache=False, progress=False)
-    assert grid.method == "exact" and grid.segment_values.shape == (4, 4, 1) and grid.budget <= 16
+    assert grid.method == "exact" and grid.segment_values.shape == (4, 4, 1) and grid.budget <= 16 * 4
     sampled = xmtag.explain(
         mix, Patches(), bands=4, segments=4, method="auto", budget=300, cache=False, progress=False
     )
     assert sampled.method == "exact"  # 4 band players <= 8: auto enumerates
     with pytest.raises(XmtagError, match="bands must be"):
         xmtag.explain(mix, Patches(), bands="many", cache=False, progress=False)
+
+
+def test_sample_rates_are_spelled_sr_everywhere_and_the_old_names_still_work():
+    class OnlySr:  # a user's tagger may give sr instead of the protocol's sample_rate
+        labels, sr, patch_length, name = ["loud"], 8000, None, "only-sr"
+
+        def predict(self, batch):
+            return np.abs(batch).mean(1, keepdims=True)
+
+    expl = xmtag.explain(_loud_stems(2), OnlySr(), cache=False, progress=False)
+    assert expl.provenance.tagger["sample_rate"] == 8000
+    t = _tagger()
+    assert t.sr == t.sample_rate == 8000
+    sep = xmtag.Separator("spleeter:2stems")
+    assert sep.sr == sep.samplerate == 44100
+    with pytest.raises(XmtagError, match="no 'sample_rate'"):
+        xmtag.explain(
+            _loud_stems(2),
+            type("NoRate", (), {"labels": ["x"], "predict": lambda s, b: b})(),
+            cache=False,
+            progress=False,
+        )

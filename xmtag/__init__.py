@@ -43,6 +43,7 @@ _SUBMODULES = {
     "cache",
     "cli",
     "coalitions",
+    "corpus",
     "datasets",
     "decompose",
     "errors",

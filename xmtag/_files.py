@@ -8,9 +8,11 @@ Policy for an output path (what :func:`atomic_path` does, decided per kind of pa
 - **a symbolic link** (to a file or to nothing yet): the link is kept and its *target* is
   written atomically as above (``ln -s /data/run1.csv latest.csv`` keeps pointing at
   ``/data/run1.csv``); a link loop is an :class:`~xmtag.errors.OutputError`;
-- **a named pipe (FIFO) or a character device** (``/dev/stdout``, ``/dev/null``) and any path
-  under ``/dev`` or ``/proc``: written *directly* (a rename would replace the pipe or device
-  with a regular file); formats that need to seek raise an ``OutputError`` there;
+- **a named pipe (FIFO), a character device** (``/dev/null``, a terminal) **or a file reached
+  through** ``/proc`` (``/dev/stdout`` redirected to a file): written *directly* (a rename
+  would replace the pipe or device with a regular file; :func:`atomic_write_bytes` appends,
+  so ``--srt /dev/stdout > out.txt`` keeps what was printed before); formats that need to
+  seek raise an ``OutputError`` there;
 - **a directory, a socket or a block device**: refused with an ``OutputError``.
 
 A full disk (``ENOSPC``, quota, file too large) or a read-only file system while writing is
@@ -58,10 +60,8 @@ DEFAULT_OWNED = (
     "attributions.csv",
     "segments.csv",
     "report.html",
-    "plots",
     "plots/*.png",
-    "audio",
-    "audio/listen-*",
+    "audio/*",
 )
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -80,8 +80,18 @@ def _disk_full_error(path: Path, folder: Path, exc: OSError) -> OutputError:
 
 
 def _is_special_path(path: Path) -> bool:
-    absolute = os.path.abspath(path)
-    return absolute.startswith(("/dev/", "/proc/"))
+    """Whether ``path`` reaches its file through ``/proc`` (``/dev/stdout`` -> ``/proc/self/fd/1``):
+    such a regular file is someone's open file descriptor (a shell redirection), not a file to
+    replace."""
+    p = os.path.abspath(path)
+    for _ in range(40):
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.abspath(os.path.join(os.path.dirname(p), os.readlink(p)))
+    return False
 
 
 def _classify(path: Path) -> tuple[str, Path]:
@@ -93,6 +103,8 @@ def _classify(path: Path) -> tuple[str, Path]:
             return "atomic", Path(os.path.realpath(path))
         return "atomic", path
     except OSError as exc:
+        if exc.errno == errno.ENOTDIR:  # a file where a folder should be: _output_dir says which
+            return "atomic", path
         if exc.errno == errno.ELOOP:
             raise OutputError(
                 f"Cannot write {str(path)!r}: it is a symbolic link loop. Remove the link or give "
@@ -138,6 +150,11 @@ def _direct(path: Path) -> Iterator[Path]:
             ) from exc
         if exc.errno in _DISK_FULL:
             raise _disk_full_error(path, path.parent, exc) from exc
+        if exc.errno == errno.EPIPE:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: the reading end of the pipe was closed (by `head` or a "
+                "program that stopped reading); the output is incomplete."
+            ) from exc
         raise
 
 
@@ -186,6 +203,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         return
     parent = _output_dir(target, shown)
     try:
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        old_mode = None
+    try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=parent)
     except OSError as exc:
         if exc.errno in _DISK_FULL or exc.errno == errno.EROFS:
@@ -210,8 +231,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):  # readable like a normally created file
-        os.chmod(target, 0o666 & ~_umask())
+    with contextlib.suppress(OSError):  # the old file's permissions, else those of a new file
+        os.chmod(target, old_mode if old_mode is not None else 0o666 & ~_umask())
 
 
 def _umask() -> int:
@@ -230,8 +251,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     >>> p.read_bytes()
     b'abc'
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
+    with atomic_path(path) as tmp:
+        # written directly (a pipe, a device, /dev/stdout redirected to a file): append, so that a
+        # shell's `> out.txt` keeps what the program printed before; a temporary file is new anyway
+        with open(tmp, "ab" if tmp == Path(path) else "wb") as fh:
+            fh.write(data)
     return Path(path)
 
 
@@ -279,6 +303,11 @@ def check_input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
             ) from None
         raise AudioFileNotFoundError(f"{label} {str(p)!r} does not exist. Check the path.") from None
     except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            raise AudioFileNotFoundError(
+                f"{label} {str(p)!r} does not exist: a part of the path is a file, not a folder. "
+                "Check the path."
+            ) from None
         if exc.errno == errno.ELOOP:
             raise AudioFileNotFoundError(
                 f"{label} {str(p)!r} is a symbolic link loop (the links point at each other). "
@@ -337,10 +366,13 @@ def _inside(folder: Path, rel: str) -> Path | None:
 
 
 def _entries(folder: Path) -> list[str]:
+    """Every file (and empty folder) below ``folder``, relative; folders holding files are implied."""
     out = []
     for root, dirs, files in os.walk(folder):
         rel_root = Path(root).relative_to(folder)
-        for name in dirs + files:
+        if root != str(folder) and not dirs and not files:
+            out.append(rel_root.as_posix())
+        for name in files:
             rel = (rel_root / name).as_posix()
             if rel != OUTPUT_MARKER:
                 out.append(rel)
@@ -432,8 +464,12 @@ def prepare_output_dir(
     if not present or force:
         return out
     patterns = list(owned)
+    patterns += [pat.split("/", 1)[0] for pat in patterns if "/" in pat]  # their (empty) folders
     if all(any(fnmatch.fnmatchcase(rel, pat) for pat in patterns) for rel in present):
         _remove_listed(out, present)
+        for rel in present:  # empty folders left behind
+            with contextlib.suppress(OSError):
+                (out / rel).rmdir()
         return out
     shown = ", ".join(sorted(present)[:5]) + (", ..." if len(present) > 5 else "")
     raise OutputError(

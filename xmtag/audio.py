@@ -405,7 +405,8 @@ def load_audio(
         ) from exc
     if y.shape[1] == 0:
         raise AudioError(
-            f"Audio file {str(p)!r} contains zero samples (empty, or truncated before the first frame). Re-export it."
+            f"Audio file {str(p)!r} contains zero samples (empty, or truncated or damaged so that no "
+            "frame decodes). Re-export it."
         )
     _check_finite(y, f"Audio file {str(p)!r}")
     if mono:
@@ -421,7 +422,14 @@ def _read_blocks(sf, path: Path, n_ch: int, n_frames: int) -> np.ndarray:
     if n_frames <= 0 or n_frames >= 2**62:  # unknown length: let libsndfile size it
         data, _ = sf.read(str(path), dtype="float32", always_2d=True)
         return np.ascontiguousarray(data.T)
-    out = np.empty((n_ch, n_frames), dtype=np.float32)
+    try:
+        out = np.empty((n_ch, n_frames), dtype=np.float32)
+    except (MemoryError, ValueError):
+        raise AudioError(
+            f"Audio file {str(path)!r}: its header announces {n_frames} frames x {n_ch} channels "
+            f"({n_frames * n_ch * 4 / 2**30:.1f} GiB as float32), more than this machine can hold. The "
+            "header is damaged, or the recording is too long to load at once: cut it into parts."
+        ) from None
     pos = 0
     with sf.SoundFile(str(path)) as fh:
         while pos < n_frames:

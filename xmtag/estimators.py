@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from ._checks import positive_int
 from .errors import InvalidGameError, require
 
-__all__ = ["Estimate", "permutation", "kernel", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
+__all__ = ["Estimate", "permutation", "kernel", "kernel_from_values", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
 
 logger = logging.getLogger(__name__)
 
@@ -420,4 +420,85 @@ def kernel(
         method="kernel",
         group_values=gv,
         group_std_errors=gs,
+    )
+
+
+def kernel_from_values(masks: np.ndarray, values: np.ndarray, n: int) -> Estimate:
+    """KernelSHAP on a fixed set of already-evaluated coalitions (e.g. a table of external scores).
+
+    The Shapley-kernel weighted least-squares fit of KernelSHAP (Lundberg & Lee, 2017) with the
+    efficiency constraint imposed exactly, on the coalitions given instead of sampled ones: each
+    coalition ``S`` (``0 < |S| < n``) gets the weight ``(n - 1) / (C(n, |S|) |S| (n - |S|))``.
+    With every coalition present the result is the exact Shapley value. The fit is deterministic,
+    so ``std_errors`` is ``None``.
+
+    Parameters
+    ----------
+    masks : array_like
+        ``(m,)`` distinct coalition bitmasks; must include ``0`` and ``2**n - 1``.
+    values : array_like
+        ``(m, ...)`` the game's value for each mask.
+    n : int
+        Number of players.
+
+    Returns
+    -------
+    Estimate
+        ``method="kernel"``, ``n_evaluations = m``.
+
+    Raises
+    ------
+    InvalidGameError
+        Without the empty or grand coalition, for repeated masks, or when the coalitions given do
+        not determine the values (the least-squares problem is rank deficient).
+
+    Examples
+    --------
+    >>> v = np.array([0.0, 1.0, 2.0, 4.0])  # all four coalitions of two players: exact
+    >>> kernel_from_values(np.arange(4), v, 2).values.round(12).tolist()
+    [1.5, 2.5]
+    """
+    from math import comb
+
+    n = _check_n(n)
+    masks = np.asarray(masks, dtype=np.int64).ravel()
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.shape[:1] != masks.shape:
+        raise InvalidGameError(f"values has {vals.shape[0] if vals.ndim else 0} rows for {masks.size} masks.")
+    if np.unique(masks).size != masks.size:
+        raise InvalidGameError("kernel_from_values: masks must be distinct.")
+    full = (1 << n) - 1
+    if not (masks == 0).any() or not (masks == full).any():
+        raise InvalidGameError(
+            "KernelSHAP needs the empty and the grand coalition (silence and the full mix)."
+        )
+    out_shape = vals.shape[1:]
+    y = vals.reshape(masks.size, -1)
+    v0, v_full = y[np.flatnonzero(masks == 0)[0]], y[np.flatnonzero(masks == full)[0]]
+    inner = (masks != 0) & (masks != full)
+    z = ((masks[inner, None] >> np.arange(n)) & 1).astype(np.float64)
+    if n == 1:
+        phi = (v_full - v0)[np.newaxis]
+    else:
+        size = z.sum(axis=1).astype(int)
+        w = np.array([(n - 1) / (comb(n, s) * s * (n - s)) for s in size])
+        delta = v_full - v0
+        x = z[:, :-1] - z[:, -1:]  # phi_n = delta - sum(phi_<n) substituted
+        rhs = y[inner] - v0 - z[:, -1:] * delta
+        sw = np.sqrt(w)[:, None]
+        sol, _, rank, _ = np.linalg.lstsq(x * sw, rhs * sw, rcond=None)
+        if rank < n - 1:
+            raise InvalidGameError(
+                f"the {int(inner.sum())} coalitions besides silence and the full mix do not determine "
+                f"{n} values (rank {rank} < {n - 1}); add more coalitions, e.g. every single-stem mix."
+            )
+        phi = np.concatenate([sol, delta[np.newaxis] - sol.sum(axis=0, keepdims=True)], axis=0)
+    return Estimate(
+        values=phi.reshape((n, *out_shape)),
+        std_errors=None,
+        base_value=v0.reshape(out_shape),
+        prediction=v_full.reshape(out_shape),
+        n_evaluations=int(masks.size),
+        n_samples=int(masks.size),
+        method="kernel",
     )

@@ -377,11 +377,12 @@ class Explanation:
 
         return repr_html(self)
 
-    def show(self, path: str | os.PathLike[str] | None = None, *, open: bool = True) -> Path:
-        """Write the interactive report page and open it in the browser (:func:`xmtag.report.show`)."""
+    def show(self, path: str | os.PathLike[str] | None = None, *, open: bool = True, **kwargs: Any) -> Path:
+        """Write the interactive report page and open it in the browser (:func:`xmtag.report.show`;
+        ``kwargs`` go to :func:`xmtag.report.write_html`, e.g. ``tags=``)."""
         from .report import show
 
-        return show(self, path, open=open)
+        return show(self, path, open=open, **kwargs)
 
     # -- selection -----------------------------------------------------------------------------
     def tag_index(self, tag: str | int) -> int:

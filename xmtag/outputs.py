@@ -118,7 +118,7 @@ def export(
                 folder / "segments.csv", expl.to_frame(segments=True).to_csv(index=False)
             )
         images: dict[str, tuple[str, bytes]] = {}
-        if plots or report:
+        if plots:  # the report draws its own figures in the page
             from .report import render_plots
 
             images = render_plots(expl, shown)

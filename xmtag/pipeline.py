@@ -60,6 +60,7 @@ from .errors import AudioError, AudioFileNotFoundError, InvalidGameError, Tagger
 from .explanation import Explanation
 from .listening import ENVELOPE_RATE, _envelope, stems_digest
 from .provenance import Provenance, versions
+from .taggers.base import tagger_sr
 
 if TYPE_CHECKING:  # pragma: no cover
     from .separation import Separator, Stems
@@ -159,7 +160,7 @@ def _cache_key(units: Stems, tagger: Any, segments: int | None, baseline: str) -
         __version__,
         stems_digest(units),
         getattr(tagger, "name", None),
-        int(tagger.sample_rate),
+        int(tagger_sr(tagger)),
         getattr(tagger, "patch_length", None),
         list(tagger.labels),
         segments,
@@ -194,16 +195,12 @@ def _evaluate(
             n_tagger_rows=int(meta["n_tagger_rows"]),
             sample_rate=int(meta["sample_rate"]),
             duration=float(meta["duration"]),
+            n_naive_rows=meta.get("n_naive_rows"),
+            row_unit=meta.get("row_unit", "clip"),
+            baseline=meta.get("baseline", baseline),
+            reuse=meta.get("reuse", "off"),
         ), True
-    kwargs = {} if baseline == "silence" else {"baseline": baseline}
-    try:
-        cv = evaluate(units, tagger, segments=segments, progress=progress, **kwargs)
-    except TypeError as exc:
-        if kwargs and "baseline" in str(exc):
-            raise XmtagError(
-                f"baseline={baseline!r} is not supported by this xmtag's coalition evaluation."
-            ) from None
-        raise
+    cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline)
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
     for name in ("segment_values", "segment_weights", "segment_bounds"):
         if getattr(cv, name) is not None:
@@ -214,6 +211,10 @@ def _evaluate(
         "n_tagger_rows": int(cv.n_tagger_rows),
         "sample_rate": int(cv.sample_rate),
         "duration": float(cv.duration),
+        "n_naive_rows": None if cv.n_naive_rows is None else int(cv.n_naive_rows),
+        "row_unit": cv.row_unit,
+        "baseline": cv.baseline,
+        "reuse": cv.reuse,
     }
     store.put(CACHE_NAMESPACE, key, arrays, meta)
     return cv, False
@@ -233,8 +234,7 @@ def _sampled(
     from .attribution import attribute
     from .coalitions import value_function
 
-    kwargs = {} if baseline == "silence" else {"baseline": baseline}
-    fn, players, bounds = value_function(units, tagger, segments=segments, **kwargs)
+    fn, players, bounds = value_function(units, tagger, segments=segments, baseline=baseline)
     n, k = len(units), bounds.shape[0]
     groups = None
     if segments is not None:
@@ -245,6 +245,11 @@ def _sampled(
         "budget": int(fn.n_rows),
         "base_values": a.base_value,
         "prediction": a.prediction,
+        "rows_info": {
+            "unit": "patch" if getattr(tagger, "patch_length", None) else "clip",
+            "naive": getattr(fn, "n_naive_rows", None),
+            "coalitions": int(a.budget),
+        },
     }
     if segments is None:
         fields.update(values=a.values, stderr=a.stderr, coalition_values=a.coalition_values)
@@ -383,6 +388,7 @@ def explain(
         )
     cached = False
     fields: dict[str, Any]
+    rows_info: dict[str, Any] = {}
     if chosen in ("exact", "banzhaf") and decomposable:
         if n > 16:
             raise InvalidGameError(
@@ -395,6 +401,7 @@ def explain(
         if list(cv.names) != list(units.names):
             raise XmtagError(f"Internal error: coalition stems {cv.names} != {units.names}.")
         fields = {"coalition_values": cv.values, "n_rows": int(cv.n_tagger_rows)}
+        rows_info = {"unit": cv.row_unit, "naive": cv.n_naive_rows, "reuse": cv.reuse}
         if segments:
             fields.update(
                 segment_coalition_values=cv.segment_values,
@@ -403,6 +410,7 @@ def explain(
             )
     else:
         fields = _sampled(units, tagger, segments, chosen, budget, seed, baseline, progress)
+        rows_info = fields.pop("rows_info")
     t_eval = time.perf_counter()
     from .taggers.base import tagger_name
 
@@ -411,7 +419,7 @@ def explain(
         source=source_info,
         tagger={
             "name": tagger_name(tagger),
-            "sample_rate": int(tagger.sample_rate),
+            "sample_rate": int(tagger_sr(tagger)),
             "patch_length": getattr(tagger, "patch_length", None),
             "n_labels": len(tagger.labels),
         },
@@ -437,6 +445,7 @@ def explain(
             "seed": seed if chosen not in ("exact", "banzhaf", "loo") else None,
             "n_coalitions": 2**n if n <= 63 else None,
             "from_cache": cached,
+            "tagger_rows": rows_info,
             "seconds": {"source": round(t_sep - t_start, 3), "attribution": round(t_eval - t_sep, 3)},
             "envelope_rate": ENVELOPE_RATE,
         },

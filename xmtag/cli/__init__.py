@@ -16,7 +16,18 @@ from .._version import __version__
 from ..errors import XmtagError
 
 #: subcommand modules, in the order ``xmtag --help`` lists them
-COMMANDS: tuple[str, ...] = ("demo", "explain", "separate", "tag", "transcribe", "summarize", "info", "cache")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "explain",
+    "corpus",
+    "separate",
+    "tag",
+    "transcribe",
+    "summarize",
+    "info",
+    "cache",
+    "coalitions",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             else f"removed {n} cache entries{what} from {_cache.cache_dir()}"
         )
     else:
+        if args.max is not None:
+            _cache.parse_size(args.max, "--max")  # the error names the flag
         r = _cache.prune(args.max, verify=args.verify)
         if args.json:
             print(json.dumps(r))

@@ -47,7 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="audio file (separated first) or folder of stems (drums.wav, ...)")
+    p.add_argument(
+        "source", nargs="?", help="audio file (separated first) or folder of stems (drums.wav, ...)"
+    )
+    p.add_argument("--scores", help="a table of coalition scores (CSV/Parquet) instead of SOURCE")
+    p.add_argument("--stems", help="with --scores: stem names in bit order, e.g. drums,bass,other,vocals")
+    p.add_argument("--units", default="probability", help="with --scores: probability (default), logit, ...")
     add_output_arguments(p, default_out=None)
     p.add_argument(
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
@@ -152,6 +157,17 @@ def run(args: argparse.Namespace) -> int:
 
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
+    if args.scores:  # an external tagger's scores (xmtag.scores)
+        from ..scores import from_scores
+
+        kw = {"stems": args.stems, "units": args.units, "method": args.method, "seed": args.seed}
+        expl = from_scores(args.scores, **kw)
+        write_outputs(expl, Path(args.out) if args.out else Path("out") / Path(args.scores).stem, args)
+        return 0
+    if args.source is None:
+        from ..errors import XmtagError
+
+        raise XmtagError("Give a SOURCE (audio file or folder of stems) or --scores TABLE.")
     separator = None
     if Path(args.source).is_file():  # a mix: build the separator here to say which one is used
         from ..separation import Separator

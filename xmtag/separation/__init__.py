@@ -22,7 +22,7 @@ from .demucs import DEFAULT_MODEL, DemucsSeparator
 from .demucs_models import network_available
 from .registry import available_separators, choose_separator
 from .spleeter import SpleeterSeparator
-from .stems import DEFAULT_MAX_PAD, MIXTURE_NAME, Stems, UnknownStemError
+from .stems import DEFAULT_MAX_PAD, MIXTURE_NAME, MixtureWarning, Stems, UnknownStemError
 
 __all__ = [
     "Stems",
@@ -33,6 +33,7 @@ __all__ = [
     "choose_separator",
     "available_separators",
     "UnknownStemError",
+    "MixtureWarning",
     "DEFAULT_MODEL",
     "DEFAULT_MAX_PAD",
     "MIXTURE_NAME",

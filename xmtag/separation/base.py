@@ -97,8 +97,13 @@ class Separator(metaclass=_Factory):
 
     @property
     def samplerate(self) -> int:
-        """The rate the stems come back at."""
+        """The rate the stems come back at (Demucs' spelling; see :attr:`sr`)."""
         raise NotImplementedError
+
+    @property
+    def sr(self) -> int | None:
+        """The rate the stems come back at, in Hz: xmtag's spelling of :attr:`samplerate`."""
+        return self.samplerate
 
     @property
     def signature(self) -> dict[str, Any]:

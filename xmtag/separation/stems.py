@@ -18,7 +18,7 @@ Validation policy (the same for arrays and for folders):
   channel repeated) to the common count; any other mismatch (e.g. 2 and 6 channels)
   is an :class:`~xmtag.errors.AudioError`.
 - **Mixture file** (:meth:`Stems.from_folder`): the tagger always scores sums of stems, so a
-  ``mixture.*`` that is not the sum of the stems is reported with a warning giving the
+  ``mixture.*`` that is not the sum of the stems is reported with a :class:`MixtureWarning` giving the
   residual level in dB (above :data:`RESIDUAL_WARN_DB`). ``mixture="file"`` (default) keeps the
   file as :attr:`Stems.mixture` (what reports play; the residual is reported),
   ``mixture="sum"`` ignores the file, and ``mixture="residual"`` adds the difference as one more
@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -48,6 +49,7 @@ __all__ = [
     "MIXTURE_MODES",
     "RESIDUAL_WARN_DB",
     "UnknownStemError",
+    "MixtureWarning",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ class UnknownStemError(XmtagError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return str(self.args[0]) if self.args else ""
+
+
+class MixtureWarning(UserWarning):
+    """A mixture file that is not the sum of the stems (the message gives the residual level)."""
 
 
 def _check_name(name: object) -> str:
@@ -568,15 +574,14 @@ class Stems(Mapping[str, np.ndarray]):
             parts[RESIDUAL_NAME] = stems.residual
             return cls(parts, sr=rate, mixture=stems.mixture, max_pad=max_pad)
         if level > RESIDUAL_WARN_DB:
-            logger.warning(
-                "Stem folder %r: %s is not the sum of the stems: the residual (mixture - sum of stems) is "
-                "%.1f dB relative to the mixture. The tagger scores sums of stems, so the explanation "
-                "does not cover that part of %s. Check that the stems belong to this mixture, or choose: "
-                "mixture='sum' (command line: --mixture sum) ignores the file, mixture='residual' "
-                "(--mixture residual) adds the difference as a stem.",
-                str(d),
-                mix_path.name,
-                level,
-                mix_path.name,
+            warnings.warn(
+                f"Stem folder {str(d)!r}: {mix_path.name} is not the sum of the stems: the residual "
+                f"(mixture - sum of stems) is {level:.1f} dB relative to the mixture. The tagger scores "
+                f"sums of stems, so the explanation does not cover that part of {mix_path.name}. Check "
+                "that the stems belong to this mixture, or choose: mixture='sum' (command line: "
+                "--mixture sum) ignores the file, mixture='residual' (--mixture residual) adds the "
+                "difference as a stem.",
+                MixtureWarning,
+                stacklevel=2,
             )
         return stems

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
-from .base import check_batch, check_output, split_patches
+from .base import SampleRateAlias, check_batch, check_output, split_patches
 
 __all__ = ["EssentiaTagger", "load_essentia_tagger", "read_metadata"]
 
@@ -117,7 +117,7 @@ def _frame(data: bytes) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
-class EssentiaTagger:
+class EssentiaTagger(SampleRateAlias):
     """A tagger backed by an Essentia model-zoo graph, evaluated in a worker process.
 
     Parameters
@@ -146,6 +146,8 @@ class EssentiaTagger:
         self.sample_rate: int = meta["sample_rate"]
         frames, hop = _ALGORITHMS[meta["algorithm"]]
         self.patch_length: int | None = frames * hop
+        #: centred frames: a patch's first frame also sees the ``hop`` samples before it
+        self.patch_context: int = hop
         self.name = f"essentia:{self.graph.stem}"
         self.python = python or os.environ.get("XMTAG_ESSENTIA_PYTHON") or sys.executable
         self._config = {
