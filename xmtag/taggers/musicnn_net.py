@@ -63,6 +63,7 @@ device(type='meta')
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -373,6 +374,9 @@ def build_network(arch: str, state_dict: dict | None = None) -> MusicnnNet | Vgg
     """
     net = MusicnnNet() if arch == "musicnn" else VggNet()
     if state_dict is not None:
-        tensors = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in state_dict.items()}
+        tensors = {  # numpy arrays (possibly read-only cache memory maps) are copied
+            k: v.float() if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v, dtype=np.float32))
+            for k, v in state_dict.items()
+        }
         net.load_state_dict(tensors, strict=True)
     return net.eval()
