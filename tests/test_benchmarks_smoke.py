@@ -21,7 +21,15 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 DATA = BENCH / "data"
 SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 DATA_SCRIPTS = sorted(p for p in DATA.glob("*.py") if not p.name.startswith("_"))
-MINE = ("confound", "corpus_scaling", "cost", "estimators", "faithfulness", "genre_table", "separation_sensitivity")
+MINE = (
+    "confound",
+    "corpus_scaling",
+    "cost",
+    "estimators",
+    "faithfulness",
+    "genre_table",
+    "separation_sensitivity",
+)
 
 
 def _load(path: Path):

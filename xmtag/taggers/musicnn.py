@@ -96,7 +96,7 @@ from .._checks import choice, positive_int, resolve_device, threads
 from .._threads import limit_threads
 from ..cache import Cache, default_cache, make_key
 from ..errors import ModelNotFoundError, TaggerError
-from .base import check_batch, split_patches
+from .base import SampleRateAlias, check_batch, split_patches
 from .musicnn_weights import (
     CONVERTER_VERSION,
     checkpoint_digest,
@@ -249,7 +249,7 @@ def _checkpoint_weights(folder: Path, arch: str, cache: Cache) -> tuple[dict[str
 
 
 # --------------------------------------------------------------------------- the tagger
-class MusicnnTagger:
+class MusicnnTagger(SampleRateAlias):
     """A pretrained musicnn (or VGG) tagger, run in PyTorch on the CPU or a GPU.
 
     Usually made with :func:`xmtag.load_tagger` (``"musicnn-msd"``, ``"musicnn-mtt"``,
