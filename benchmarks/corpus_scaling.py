@@ -104,7 +104,7 @@ def _corpus(src: Path, out: Path, **kwargs: Any) -> tuple[float, Any]:
 
 def _steady(c: Any) -> float:
     """Median seconds per track the workers spent (from the store's records)."""
-    secs = [r["seconds"] for r in c._store.records() if r.get("seconds") is not None]
+    secs = [r["seconds"] for r in c.records() if r.get("seconds") is not None]
     return float(statistics.median(secs)) if secs else float("nan")
 
 

@@ -220,7 +220,7 @@ class SongCorpus:
         self._corpus = corpus
         self.ids = ids
         self.reused = reused
-        self.records = {r["track"]: r for r in corpus._store.records() if r["track"] in set(ids)}
+        self.records = {r["track"]: r for r in corpus.records() if r["track"] in set(ids)}
 
     def explanation(self, track: str):
         return self._corpus.explanation(track)
@@ -274,7 +274,7 @@ def explain_songs(
     store = _tools.CACHE_ROOT / NAME / f"store-{dataset}-{'full' if seconds is None else f'{seconds:g}s'}"
     before = {}
     if (store / "corpus.json").is_file():
-        before = {r["track"]: r.get("input_hash") for r in xmtag.corpus.load(store)._store.records()}
+        before = {r["track"]: r.get("input_hash") for r in xmtag.corpus.load(store).records()}
     corpus = xmtag.corpus.explain(
         pd.DataFrame(rows), store, tagger=TAGGER, workers=args.workers, progress=not args.no_progress
     )

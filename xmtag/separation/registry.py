@@ -112,7 +112,7 @@ def make_separator(model: str = "auto", *args: Any, **kwargs: Any) -> Separator:
 
 
 def choose_separator(
-    repo: str | os.PathLike[str] | None = None, device: str = "cpu", **kwargs: Any
+    repo: str | os.PathLike[str] | None = None, device: str = "auto", **kwargs: Any
 ) -> Separator:
     """The best separator available here (module notes), with ``chosen_because`` set.
 

@@ -303,7 +303,7 @@ class SpleeterSeparator(Separator):
         self,
         model: str = "spleeter:2stems",
         repo: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         *,
         high_band: str = "average",
         batch: int = 2,
@@ -325,7 +325,7 @@ class SpleeterSeparator(Separator):
         if high_band not in _HIGH_BAND:
             raise XmtagError(f"Separator: high_band must be one of {_HIGH_BAND}, got {high_band!r}.")
         self._files = checkpoint_files()  # before importing torch: a missing extra fails fast
-        check_device(device)
+        device = check_device(device)
         self.model_name = model
         self.device = str(device)
         self.high_band = high_band
