@@ -79,7 +79,7 @@ def block_bounds(
     return bounds
 
 
-def _prepare_audio(audio: Any, sr: int | None) -> tuple[np.ndarray, str]:
+def _prepare_audio(audio: Any, sr: int | None, who: str = "transcribe") -> tuple[np.ndarray, str]:
     """Return a 1-D float32 waveform at 16 kHz and a name for messages."""
     if isinstance(audio, (str, os.PathLike)):
         y, _ = load_audio(audio, sr=SAMPLE_RATE, mono=True)
@@ -87,14 +87,14 @@ def _prepare_audio(audio: Any, sr: int | None) -> tuple[np.ndarray, str]:
     if isinstance(audio, np.ndarray) or hasattr(audio, "__array__"):
         if sr is None:
             raise XmtagError(
-                "transcribe(): an array needs its sample rate; pass sr=... (e.g. sr=16000), "
+                f"{who}(): an array needs its sample rate; pass sr=... (e.g. sr=16000), "
                 "or give a file path."
             )
         y = to_mono(check_waveform(np.asarray(audio), "audio"))
         if int(sr) != SAMPLE_RATE:
             y = resample(y, int(sr), SAMPLE_RATE)
         return y[0], "audio array"
-    raise XmtagError(f"transcribe(): expected a file path or a waveform array, got {type(audio).__name__}.")
+    raise XmtagError(f"{who}(): expected a file path or a waveform array, got {type(audio).__name__}.")
 
 
 def transcribe(
