@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import XmtagError
 
-__all__ = ["der", "der_components", "jer", "wer", "normalize_text"]
+__all__ = ["der", "der_components", "jer", "wer", "normalize_text", "speaker_mapping", "word_speaker_accuracy"]
 
 TurnLike = Sequence  # (start, end, speaker)
 
@@ -204,3 +204,51 @@ def wer(reference: str | Iterable[str], hypothesis: str | Iterable[str], normali
     if not pairs:
         raise XmtagError("wer(): the reference has no words.")
     return float(jiwer.wer([p[0] for p in pairs], [p[1] or "" for p in pairs]))
+
+
+def speaker_mapping(reference, hypothesis) -> dict[str, str]:
+    """The optimal one-to-one map hypothesis speaker -> reference speaker (as DER uses it).
+
+    Examples
+    --------
+    >>> speaker_mapping([(0, 4, "A"), (4, 8, "B")], [(0, 5, "x"), (5, 8, "y")])
+    {'x': 'A', 'y': 'B'}
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    ref, hyp = _turns(reference), _turns(hypothesis)
+    rl, hl = sorted({t[2] for t in ref}), sorted({t[2] for t in hyp})
+    if not rl or not hl:
+        return {}
+    mids, lengths = _elementary(ref, hyp, None)
+    co = (_activity(ref, rl, mids)[:, None, :] & _activity(hyp, hl, mids)[None, :, :]) @ lengths
+    rows, cols = linear_sum_assignment(-co)
+    return {hl[c]: rl[r] for r, c in zip(rows, cols)}
+
+
+def word_speaker_accuracy(reference, transcript) -> float:
+    """Share of a diarized transcript's words whose speaker is right.
+
+    The reference speaker of a word is the one speaking most during it; hypothesis labels
+    are mapped to reference labels with :func:`speaker_mapping` (on the transcript's
+    diarization when it has one, else on its segments). Words outside reference speech are
+    not counted.
+    """
+    from .diarization import Diarization
+
+    ref = reference if isinstance(reference, Diarization) else Diarization(list(reference))
+    hyp = getattr(transcript, "diarization", None)
+    if hyp is None:
+        hyp = [(s.start, s.end, s.speaker) for s in transcript.segments if s.speaker is not None]
+    mapping = speaker_mapping(ref, hyp)
+    right = total = 0
+    for seg in transcript.segments:
+        for w in seg.words or [type("W", (), {"start": seg.start, "end": seg.end, "speaker": seg.speaker})]:
+            truth = ref.speaker_at(w.start, w.end, max_distance=0.0)
+            if truth is None:
+                continue
+            total += 1
+            right += int(mapping.get(w.speaker) == truth)
+    if total == 0:
+        raise XmtagError("word_speaker_accuracy(): no transcript word lies in reference speech.")
+    return right / total
