@@ -227,7 +227,8 @@ def load_audio(
     Parameters
     ----------
     path : str or os.PathLike
-        wav, flac, ogg/vorbis, mp3, or any other format libsndfile reads.
+        wav, flac, ogg/vorbis, mp3, or any other format libsndfile reads; video and
+        compressed containers (mp4, m4a, webm, mkv, aac, ...) through PyAV (:mod:`xmtag._av`).
     sr : int, optional
         Resample to this rate (soxr, high quality). ``None`` keeps the file's rate.
     mono : bool
@@ -258,7 +259,20 @@ def load_audio(
     >>> y.shape, y.dtype, sr
     ((1, 16000), dtype('float32'), 16000)
     """
-    info = audio_info(path)
+    from . import _av  # video and compressed containers (mp4, m4a, webm, mkv, aac) through PyAV
+
+    if _av.wants_av(path) and check_input_file(path, "audio file"):
+        return _av.load_av(path, sr=sr, mono=mono)
+    try:
+        info = audio_info(path)
+    except AudioError:  # libsndfile cannot read it: let FFmpeg try before giving up
+        if not _av.available():
+            raise
+        try:
+            return _av.load_av(path, sr=sr, mono=mono)
+        except AudioError:
+            pass
+        raise
     p = Path(path)
     sf = _soundfile()
     n_ch, n_frames, file_sr = int(info.channels), int(info.frames), int(info.samplerate)

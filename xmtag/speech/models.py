@@ -115,6 +115,7 @@ def bundled_base_path(cache_root: str | os.PathLike[str] | None = None) -> Path 
                 os.fsync(out.fileno())
             for f in _BASE_FILES:
                 shutil.copyfile(dirs[0] / "data" / f, tmp / f)
+            os.chmod(tmp, 0o755)
             if final.exists():  # a stale or broken copy
                 shutil.rmtree(final, ignore_errors=True)
             try:
