@@ -46,7 +46,9 @@ def available() -> bool:
     return True
 
 
-def load_av(path: str | os.PathLike[str], sr: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
+def load_av(
+    path: str | os.PathLike[str], sr: int | None = None, mono: bool = False
+) -> tuple[np.ndarray, int]:
     """Decode the first audio stream of a container to float32 ``(channels, samples)``.
 
     Parameters
@@ -119,7 +121,9 @@ def load_av(path: str | os.PathLike[str], sr: int | None = None, mono: bool = Fa
                 if tail.shape[1]:
                     blocks.append(np.array(tail, dtype=np.float32))
         except (av.FFmpegError, ValueError) as exc:
-            raise AudioError(f"Cannot decode the audio of {str(p)!r}: {exc}. The file may be corrupt.") from exc
+            raise AudioError(
+                f"Cannot decode the audio of {str(p)!r}: {exc}. The file may be corrupt."
+            ) from exc
     if not blocks:
         raise AudioError(f"The audio stream of {str(p)!r} contains zero samples.")
     y = np.concatenate(blocks, axis=1)

@@ -16,7 +16,16 @@ from .._version import __version__
 from ..errors import XmtagError
 
 #: subcommand modules, in the order ``xmtag --help`` lists them
-COMMANDS: tuple[str, ...] = ("demo", "explain", "separate", "tag", "transcribe", "summarize", "info")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "explain",
+    "separate",
+    "tag",
+    "transcribe",
+    "diarize",
+    "summarize",
+    "info",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

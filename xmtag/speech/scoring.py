@@ -37,7 +37,15 @@ import numpy as np
 
 from ..errors import XmtagError
 
-__all__ = ["der", "der_components", "jer", "wer", "normalize_text", "speaker_mapping", "word_speaker_accuracy"]
+__all__ = [
+    "der",
+    "der_components",
+    "jer",
+    "wer",
+    "normalize_text",
+    "speaker_mapping",
+    "word_speaker_accuracy",
+]
 
 TurnLike = Sequence  # (start, end, speaker)
 
