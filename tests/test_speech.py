@@ -235,8 +235,10 @@ def test_missing_extra_raises(monkeypatch):
     monkeypatch.setitem(sys.modules, "whisper", None)
     models._load_cached.cache_clear()
     try:
-        for backend in ("faster-whisper", "whisper"):
-            with pytest.raises(MissingDependencyError, match=r"xmtag\[speech\]"):
+        # faster-whisper is in the [speech] extra; openai-whisper is not (installed --no-deps)
+        hints = {"faster-whisper": r"xmtag\[speech\]", "whisper": r"--no-deps openai-whisper==20250625"}
+        for backend, hint in hints.items():
+            with pytest.raises(MissingDependencyError, match=hint):
                 transcribe(np.zeros(16000, np.float32), sr=16000, backend=backend, progress=False)
     finally:
         models._load_cached.cache_clear()

