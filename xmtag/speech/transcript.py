@@ -200,8 +200,8 @@ class Transcript:
         Examples
         --------
         >>> tr = Transcript([Segment(0.0, 1.0, "Hi.", speaker="SPEAKER_00")])
-        >>> tr.rename_speakers({"SPEAKER_00": "Alice"}).to_txt()
-        '[Alice] Hi.\n'
+        >>> print(tr.rename_speakers({"SPEAKER_00": "Alice"}).to_txt(), end="")
+        [Alice] Hi.
         """
         import dataclasses
 
