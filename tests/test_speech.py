@@ -166,12 +166,15 @@ def test_blocks_bound_memory(monkeypatch):
     """An hour-long input reaches the backend only in blocks of at most block_seconds."""
     seen = []
 
+    from xmtag.speech._postprocess import SegmentStats
+
     def fake_backend(model, block, options):
         seen.append(block.shape[0])
         n = block.shape[0] / 16000
-        return "en", iter([speech.Segment(0.0, n, f"block {len(seen)}")])
+        return "en", None, iter([(speech.Segment(0.0, n, f"block {len(seen)}"), SegmentStats())])
 
     monkeypatch.setattr(transcribe_mod, "_faster_whisper", fake_backend)
+    monkeypatch.setattr(transcribe_mod.post, "speech_regions", lambda block, sr: None)  # no VAD on DC
     monkeypatch.setattr(transcribe_mod, "load_model", lambda *a, **k: (None, models.resolve_model(None)))
     y = np.full(16000 * 3600, 0.01, np.float32)
     tr = transcribe(y, sr=16000, progress=False)
@@ -365,10 +368,13 @@ def test_gating_rules():
     )  # no detector: Whisper's rule
 
 
-def test_thresholds_reach_the_backend():
-    y = _music(4.0)
-    tr = transcribe(y, sr=16000, vad=False, no_speech_threshold=0.0, logprob_threshold=0.0, progress=False)
+def test_thresholds_are_applied(speech_wav, caplog):
+    # every real segment has some no-speech probability and a negative log-probability:
+    # with both thresholds at 0 Whisper's rule drops them all, and says why
+    with caplog.at_level("INFO", logger="xmtag.speech"):
+        tr = transcribe(speech_wav, no_speech_threshold=0.0, logprob_threshold=0.0, progress=False)
     assert tr.segments == []
+    assert any("no-speech probability" in r.getMessage() for r in caplog.records)
 
 
 # -- the multilingual base model (offline, from two PyPI parts) ----------------------------------
