@@ -250,7 +250,11 @@ class DVectorEncoder:
             return np.zeros((0, EMBEDDING_SIZE), np.float32)
         feats = [self._features(w) for w in wavs]
         sizes = [f.shape[0] for f in feats]
-        emb = self.session.run(None, {self.input_name: np.concatenate(feats)})[0]
+        flat = np.concatenate(feats)
+        # in slices: onnxruntime's LSTM holds activations for the whole batch
+        emb = np.concatenate(
+            [self.session.run(None, {self.input_name: flat[i : i + 64]})[0] for i in range(0, len(flat), 64)]
+        )
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         out = np.add.reduceat(emb, np.cumsum([0, *sizes[:-1]]), axis=0)
         return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
