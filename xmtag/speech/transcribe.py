@@ -12,6 +12,7 @@ import numpy as np
 from ..audio import check_waveform, load_audio, resample, to_mono
 from ..errors import XmtagError
 from . import _postprocess as post
+from .diarization import Diarization
 from .models import check_backend, load_model
 from .transcript import Segment, Transcript, Word
 
@@ -112,7 +113,7 @@ def transcribe(
     compute_type: str = "default",
     block_seconds: float = 600.0,
     task: str = "transcribe",
-    diarize: bool = False,
+    diarize: bool | Diarization = False,
     num_speakers: int | None = None,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
@@ -175,9 +176,10 @@ def transcribe(
     task : {"transcribe", "translate"}
         ``"translate"`` writes English text for speech in another language (needs a
         multilingual model, e.g. the offline ``model="base"``).
-    diarize : bool
+    diarize : bool or Diarization
         Also find who spoke when and label words and segments with speakers (needs the
-        ``[diarize]`` extra).
+        ``[diarize]`` extra); or a :class:`~xmtag.speech.Diarization` made before (e.g. by
+        :func:`~xmtag.speech.diarize` or read from RTTM) to label with.
     num_speakers, min_speakers, max_speakers : int, optional
         Passed to :func:`xmtag.speech.diarize`.
     no_speech_threshold, logprob_threshold : float
@@ -234,7 +236,9 @@ def transcribe(
                 "(multilingual, offline) for task='translate'."
             )
     diarization = None
-    if diarize:
+    if isinstance(diarize, Diarization):  # turns computed before (or read from RTTM)
+        diarization = diarize
+    elif diarize:
         from .diarize import diarize as run_diarization
 
         diarization = run_diarization(
@@ -249,7 +253,7 @@ def transcribe(
     run = _faster_whisper if backend == "faster-whisper" else _openai_whisper
     options = {
         "language": language,
-        "word_timestamps": word_timestamps or diarize,
+        "word_timestamps": word_timestamps or diarization is not None,
         "vad": vad,
         "beam_size": int(beam_size),
         "task": task,
