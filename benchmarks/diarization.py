@@ -160,7 +160,7 @@ def tune(args) -> dict:
 
     cache: dict = {}
     held = conversations(6 if args.quick else 30, 1000, cache)
-    analyses = [(n, c.reference, D._analyse(c.audio, 2.5, None, False)) for n, c in held]
+    analyses = [(n, c.reference, D._analyse(c.audio, 5.0, None, False)) for n, c in held]
     rows = []
     for threshold in (0.2, 0.25, 0.3, 0.35, 0.4):
         for mcs in (1.0, 1.5, 2.0, 3.0):

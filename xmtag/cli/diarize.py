@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speakers", type=int, default=None, metavar="N", help="number of speakers, if known")
     p.add_argument("--min-speakers", type=int, default=None, metavar="N")
     p.add_argument("--max-speakers", type=int, default=None, metavar="N")
-    p.add_argument("--step", type=float, default=2.5, help="seconds between 10-s analysis windows")
+    p.add_argument("--step", type=float, default=5.0, help="seconds between 10-s analysis windows")
     p.set_defaults(func=run)
 
 

@@ -450,7 +450,7 @@ def diarize(
     max_speakers: int | None = None,
     sr: int | None = None,
     progress: bool = True,
-    step: float = 2.5,
+    step: float = 5.0,
     threshold: float = DEFAULT_THRESHOLD,
     min_cluster_seconds: float = 1.5,
     min_gap: float = 0.15,
