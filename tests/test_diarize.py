@@ -103,6 +103,29 @@ def test_der_by_hand():
         der(ref, hyp, collar=-1)
 
 
+def test_der_agrees_with_pyannote_metrics():
+    metrics = pytest.importorskip("pyannote.metrics.diarization", reason="pyannote.metrics (test extra)")
+    rng = np.random.default_rng(0)
+
+    def random_turns(labels):
+        turns, t = [], 0.0
+        for _ in range(10):
+            start = max(0.0, t + rng.uniform(-0.5, 1.0))
+            turns.append((start, start + rng.uniform(0.3, 4.0), labels[int(rng.integers(len(labels)))]))
+            t = turns[-1][1]
+        # one speaker's own turns do not overlap (as in RTTM from a diarizer)
+        return Diarization(turns).to_annotation().support().itertracks(yield_label=True)
+
+    for _ in range(5):
+        ref = Diarization([(s.start, s.end, lab) for s, _, lab in random_turns("ABC")])
+        hyp = Diarization([(s.start, s.end, lab) for s, _, lab in random_turns("wxyz")])
+        for collar in (0.0, 0.25):  # pyannote's collar is the total width: 2 x ours (md-eval's)
+            theirs = metrics.DiarizationErrorRate(collar=2 * collar, skip_overlap=False)
+            assert der(ref, hyp, collar=collar) == pytest.approx(
+                theirs(ref.to_annotation(), hyp.to_annotation())
+            )
+
+
 def test_rttm_round_trip_and_errors(tmp_path):
     d = Diarization(
         [(1.25, 3.5, "SPEAKER_01"), (0.0, 1.5, "SPEAKER_00"), (3.0, 4.0, "SPEAKER_00")], 5.0, "talk"

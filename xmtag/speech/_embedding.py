@@ -135,7 +135,8 @@ class VoiceEncoder:
     """
 
     def __init__(self, weights=None, device: str = "cpu", rate: float = 1.3, max_partials: int = 8) -> None:
-        torch = require("torch", "core")
+        import torch
+
         self._torch = torch
         path = Path(weights) if weights is not None else resemblyzer_weights()
         try:

@@ -159,7 +159,7 @@ class Diarization:
         """
         from ..errors import require
 
-        core = require("pyannote.core", "diarize", "pyannote.core annotations (pip install pyannote.core)")
+        core = require("pyannote.core", "diarize", "pyannote.core annotations")
         ann = core.Annotation(uri=self.uri)
         for i, t in enumerate(self.turns):
             ann[core.Segment(t.start, t.end), i] = t.speaker

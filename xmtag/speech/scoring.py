@@ -9,12 +9,15 @@ exactly on the elementary intervals between all turn boundaries (no time grid): 
     DER = (miss + false alarm + confusion) / ∫ R.
 
 Overlapped speech is scored (each speaker counts). A ``collar`` removes ``collar`` seconds
-on both sides of every reference boundary from scoring. The mapping maximises the total
+on both sides of every reference boundary from scoring (md-eval's ``-c``; pyannote.metrics'
+``collar`` is the total width, twice this). The results equal ``pyannote.metrics``'
+``DiarizationErrorRate(skip_overlap=False)`` (a test checks it). The mapping maximises the total
 time both members of a pair speak (Hungarian algorithm), which minimises DER.
 
 **JER** (DIHARD II): for each reference speaker, ``1 - |R ∩ H| / |R ∪ H|`` with its mapped
-hypothesis speaker (1 when unmapped), averaged over reference speakers; the mapping
-minimises the total.
+hypothesis speaker (1 when unmapped), averaged over reference speakers; the one-to-one
+mapping minimises the total (as DIHARD's ``dscore``; pyannote.metrics maps by overlap time
+instead, which can give a slightly larger JER).
 
 **WER** uses ``jiwer`` on text normalised by Whisper's English text normalizer (the one
 behind OpenAI's published Whisper WERs: lower case, punctuation removed, numbers and
