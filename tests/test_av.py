@@ -99,3 +99,14 @@ def test_transcribe_a_video(tmp_path):
     video = _write(tmp_path / "lecture.mp4", sr=sr, signal=y[0], seconds=y.shape[1] / sr)
     tr = transcribe(video, progress=False)
     assert wer(text, tr.text) <= 0.2, tr.text
+
+
+def test_unknown_extension_gets_a_second_chance_but_a_broken_wav_stays_an_error(tmp_path):
+    path = _write(tmp_path / "clip.mp4", video=False)
+    renamed = path.rename(tmp_path / "clip.audio")  # no extension libsndfile or the list knows
+    y, sr = load_audio(renamed)
+    assert sr == 44100 and y.shape[0] == 2
+    fake = tmp_path / "not-really.wav"
+    fake.write_bytes(renamed.read_bytes())
+    with pytest.raises(AudioError, match="not-really.wav"):
+        load_audio(fake)  # a .wav that libsndfile rejects is reported, never decoded leniently

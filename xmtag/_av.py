@@ -18,12 +18,57 @@ import numpy as np
 
 from .errors import AudioError, MissingDependencyError
 
-__all__ = ["CONTAINER_SUFFIXES", "wants_av", "available", "load_av"]
+__all__ = ["CONTAINER_SUFFIXES", "wants_av", "may_try", "available", "load_av"]
 
 #: extensions that go straight to PyAV (libsndfile cannot read them)
 CONTAINER_SUFFIXES = frozenset(
     {".mp4", ".m4a", ".m4b", ".mov", ".webm", ".mkv", ".mka", ".aac", ".avi", ".wmv", ".wma", ".3gp", ".ts"}
 )
+
+
+#: what libsndfile reads: a file with one of these extensions that it rejects is corrupt, not "other"
+SNDFILE_SUFFIXES = frozenset(
+    {
+        ".wav",
+        ".wave",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".snd",
+        ".caf",
+        ".w64",
+        ".rf64",
+        ".raw",
+        ".sd2",
+        ".voc",
+        ".htk",
+        ".mat",
+        ".pvf",
+        ".xi",
+        ".sds",
+        ".nist",
+    }
+)
+
+
+def may_try(path: str | os.PathLike[str]) -> bool:
+    """Whether PyAV may try a file libsndfile rejected: installed, and not a libsndfile extension.
+
+    A ``.wav`` that libsndfile cannot read stays an error (FFmpeg would decode a damaged file
+    leniently); a ``.wma`` or an extension-less file gets a second chance.
+
+    Examples
+    --------
+    >>> may_try("song.wav")
+    False
+    """
+    return Path(path).suffix.lower() not in SNDFILE_SUFFIXES and available()
 
 
 def wants_av(path: str | os.PathLike[str]) -> bool:

@@ -261,12 +261,13 @@ def load_audio(
     """
     from . import _av  # video and compressed containers (mp4, m4a, webm, mkv, aac) through PyAV
 
-    if _av.wants_av(path) and check_input_file(path, "audio file"):
+    if _av.wants_av(path):
+        check_input_file(path, "audio file")
         return _av.load_av(path, sr=sr, mono=mono)
     try:
         info = audio_info(path)
-    except AudioError:  # libsndfile cannot read it: let FFmpeg try before giving up
-        if not _av.available():
+    except AudioError:  # not a libsndfile format: FFmpeg gets a second chance
+        if not _av.may_try(path):
             raise
         try:
             return _av.load_av(path, sr=sr, mono=mono)
