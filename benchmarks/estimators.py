@@ -19,6 +19,17 @@ Estimators (``xmtag.estimators.permutation`` with antithetic orders, ``xmtag.est
 with several seeds. The x axis is the number of distinct coalitions each one evaluates (=
 tagger passes). The error is ``||estimate - exact|| / ||exact||`` over all players and tags;
 ``top_agreement`` is the share of tags whose top player matches the exact one.
+
+Engine games (``--games engine``; every method of :func:`xmtag.attribution.attribute`, the code
+behind ``xmtag.explain(method=...)``, at equal budgets) on the bundled demo song:
+
+* **6 stems** -- the demo's five stems with the drums split at 200 Hz into ``kick`` (low) and
+  ``drums`` (high) by :func:`xmtag.decompose.bands`;
+* **6 x 8 stems x segments** -- those six stems in 8 time segments (48 players);
+* **4 x 8 time-frequency grid** -- the mix in 4 mel bands x 8 segments (32 players).
+
+Exact values come from xmtag's exact path (64 and 16 tagger passes); sampled methods query the
+same game (looked up / assembled from the per-segment outputs, as above).
 """
 
 from __future__ import annotations
@@ -85,6 +96,12 @@ def top_agreement(estimate: np.ndarray, exact: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = _common.parser(__doc__, runtime="~10 min (first run; ~5 min cached)", quick_runtime="~1 min")
     p.add_argument("--repeats", type=int, default=None, help="seeds per budget (default 3; --quick 2)")
+    p.add_argument(
+        "--games",
+        choices=("corpus", "engine", "all"),
+        default="all",
+        help="the MMA corpus games, the engine games on the demo song, or both (default)",
+    )
     args = p.parse_args(argv)
     _common.setup(args)
     import xmtag
@@ -95,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 3)
     with _common.timer() as total:
         tagger = _common.load_tagger(args)
-        folders = {f.name: f for f in _common.songs("mma", args.quick)}
-        song_names = QUICK_SONGS if args.quick else SONGS
+        engine = engine_games(tagger, repeats, args) if args.games in ("engine", "all") else None
+        folders = {f.name: f for f in _common.songs("mma", args.quick)} if args.games != "engine" else {}
+        song_names = (QUICK_SONGS if args.quick else SONGS) if args.games != "engine" else ()
         seconds, segments = (12.0, 4) if args.quick else (30.0, 10)
         records = []
         checks = {}
@@ -165,7 +183,20 @@ def main(argv: list[str] | None = None) -> int:
                             )
         import pandas as pd
 
-        df = pd.DataFrame(records)
+        df = pd.DataFrame(
+            records,
+            columns=[
+                "game",
+                "method",
+                "budget",
+                "players",
+                "tagger_passes",
+                "relative_error",
+                "top_agreement",
+            ]
+            if not records
+            else None,
+        )
         summary = (
             df.groupby(["game", "method", "budget"], sort=False)
             .agg(
@@ -180,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         _common.print_table(summary.to_dict("records"))
         cost = sorted(set(exact_cost.values()))
-        print(f"\nxmtag exact: error 0 at {cost} tagger passes for both games")
-        fig = _figure(summary, cost)
+        if records:
+            print(f"\nxmtag exact: error 0 at {cost} tagger passes for both games")
+        fig = _figure(summary, cost) if records else None
     results = {
         "tagger": tagger.name,
         "songs": list(song_names),
@@ -192,10 +224,133 @@ def main(argv: list[str] | None = None) -> int:
         "assembly_max_abs_diff": checks,
         "summary": summary.to_dict("records"),
         "records": records,
+        "engine": engine,
     }
-    _common.save_figure(fig, NAME, args)
+    if fig is not None:
+        _common.save_figure(fig, NAME, args)
+    if engine is not None:
+        _common.save_figure(_engine_figure(engine), NAME + "_engine", args)
     _common.write_result(NAME, args, env, results, total["s"])
     return 0
+
+
+ENGINE_BUDGETS = (16, 32, 64, 128, 256, 512, 1024, 2048)
+ENGINE_METHODS = ("permutation", "kernel", "lime", "loo", "banzhaf")
+
+
+def engine_games(tagger, repeats: int, args) -> dict:
+    """Error vs budget of every ``xmtag.attribution`` method on the three engine games."""
+    import xmtag
+    from xmtag.attribution import attribute
+    from xmtag.decompose import bands
+
+    demo = xmtag.load_demo()
+    seconds = 12.0 if args.quick else demo.duration
+    n_keep = int(seconds * demo.sr)
+    parts = bands(demo["drums"][:, :n_keep], demo.sr, [200.0])
+    stems = {"kick": parts[parts.names[0]], "drums": parts[parts.names[1]]}
+    stems.update({k: demo[k][:, :n_keep] for k in demo.names if k != "drums"})
+    six = xmtag.Stems(stems, sr=demo.sr)
+    mix = xmtag.Stems({"mix": six.mixture}, sr=demo.sr)
+    k = 8
+    e6 = xmtag.explain(six, tagger, segments=k, progress=not args.no_progress)
+    grid = xmtag.explain(mix, tagger, bands=4, segments=k, progress=not args.no_progress)
+    table = np.asarray(e6.coalition_values)
+    games = {
+        "6 stems": (
+            lambda m, t=table: t[np.asarray(m, dtype=np.int64)],
+            6,
+            e6.values,
+            e6.budget,
+        ),
+        "6 x 8 stems x segments": (
+            segment_game(e6.segment_coalition_values, e6.segment_weights),
+            48,
+            e6.segment_values.reshape(48, -1),
+            e6.budget,
+        ),
+        "4 x 8 time-frequency grid": (
+            segment_game(grid.segment_coalition_values, grid.segment_weights),
+            32,
+            grid.segment_values.reshape(32, -1),
+            grid.budget,
+        ),
+    }
+    budgets = ENGINE_BUDGETS[:4] if args.quick else ENGINE_BUDGETS
+    records = []
+    for game, (fn, n, exact, exact_passes) in games.items():
+        for method in ENGINE_METHODS:
+            if method == "banzhaf" and n > 16:
+                continue  # enumerates 2**n coalitions
+            sizes = [None] if method in ("loo", "banzhaf") else budgets
+            for size in sizes:
+                for r in range(1 if size is None else repeats):
+                    seed = args.seed * 1000 + r
+                    try:
+                        a = attribute(fn, n, method=method, budget=size, seed=seed)
+                    except xmtag.XmtagError as exc:  # a budget below the method's minimum
+                        print(f"  {game} / {method} / {size}: {exc}")
+                        continue
+                    records.append(
+                        {
+                            "game": game,
+                            "players": n,
+                            "method": method,
+                            "budget": size,
+                            "seed": seed,
+                            "tagger_passes": int(a.budget),
+                            "relative_error": relative_error(a.values, exact),
+                            "top_agreement": top_agreement(a.values, exact),
+                            "exact_passes": int(exact_passes),
+                        }
+                    )
+        print(f"engine game {game}: {n} players; exact from {exact_passes} tagger passes", flush=True)
+    import pandas as pd
+
+    df = pd.DataFrame(records)
+    summary = (
+        df.groupby(["game", "method", "budget"], sort=False, dropna=False)
+        .agg(
+            players=("players", "first"),
+            tagger_passes=("tagger_passes", "mean"),
+            relative_error=("relative_error", "mean"),
+            error_sd=("relative_error", "std"),
+            top_agreement=("top_agreement", "mean"),
+            exact_passes=("exact_passes", "first"),
+        )
+        .reset_index()
+    )
+    print()
+    _common.print_table(summary.to_dict("records"))
+    return {"seconds": seconds, "segments": k, "summary": summary.to_dict("records"), "records": records}
+
+
+def _engine_figure(engine: dict):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    summary = pd.DataFrame(engine["summary"])
+    games = list(dict.fromkeys(summary["game"]))
+    fig, axes = plt.subplots(1, len(games), figsize=(5.2 * len(games), 4), squeeze=False)
+    for ax, game in zip(axes[0], games):
+        sub = summary[summary["game"] == game]
+        for method, grp in sub.groupby("method", sort=False):
+            err = np.clip(grp["relative_error"].to_numpy(), FLOOR, CEIL)
+            style = {"marker": "s", "ls": "none", "ms": 8} if len(grp) == 1 else {"marker": "o"}
+            ax.plot(grp["tagger_passes"], err, label=method, **style)
+        exact = int(sub["exact_passes"].iloc[0])
+        ax.axvline(exact, color="k", ls="--", lw=1)
+        ax.text(exact, CEIL, f" exact: {exact} passes", va="top", fontsize=8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(FLOOR / 2, CEIL * 2)
+        ax.set_xlabel("tagger passes (distinct coalitions)")
+        ax.set_ylabel("relative error vs exact Shapley values")
+        ax.set_title(f"{game} ({int(sub['players'].iloc[0])} players)", fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Every method vs budget (musicnn-msd, demo song)")
+    fig.tight_layout()
+    return fig
 
 
 def _figure(summary, exact_cost):

@@ -76,6 +76,46 @@ def test_resample_band_limited(tmp_path):
     assert np.sqrt(np.mean(hi[0, 1000:-1000] ** 2)) < 1e-3
 
 
+def _distinct_tones(sr: int, seconds: float, freqs=(440.0, 1000.0, 2500.0)) -> np.ndarray:
+    """One known tone per channel, each at its own level: channels are never alike."""
+    t = np.arange(int(sr * seconds)) / sr
+    return np.stack([(0.6 / (c + 1)) * np.sin(2 * np.pi * f * t) for c, f in enumerate(freqs)]).astype(
+        np.float32
+    )
+
+
+@pytest.mark.parametrize(("orig", "target"), [(44100, 16000), (16000, 44100), (48000, 22050)])
+def test_resample_every_channel_on_its_own_against_soxr(orig, target):
+    """Independent oracle: soxr called on each channel directly (not xmtag.audio.resample)."""
+    import soxr
+
+    y = _distinct_tones(orig, 0.5)
+    got = resample(y, orig, target)
+    assert got.shape == (3, int(round(y.shape[1] * target / orig)))
+    for c in range(3):
+        want = soxr.resample(y[c].astype(np.float64), orig, target, quality="HQ")
+        n = min(len(want), got.shape[1])
+        np.testing.assert_allclose(got[c, :n], want[:n], atol=2e-6)
+    # known tones: each channel keeps its own frequency and level
+    for c, f in enumerate((440.0, 1000.0, 2500.0)):
+        spec = np.abs(np.fft.rfft(got[c] * np.hanning(got.shape[1])))
+        assert abs(np.argmax(spec) * target / got.shape[1] - f) <= 2 * target / got.shape[1]
+        rms = np.sqrt(np.mean(got[c, 500:-500] ** 2))
+        assert rms == pytest.approx(0.6 / (c + 1) / np.sqrt(2), rel=2e-3)
+
+
+def test_load_mono_resampled_is_the_channel_mean_then_soxr(tmp_path):
+    import soxr
+
+    y = _distinct_tones(44100, 0.5)
+    path = xmtag.save_audio(tmp_path / "three.wav", y, 44100)
+    z, sr = xmtag.load_audio(path, sr=16000, mono=True)
+    want = soxr.resample(y.astype(np.float64).mean(0), 44100, 16000, quality="HQ")
+    assert sr == 16000 and z.shape == (1, 8000)
+    np.testing.assert_allclose(z[0], want[:8000], atol=2e-6)
+    assert not np.allclose(z[0], soxr.resample(y[0].astype(np.float64), 44100, 16000)[:8000], atol=1e-2)
+
+
 def test_resample_keeps_1d():
     assert resample(np.zeros(441, np.float32), 44100, 8000).shape == (80,)
 
@@ -111,7 +151,7 @@ def _assert_clear(exc: BaseException, path) -> None:
 
 
 def test_missing_path(tmp_path):
-    with pytest.raises(AudioFileNotFoundError) as ei:
+    with pytest.raises(AudioFileNotFoundError, match=r"does not exist\. Check the path") as ei:
         xmtag.load_audio(tmp_path / "nope.wav")
     _assert_clear(ei.value, tmp_path / "nope.wav")
     assert isinstance(ei.value, FileNotFoundError)
@@ -142,7 +182,7 @@ def test_text_named_wav(tmp_path):
 def test_random_bytes_flac(tmp_path, rng):
     p = tmp_path / "noise.flac"
     p.write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    with pytest.raises(AudioError) as ei:
+    with pytest.raises(AudioError, match=r"Cannot read .* as audio.*Supported: wav, flac") as ei:
         xmtag.load_audio(p)
     _assert_clear(ei.value, p)
 
@@ -185,14 +225,43 @@ def test_nonfinite_samples_on_save(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root can write anywhere")
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_unwritable_output_dir_nonroot(tmp_path):
+    """Root can write anywhere, so when run as root the check runs in a child as user nobody."""
+    import shutil
+    import subprocess
+
     d = tmp_path / "ro"
     d.mkdir()
-    d.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    with pytest.raises(OutputError) as ei:
-        xmtag.save_audio(d / "x.wav", tone(), 16000)
-    _assert_clear(ei.value, d / "x.wav")
+    d.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    if os.geteuid() != 0:
+        with pytest.raises(OutputError, match=r"Permission denied.*writable location") as ei:
+            xmtag.save_audio(d / "x.wav", tone(), 16000)
+        _assert_clear(ei.value, d / "x.wav")
+        return
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv to drop privileges")
+    for p in d.parents:
+        if str(p) in ("/", "/tmp"):
+            break
+        p.chmod(p.stat().st_mode | stat.S_IXOTH)
+    code = (
+        "import numpy as np, xmtag\n"
+        f"try:\n    xmtag.save_audio({str(d / 'x.wav')!r}, np.zeros(100, np.float32), 16000)\n"
+        "except xmtag.errors.OutputError as e:\n    print('OutputError:', e)\n"
+    )
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": repo},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OutputError:" in done.stdout and str(d / "x.wav") in done.stdout
+    assert "Permission denied" in done.stdout and "writable location" in done.stdout
 
 
 def test_unwritable_output_path(tmp_path):
@@ -201,7 +270,7 @@ def test_unwritable_output_path(tmp_path):
         xmtag.save_audio(tmp_path / "missing" / "x.wav", tone(), 16000)
     _assert_clear(ei.value, tmp_path / "missing" / "x.wav")
     (tmp_path / "file").write_text("x")
-    with pytest.raises(OutputError):
+    with pytest.raises(OutputError, match=r"'.*file' is not a folder"):
         xmtag.save_audio(tmp_path / "file" / "x.wav", tone(), 16000)
     with pytest.raises(OutputError, match="directory"):
         xmtag.save_audio(tmp_path, tone(), 16000)
@@ -224,7 +293,7 @@ def test_failed_save_keeps_existing_file(tmp_path):
     before = p.read_bytes()
     bad = tone()
     bad[0, 0] = np.inf
-    with pytest.raises(AudioError):
+    with pytest.raises(AudioError, match=r"keep\.wav.*NaN or infinite samples"):
         xmtag.save_audio(p, bad, 16000)
     assert p.read_bytes() == before
     assert sorted(x.name for x in tmp_path.iterdir()) == ["keep.wav"]

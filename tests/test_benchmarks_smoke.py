@@ -241,3 +241,22 @@ def test_common_writes_json_and_tables(tmp_path, capsys):
     text = common.print_table([{"a": "x", "b": 1.5}, {"a": "yy", "b": 10}])
     assert text.splitlines()[0].split() == ["a", "b"] and "yy" in capsys.readouterr().out
     assert common.rank_of(np.array([3.0, 1.0, 2.0]), 2) == 1
+
+
+@pytest.mark.slow
+def test_external_taggers_quick(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("transformers")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent)}  # this checkout's xmtag
+    res = subprocess.run(
+        [sys.executable, str(BENCH / "external_taggers.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "birdnet-2.4" in res.stdout and (tmp_path / "external_taggers_quick.json").is_file()

@@ -67,7 +67,7 @@ def test_env_override(monkeypatch, tmp_path):
 def test_bad_key(tmp_path):
     from xmtag.errors import CacheError
 
-    with pytest.raises(CacheError):
+    with pytest.raises(CacheError, match=r"Cache key must be a lowercase hex digest, got '\.\./"):
         Cache(tmp_path).path("ns", "../../etc/passwd")
 
 
@@ -92,21 +92,27 @@ def _fill(root: str, seed: int) -> None:
         c.put("race", make_key("same"), {"a": np.arange(200_000, dtype=np.float32)}, meta={"by": seed})
 
 
-def test_two_processes_fill_same_key(tmp_path):
+def test_two_processes_fill_same_key(tmp_path, caplog):
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_fill, args=(str(tmp_path), i)) for i in range(2)]
     for p in procs:
         p.start()
     c = Cache(tmp_path)
-    seen = 0
+    seen = misses = 0
     while any(p.is_alive() for p in procs):
         hit = c.get("race", make_key("same"))
         if hit is not None:  # never a half-written entry: a hit is always complete
             assert hit[0]["a"].shape == (200_000,) and hit[0]["a"][-1] == 199_999
             seen += 1
+        else:
+            misses += 1
     for p in procs:
         p.join()
         assert p.exitcode == 0
+    # 40 writes of 800 KB (each fsynced) take far longer than one read: the reader saw the entry
+    # while the writers were still replacing it, and never a damaged one (no entry was deleted)
+    assert seen > 0, f"no hit in {misses} reads while two processes wrote the entry"
+    assert "corrupt" not in caplog.text
     arrays, meta = c.get("race", make_key("same"))
     np.testing.assert_array_equal(arrays["a"], np.arange(200_000, dtype=np.float32))
     assert meta["by"] in (0, 1)

@@ -1,8 +1,7 @@
-"""xmtag.plots, shap interoperability and the HTML report."""
+"""xmtag.plots, shap interoperability and the report's PNG plots."""
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import matplotlib
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 from xmtag import Explanation, Stems, plots
 from xmtag.errors import XmtagError
 from xmtag.explanation import UnknownTagError
-from xmtag.report import render_plots, slug, write_html
+from xmtag.report import render_plots, slug
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEMS = ["drums", "bass", "guitar"]
@@ -159,25 +158,8 @@ def test_to_shap_is_accepted_by_shap_plots(expl):
         plt.close(num)
 
 
-def test_report_is_self_contained(expl, tmp_path):
-    path = write_html(expl, tmp_path / "report.html", top=2)
-    text = path.read_text()
-    assert text.startswith("<!DOCTYPE html>")
-    sources = re.findall(r'src="([^"]*)"', text)
-    assert sources and all(s.startswith("data:") for s in sources)  # nothing outside the file
-    assert sum(s.startswith("data:image/png;base64,") for s in sources) >= 1 + 2 * 4
-    # full mix, three stems and one listenable explanation per shown tag
-    assert sum(s.startswith("data:audio/mpeg;base64,") for s in sources) == 1 + 3 + 2
-    for stem in STEMS:
-        assert f"<th>{stem}</th>" in text
-    assert "Listenable explanation" in text
-    assert "http" not in text.replace("http-equiv", "")
-
-
-def test_report_without_audio_and_render_plots(expl, tmp_path):
-    detached = Explanation.from_game(expl.coalition_values, STEMS, LABELS)
-    text = write_html(detached, tmp_path / "r.html", tags=["female vocalists"]).read_text()
-    assert "audio/mpeg" not in text and "not attached" in text
+def test_render_plots(expl):
+    # the HTML report itself: tests/test_report.py and tests/browser
     images = render_plots(expl, ["female vocalists"])
     assert set(images) == {
         "heatmap",

@@ -199,7 +199,7 @@ def test_extractive_short_text_and_edge_cases():
     assert summarize("", max_words=10) == ""
     long_sentence = " ".join(["word"] * 50) + "."
     assert len(extractive_summary(long_sentence, max_words=5).split()) == 5
-    with pytest.raises(XmtagError, match="Unknown summary method"):
+    with pytest.raises(XmtagError, match="summary method must be one of"):
         summarize(ARTICLE, method="magic")
     with pytest.raises(XmtagError, match="max_words"):
         summarize(ARTICLE, max_words=0)

@@ -16,13 +16,25 @@ from xmtag.separation.stems import DEFAULT_MAX_PAD
 SR = 8000
 
 
+def distinct(freq, seconds, channels, sr=SR):
+    """Channel c is a tone at freq * (1 + c / 2) with level 1 - 0.3 c: channels never alike."""
+    return np.concatenate([tone(freq * (1 + c / 2), sr, seconds) * (1 - 0.3 * c) for c in range(channels)])
+
+
 def four(n=SR, channels=2):
     return {
-        "drums": tone(100, SR, n / SR, channels),
-        "bass": tone(55, SR, n / SR, channels) * 0.5,
-        "other": tone(300, SR, n / SR, channels) * 0.25,
-        "vocals": tone(800, SR, n / SR, channels) * 0.1,
+        "drums": distinct(100, n / SR, channels),
+        "bass": distinct(56, n / SR, channels) * 0.5,
+        "other": distinct(300, n / SR, channels) * 0.25,
+        "vocals": distinct(800, n / SR, channels) * 0.1,
     }
+
+
+def soxr_oracle(y, orig, target):
+    """Independent of xmtag.audio.resample: soxr per channel."""
+    import soxr
+
+    return np.stack([soxr.resample(c.astype(np.float64), orig, target, quality="HQ") for c in y])
 
 
 # -- construction and the mapping protocol ---------------------------------------------------------
@@ -55,7 +67,7 @@ def test_unknown_stem_is_keyerror_and_xmtagerror():
 def test_stems_are_read_only_views():
     a = np.zeros((2, 10), np.float32)
     s = Stems({"x": a}, sr=SR)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         s["x"][0, 0] = 1.0
     a[0, 0] = 0.5  # the caller's own array stays writable
     assert a.flags.writeable
@@ -164,12 +176,14 @@ def test_resampled():
     s = Stems(four(), sr=SR, mixture=np.zeros((2, SR)))
     r = s.resampled(16000)
     assert r.sr == 16000 and r.n_samples == 16000 and r.names == s.names and r.has_mixture
-    # a 100 Hz tone stays a 100 Hz tone of the same level
-    spec = np.abs(np.fft.rfft(r["drums"][0]))
-    assert np.argmax(spec) == 100
-    assert np.sqrt(np.mean(r["drums"] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=1e-2)
+    for name in s.names:  # every channel resampled on its own (independent oracle: soxr per channel)
+        np.testing.assert_allclose(r[name], soxr_oracle(s[name], SR, 16000)[:, :16000], atol=2e-6)
+    # known tones: channel 0 of drums stays 100 Hz at level 0.5, channel 1 stays 150 Hz at 0.35
+    for c, (freq, level) in enumerate([(100, 0.5), (150, 0.35)]):
+        assert np.argmax(np.abs(np.fft.rfft(r["drums"][c]))) == freq
+        assert np.sqrt(np.mean(r["drums"][c] ** 2)) == pytest.approx(level / np.sqrt(2), rel=1e-2)
     assert s.resampled(SR) is s
-    with pytest.raises(AudioError):
+    with pytest.raises(AudioError, match=r"sample rate must be a positive integer, got 0"):
         s.resampled(0)
 
 
@@ -268,6 +282,15 @@ def test_from_folder_sample_rate_mismatch_and_fix(tmp_path):
         Stems.from_folder(tmp_path)
     s = Stems.from_folder(tmp_path, sr=16000)
     assert s.sr == 16000 and s.n_samples == 8000
+
+
+def test_from_folder_resamples_each_channel(tmp_path):
+    y = distinct(100, 0.5, 2)
+    xmtag.save_audio(tmp_path / "drums.wav", y, SR)
+    xmtag.save_audio(tmp_path / "bass.wav", distinct(56, 0.5, 2, sr=16000), 16000)
+    s = Stems.from_folder(tmp_path, sr=16000)
+    np.testing.assert_allclose(s["drums"], soxr_oracle(y, SR, 16000)[:, :8000], atol=2e-6)
+    assert not np.allclose(s["drums"][0], s["drums"][1], atol=0.05)
 
 
 def test_from_folder_length_mismatch(tmp_path):

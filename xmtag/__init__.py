@@ -31,21 +31,30 @@ _LAZY = {
     "Stems": "xmtag.separation",
     "Separator": "xmtag.separation",
     "load_tagger": "xmtag.taggers",
-    "explain": "xmtag.explanation",
+    "explain": "xmtag.pipeline",
+    "export": "xmtag.outputs",
     "Explanation": "xmtag.explanation",
     "load_demo": "xmtag.datasets",
 }
 _SUBMODULES = {
+    "attribution",
     "audio",
     "baselines",
     "cache",
     "cli",
     "coalitions",
+    "corpus",
     "datasets",
+    "decompose",
     "errors",
     "estimators",
     "explanation",
+    "fileformat",
+    "listening",
+    "outputs",
+    "pipeline",
     "plots",
+    "provenance",
     "report",
     "separation",
     "shapley",
@@ -57,7 +66,9 @@ __all__ = ["__version__", "XmtagError", "load_audio", "save_audio", *sorted(_LAZ
 
 if TYPE_CHECKING:  # pragma: no cover
     from .datasets import load_demo  # noqa: F401
-    from .explanation import Explanation, explain  # noqa: F401
+    from .explanation import Explanation  # noqa: F401
+    from .outputs import export  # noqa: F401
+    from .pipeline import explain  # noqa: F401
     from .separation import Separator, Stems  # noqa: F401
     from .taggers import load_tagger  # noqa: F401
 

@@ -1,38 +1,173 @@
-"""Atomic file writing: nothing a user saved is ever lost or half-written."""
+"""Safe file writing and reading checks: nothing a user saved is lost or half-written.
+
+Policy for an output path (what :func:`atomic_path` does, decided per kind of path):
+
+- **a regular file, or a path that does not exist yet**: written to a temporary file beside
+  it, flushed to disk and renamed onto it, so the path holds either the old or the complete
+  new contents, never a part;
+- **a symbolic link** (to a file or to nothing yet): the link is kept and its *target* is
+  written atomically as above (``ln -s /data/run1.csv latest.csv`` keeps pointing at
+  ``/data/run1.csv``); a link loop is an :class:`~xmtag.errors.OutputError`;
+- **a named pipe (FIFO), a character device** (``/dev/null``, a terminal) **or a file reached
+  through** ``/proc`` (``/dev/stdout`` redirected to a file): written *directly* (a rename
+  would replace the pipe or device with a regular file; :func:`atomic_write_bytes` appends,
+  so ``--srt /dev/stdout > out.txt`` keeps what was printed before); formats that need to
+  seek raise an ``OutputError`` there;
+- **a directory, a socket or a block device**: refused with an ``OutputError``.
+
+A full disk (``ENOSPC``, quota, file too large) or a read-only file system while writing is
+an ``OutputError`` naming the folder; the partial temporary file is removed first.
+
+:func:`prepare_output_dir` is the output-*folder* policy: xmtag marks the folders it writes
+with ``.xmtag-output.json`` (the files it wrote), cleans those files on the next run, and
+refuses to write into a non-empty folder it did not write unless ``force=True``.
+
+Hand-written rather than a library: the standard library has the pieces (``tempfile``,
+``os.replace``, ``os.stat``) and no maintained package implements this per-kind policy.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fnmatch
+import json
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import AudioFileNotFoundError, OutputError
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "check_input_file"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_input_file",
+    "prepare_output_dir",
+    "record_outputs",
+    "OUTPUT_MARKER",
+    "DEFAULT_OWNED",
+]
+
+#: The marker file xmtag writes into every output folder: the files that run wrote.
+OUTPUT_MARKER = ".xmtag-output.json"
+#: Files that ``xmtag explain`` / :func:`xmtag.export` write; a folder holding only these (an output
+#: of an xmtag version before the marker existed) counts as an xmtag output folder.
+DEFAULT_OWNED = (
+    "explanation.xmtag",
+    "attributions.csv",
+    "segments.csv",
+    "report.html",
+    "plots/*.png",
+    "audio/*",
+)
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def _output_dir(path: Path) -> Path:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
+def _disk_full_error(path: Path, folder: Path, exc: OSError) -> OutputError:
+    if exc.errno == errno.EROFS:
+        return OutputError(
+            f"Cannot write {str(path)!r}: the folder {str(folder)!r} is on a read-only file system. "
+            "Choose another output location."
+        )
+    return OutputError(
+        f"Cannot write {str(path)!r}: the disk holding {str(folder)!r} is full ({exc.strerror or exc}); "
+        "the partial file was removed. Free some space there or choose another output folder."
+    )
+
+
+def _is_special_path(path: Path) -> bool:
+    """Whether ``path`` reaches its file through ``/proc`` (``/dev/stdout`` -> ``/proc/self/fd/1``):
+    such a regular file is someone's open file descriptor (a shell redirection), not a file to
+    replace."""
+    p = os.path.abspath(path)
+    for _ in range(40):
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.abspath(os.path.join(os.path.dirname(p), os.readlink(p)))
+    return False
+
+
+def _classify(path: Path) -> tuple[str, Path]:
+    """``("atomic", where)``, ``("direct", where)`` for an output path, or raise ``OutputError``."""
+    try:
+        st = os.stat(path)  # follows symbolic links
+    except FileNotFoundError:
+        if os.path.islink(path):  # a link to a file that does not exist yet: create the target
+            return "atomic", Path(os.path.realpath(path))
+        return "atomic", path
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:  # a file where a folder should be: _output_dir says which
+            return "atomic", path
+        if exc.errno == errno.ELOOP:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: it is a symbolic link loop. Remove the link or give "
+                "another file name."
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: permission denied on a folder of the path. "
+                "Choose a writable location."
+            ) from None
+        raise OutputError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
         raise OutputError(f"Cannot write {str(path)!r}: it is a directory. Give a file name.")
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or (stat.S_ISREG(mode) and _is_special_path(path)):
+        return "direct", path
+    if stat.S_ISREG(mode):
+        return "atomic", Path(os.path.realpath(path)) if os.path.islink(path) else path
+    kind = "a socket" if stat.S_ISSOCK(mode) else "a block device" if stat.S_ISBLK(mode) else "not a file"
+    raise OutputError(f"Cannot write {str(path)!r}: it is {kind}. Give the name of a regular file.")
+
+
+def _output_dir(path: Path, shown: Path) -> Path:
+    parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise OutputError(
-            f"Cannot write {str(path)!r}: the folder {str(parent)!r} does not exist. Create it first."
+            f"Cannot write {str(shown)!r}: the folder {str(parent)!r} does not exist. Create it first."
         )
     if not parent.is_dir():
-        raise OutputError(f"Cannot write {str(path)!r}: {str(parent)!r} is not a folder.")
+        raise OutputError(f"Cannot write {str(shown)!r}: {str(parent)!r} is not a folder.")
     return parent
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+def _direct(path: Path) -> Iterator[Path]:
+    try:
+        yield path
+    except OSError as exc:
+        if exc.errno in (errno.ESPIPE, errno.EINVAL):
+            raise OutputError(
+                f"Cannot write {str(path)!r}: this format must seek while writing, which a pipe or device "
+                "cannot do. Write to a regular file instead."
+            ) from exc
+        if exc.errno in _DISK_FULL:
+            raise _disk_full_error(path, path.parent, exc) from exc
+        if exc.errno == errno.EPIPE:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: the reading end of the pipe was closed (by `head` or a "
+                "program that stopped reading); the output is incomplete."
+            ) from exc
+        raise
 
-    The temporary file keeps the suffix of ``path`` (libraries that pick a format
-    from the extension still work). If the block raises, the temporary file is
-    removed and ``path`` is left exactly as it was.
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield the path to write ``path``'s new contents to; make them appear there on success.
+
+    For a regular (or new) file this is a temporary file beside it that keeps the suffix of
+    ``path`` (libraries that pick a format from the extension still work); it is flushed to
+    disk and renamed onto ``path`` when the block ends without an error. If the block raises
+    (including ``KeyboardInterrupt``), the temporary file is removed and ``path`` is left exactly
+    as it was. Symbolic links, pipes and devices follow the module's policy (the link's
+    target is replaced atomically; a pipe or device is yielded itself and written directly).
 
     Parameters
     ----------
@@ -42,12 +177,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     Yields
     ------
     pathlib.Path
-        The temporary path to write to.
+        The path to write to.
 
     Raises
     ------
     OutputError
-        If the destination folder does not exist or is not writable.
+        If the destination is a directory, socket or symbolic link loop, its folder does not
+        exist or is not writable, or the disk fills up while writing (the partial file is
+        removed).
 
     Examples
     --------
@@ -58,27 +195,44 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     >>> dest.read_text()
     'hello'
     """
-    path = Path(path)
-    parent = _output_dir(path)
+    shown = Path(path)
+    how, target = _classify(shown)
+    if how == "direct":
+        with _direct(target) as direct:
+            yield direct
+        return
+    parent = _output_dir(target, shown)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=parent)
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        old_mode = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=parent)
     except OSError as exc:
+        if exc.errno in _DISK_FULL or exc.errno == errno.EROFS:
+            raise _disk_full_error(shown, parent, exc) from exc
         raise OutputError(
-            f"Cannot write {str(path)!r}: {exc.strerror or exc}. Choose a writable location."
+            f"Cannot write {str(shown)!r}: {exc.strerror or exc} in the folder {str(parent)!r}. "
+            "Choose a writable location (or fix the folder's permissions)."
         ) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:  # flush file contents to disk before the rename
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as fh:  # flush file contents to disk before the rename
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            if exc.errno in _DISK_FULL or exc.errno == errno.EROFS:
+                raise _disk_full_error(shown, parent, exc) from exc
+            raise
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):  # readable like a normally created file
-        os.chmod(path, 0o666 & ~_umask())
+    with contextlib.suppress(OSError):  # the old file's permissions, else those of a new file
+        os.chmod(target, old_mode if old_mode is not None else 0o666 & ~_umask())
 
 
 def _umask() -> int:
@@ -88,9 +242,20 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`) and return the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "x.bin", b"abc")
+    >>> p.read_bytes()
+    b'abc'
+    """
     with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+        # written directly (a pipe, a device, /dev/stdout redirected to a file): append, so that a
+        # shell's `> out.txt` keeps what the program printed before; a temporary file is new anyway
+        with open(tmp, "ab" if tmp == Path(path) else "wb") as fh:
+            fh.write(data)
     return Path(path)
 
 
@@ -100,18 +265,237 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 
 
 def check_input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
-    """Return ``path`` as a :class:`~pathlib.Path` if it is an existing, non-empty file.
+    """Return ``path`` as a :class:`~pathlib.Path` if it is an existing regular file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str
+        What the file is, for the message (``"audio file"``, ``"transcript"``, ...).
+
+    Returns
+    -------
+    pathlib.Path
 
     Raises
     ------
     AudioFileNotFoundError
-        If it does not exist or is a directory.
+        With a message for each case: the path does not exist, is a dangling symbolic link or
+        a link loop, a directory, a named pipe, a device or socket, or cannot be read
+        (permission denied).
+
+    Examples
+    --------
+    >>> check_input_file("/no/such/song.wav", "audio file")
+    Traceback (most recent call last):
+    ...
+    xmtag.errors.AudioFileNotFoundError: Audio file '/no/such/song.wav' does not exist. Check the path.
     """
     p = Path(path)
-    if not p.exists():
-        raise AudioFileNotFoundError(f"{what.capitalize()} {str(p)!r} does not exist. Check the path.")
-    if p.is_dir():
+    label = what[:1].upper() + what[1:]
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        if os.path.islink(p):
+            raise AudioFileNotFoundError(
+                f"{label} {str(p)!r} is a symbolic link to {os.readlink(p)!r}, which does not exist. "
+                "Fix or remove the link."
+            ) from None
+        raise AudioFileNotFoundError(f"{label} {str(p)!r} does not exist. Check the path.") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            raise AudioFileNotFoundError(
+                f"{label} {str(p)!r} does not exist: a part of the path is a file, not a folder. "
+                "Check the path."
+            ) from None
+        if exc.errno == errno.ELOOP:
+            raise AudioFileNotFoundError(
+                f"{label} {str(p)!r} is a symbolic link loop (the links point at each other). "
+                "Fix the link to point at a file."
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise AudioFileNotFoundError(
+                f"{label} {str(p)!r} cannot be reached: permission denied on one of its folders. "
+                "Fix the permissions or copy the file somewhere readable."
+            ) from None
+        raise AudioFileNotFoundError(f"{label} {str(p)!r} cannot be opened: {exc.strerror or exc}.") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
         raise AudioFileNotFoundError(
-            f"{what.capitalize()} {str(p)!r} is a directory, not a file. Give the path of a {what}."
+            f"{label} {str(p)!r} is a directory, not a file. Give the path of a {what}."
+        )
+    if stat.S_ISFIFO(mode):
+        raise AudioFileNotFoundError(
+            f"{label} {str(p)!r} is a named pipe (FIFO), not a file: xmtag reads files it can seek in. "
+            "Save the stream to a file first."
+        )
+    if not stat.S_ISREG(mode):
+        kind = "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise AudioFileNotFoundError(f"{label} {str(p)!r} is {kind}, not a file. Give the path of a {what}.")
+    if not os.access(p, os.R_OK):
+        raise AudioFileNotFoundError(
+            f"{label} {str(p)!r} cannot be read: permission denied. Fix its permissions (chmod +r) or "
+            "copy it somewhere readable."
         )
     return p
+
+
+# --------------------------------------------------------------------------------------------
+# output folders
+
+
+def _read_marker(folder: Path) -> list[str] | None:
+    marker = folder / OUTPUT_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        files = data["files"]
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise ValueError("files is not a list of names")
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # a damaged marker still marks an xmtag folder; nothing listed is removed
+    return files
+
+
+def _inside(folder: Path, rel: str) -> Path | None:
+    """``folder / rel`` if ``rel`` is a relative path that stays inside ``folder``, else ``None``."""
+    if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
+        return None
+    return folder / rel
+
+
+def _entries(folder: Path) -> list[str]:
+    """Every file (and empty folder) below ``folder``, relative; folders holding files are implied."""
+    out = []
+    for root, dirs, files in os.walk(folder):
+        rel_root = Path(root).relative_to(folder)
+        if root != str(folder) and not dirs and not files:
+            out.append(rel_root.as_posix())
+        for name in files:
+            rel = (rel_root / name).as_posix()
+            if rel != OUTPUT_MARKER:
+                out.append(rel)
+    return out
+
+
+def _remove_listed(folder: Path, names: Iterable[str]) -> None:
+    dirs = set()
+    for rel in names:
+        p = _inside(folder, rel)
+        if p is None:
+            continue
+        if p.is_symlink() or p.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        for parent in Path(rel).parents:
+            if str(parent) != ".":
+                dirs.add(folder / parent)
+    for d in sorted(dirs, key=lambda q: len(q.parts), reverse=True):  # deepest first
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only if now empty
+
+
+def prepare_output_dir(
+    path: str | os.PathLike[str], *, force: bool = False, owned: Iterable[str] = DEFAULT_OWNED
+) -> Path:
+    """Create an output folder, or make an earlier xmtag output there ready to be replaced.
+
+    - A missing or empty folder is created / used as it is.
+    - A folder with xmtag's marker (``.xmtag-output.json``): the files the previous run listed
+      there are removed (so a rerun never leaves the last song's plots beside the new ones);
+      files the user added are kept.
+    - A non-empty folder without the marker that holds only ``owned`` names (an output of an
+      older xmtag): those are removed.
+    - Any other non-empty folder: an :class:`~xmtag.errors.OutputError`, unless ``force=True``,
+      which writes into it without removing anything.
+
+    Call :func:`record_outputs` with the files written once the run is done.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder.
+    force : bool
+        Write into a non-empty folder that xmtag did not write (nothing is deleted).
+    owned : iterable of str
+        Glob patterns (relative, ``/``-separated) of the files this kind of output writes.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    OutputError
+        If the path is a file, cannot be created, or is a non-empty folder that is not an xmtag
+        output (without ``force``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = prepare_output_dir(pathlib.Path(tempfile.mkdtemp()) / "run")
+    >>> _ = (out / "report.html").write_text("<html>")
+    >>> _ = record_outputs(out, [out / "report.html"])
+    >>> sorted(p.name for p in prepare_output_dir(out).iterdir())  # the old report is gone
+    []
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"Output folder {str(out)!r} is a file. Choose another output folder (--out).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot create output folder {str(out)!r}: {exc.strerror or exc}. Choose a writable location."
+        ) from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"Cannot write into output folder {str(out)!r}: permission denied. Choose a writable location."
+        )
+    listed = _read_marker(out)
+    if listed is not None:
+        _remove_listed(out, listed)
+        with contextlib.suppress(FileNotFoundError):
+            (out / OUTPUT_MARKER).unlink()
+        return out
+    present = _entries(out)
+    if not present or force:
+        return out
+    patterns = list(owned)
+    patterns += [pat.split("/", 1)[0] for pat in patterns if "/" in pat]  # their (empty) folders
+    if all(any(fnmatch.fnmatchcase(rel, pat) for pat in patterns) for rel in present):
+        _remove_listed(out, present)
+        for rel in present:  # empty folders left behind
+            with contextlib.suppress(OSError):
+                (out / rel).rmdir()
+        return out
+    shown = ", ".join(sorted(present)[:5]) + (", ..." if len(present) > 5 else "")
+    raise OutputError(
+        f"Output folder {str(out)!r} is not empty ({shown}) and was not written by xmtag (it has no "
+        f"{OUTPUT_MARKER}). Choose a new or empty folder, or pass --force (force=True) to write into "
+        "it anyway."
+    )
+
+
+def record_outputs(folder: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]]) -> Path:
+    """Write the output-folder marker listing ``files`` (paths inside ``folder``); returns its path.
+
+    The next :func:`prepare_output_dir` on this folder removes exactly these files.
+
+    Raises
+    ------
+    OutputError
+        If the marker cannot be written.
+    """
+    from ._version import __version__
+
+    out = Path(folder)
+    names = []
+    for f in files:
+        rel = Path(os.path.relpath(os.path.abspath(f), os.path.abspath(out))).as_posix()
+        if _inside(out, rel) is not None and rel != OUTPUT_MARKER:  # outside the folder: not ours to clean
+            names.append(rel)
+    doc = {"written_by": f"xmtag {__version__}", "files": sorted(set(names))}
+    return atomic_write_text(out / OUTPUT_MARKER, json.dumps(doc, indent=1) + "\n")

@@ -8,26 +8,60 @@ recording is never held twice in memory.
 
 Conventions (see ``DESIGN.md``): a waveform is a ``numpy.float32`` array shaped
 ``(channels, samples)``; mono is the mean of the channels, kept 2-D as ``(1, samples)``.
+
+Reliability notes:
+
+- **Truncated WAV/AIFF files** are an :class:`~xmtag.errors.AudioError`. libsndfile quietly
+  decodes the part of a data chunk that is there, so :func:`load_audio` reads the chunk sizes
+  of RIFF/RF64/AIFF headers itself (a few bytes, hand-written because no library exposes
+  "declared versus present") and refuses a data chunk shorter than its header says.
+- **Encoding is interrupt-safe.** :func:`encode_audio` and :func:`save_audio` let libsndfile
+  write a real file by path (never a Python file object, whose cffi write callbacks swallow
+  ``KeyboardInterrupt`` and leave a truncated result that looks complete); Ctrl-C raises
+  ``KeyboardInterrupt`` and nothing is left under the final name.
+- **MP3 is mono or stereo**: more channels (5.1 and 7.1 stems) are downmixed with
+  :func:`to_stereo` before MP3 encoding.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._checks import choice, positive_int
 from ._files import atomic_path, check_input_file
 from .errors import AudioError, OutputError
 
-__all__ = ["load_audio", "save_audio", "resample", "to_mono", "check_waveform", "audio_info"]
+__all__ = [
+    "load_audio",
+    "save_audio",
+    "encode_audio",
+    "resample",
+    "to_mono",
+    "to_stereo",
+    "check_waveform",
+    "audio_info",
+    "ENCODE_FORMATS",
+]
 
 logger = logging.getLogger(__name__)
 
 _BLOCK = 1 << 20  # frames per block when reading, writing and checking
 #: Default libsndfile subtype per extension when saving. ``wav`` keeps float32 exactly.
 DEFAULT_SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24", ".ogg": "VORBIS", ".mp3": "MPEG_LAYER_III"}
+#: Formats :func:`encode_audio` writes.
+ENCODE_FORMATS = ("mp3", "ogg", "flac", "wav")
+#: Sample rates MPEG layer III supports; other rates are resampled to 44100 Hz for MP3.
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+#: Most channels per format (more are downmixed to stereo by :func:`encode_audio`).
+MAX_CHANNELS = {"mp3": 2, "flac": 8, "ogg": 255, "wav": 1024}
 
 
 def _soundfile():
@@ -130,6 +164,51 @@ def to_mono(y: np.ndarray) -> np.ndarray:
     return y.mean(axis=0, keepdims=True, dtype=np.float32)
 
 
+
+def to_stereo(y: np.ndarray) -> np.ndarray:
+    """Downmix more than two channels to stereo (mono and stereo are returned unchanged).
+
+    Six channels are taken as 5.1 and eight as 7.1 in WAV order (L, R, C, LFE, surrounds...):
+    ``L' = L + 0.707 C + 0.707 (left surrounds)``, likewise for R, LFE dropped (ITU-R BS.775),
+    then scaled by the sum of the coefficients so a full-scale signal stays within [-1, 1].
+    Other counts: even-numbered channels are averaged to the left, odd-numbered to the right.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(channels, samples)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(min(channels, 2), samples)``.
+
+    Examples
+    --------
+    >>> y = np.zeros((6, 3), np.float32); y[2] = 1.0   # 5.1 with only the centre channel
+    >>> to_stereo(y).round(3)
+    array([[0.293, 0.293, 0.293],
+           [0.293, 0.293, 0.293]], dtype=float32)
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 1 or y.shape[0] <= 2:
+        return y
+    c = y.shape[0]
+    k = np.float32(1 / np.sqrt(2))
+    if c in (6, 8):
+        left = [(0, 1.0), (2, k), (4, k)] + ([(6, k)] if c == 8 else [])
+        right = [(1, 1.0), (2, k), (5, k)] + ([(7, k)] if c == 8 else [])
+    else:
+        left = [(i, 1.0) for i in range(0, c, 2)]
+        right = [(i, 1.0) for i in range(1, c, 2)]
+    out = np.zeros((2, y.shape[1]), dtype=np.float32)
+    for row, terms in enumerate((left, right)):
+        for ch, w in terms:
+            out[row] += np.float32(w) * y[ch]
+        out[row] /= np.float32(sum(w for _, w in terms))
+    return out
+
+
 def resample(y: np.ndarray, orig_sr: int, target_sr: int, quality: str = "HQ") -> np.ndarray:
     """Resample a ``(channels, samples)`` waveform with soxr (band-limited).
 
@@ -191,7 +270,8 @@ def audio_info(path: str | os.PathLike[str]):
     Raises
     ------
     AudioFileNotFoundError
-        If the file does not exist.
+        If the path does not exist or is not a readable regular file (directory, pipe,
+        device, link loop, permission denied).
     AudioError
         If it is not audio that libsndfile can read.
 
@@ -204,7 +284,7 @@ def audio_info(path: str | os.PathLike[str]):
     """
     p = check_input_file(path, "audio file")
     if p.stat().st_size == 0:
-        raise AudioError(f"Audio file {str(p)!r} is empty (0 bytes).")
+        raise AudioError(f"Audio file {str(p)!r} is empty (0 bytes). Re-export or re-download it.")
     sf = _soundfile()
     try:
         return sf.info(str(p))
@@ -217,6 +297,58 @@ def audio_info(path: str | os.PathLike[str]):
 
 def _clean(exc: Exception) -> str:
     return str(exc).replace("Error : ", "").strip().rstrip(".")
+
+
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # written by streaming encoders that could not seek back
+
+
+def _declared_data(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes of a WAV/RF64/AIFF file's audio data chunk, else ``None``."""
+    total = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12:
+            return None
+        riff = head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE"
+        aiff = head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")
+        if not (riff or aiff):
+            return None
+        endian = ">" if head[:4] in (b"RIFX", b"FORM") else "<"
+        data_id = b"data" if riff else b"SSND"
+        ds64 = None
+        pos = 12
+        for _ in range(10_000):
+            fh.seek(pos)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+            if cid == b"ds64":
+                body = fh.read(16)
+                if len(body) == 16:
+                    ds64 = struct.unpack("<QQ", body)[1]
+            if cid == data_id:
+                if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None:
+                    size = ds64
+                elif size in _UNKNOWN_SIZES:
+                    return None
+                return size, total - (pos + 8)
+            pos += 8 + size + (size & 1)
+    return None
+
+
+def _check_length(path: Path) -> None:
+    try:
+        found = _declared_data(path)
+    except OSError:
+        return
+    if found is not None and found[0] > found[1]:
+        declared, present = found
+        raise AudioError(
+            f"Audio file {str(path)!r} is truncated: its header announces {declared} bytes of audio data "
+            f"but the file holds only {present} ({100 * present / declared:.1f} %). Re-export or "
+            "re-download it."
+        )
 
 
 def load_audio(
@@ -244,10 +376,11 @@ def load_audio(
     Raises
     ------
     AudioFileNotFoundError
-        If the path does not exist or is a directory.
+        If the path does not exist or is not a readable regular file.
     AudioError
-        If the file is empty, not audio, corrupt or truncated, has zero samples,
-        or contains NaN/inf samples.
+        If the file is empty, not audio, corrupt or truncated (a WAV/AIFF data chunk shorter
+        than its header says, or fewer frames than announced), has zero samples, or contains
+        NaN/inf samples; or if ``sr`` is not a positive integer.
 
     Examples
     --------
@@ -259,6 +392,7 @@ def load_audio(
     >>> y.shape, y.dtype, sr
     ((1, 16000), dtype('float32'), 16000)
     """
+    sr = positive_int(sr, "load_audio(): sr (target rate in Hz)", allow_none=True, error=AudioError)
     from . import _av  # video and compressed containers (mp4, m4a, webm, mkv, aac) through PyAV
 
     if _av.wants_av(path):
@@ -275,6 +409,7 @@ def load_audio(
             pass
         raise
     p = Path(path)
+    _check_length(p)
     sf = _soundfile()
     n_ch, n_frames, file_sr = int(info.channels), int(info.frames), int(info.samplerate)
     try:
@@ -284,13 +419,16 @@ def load_audio(
             f"Cannot decode {str(p)!r}: {_clean(exc)}. The file is corrupt or truncated; re-export it."
         ) from exc
     if y.shape[1] == 0:
-        raise AudioError(f"Audio file {str(p)!r} contains zero samples.")
+        raise AudioError(
+            f"Audio file {str(p)!r} contains zero samples (empty, or truncated or damaged so that no "
+            "frame decodes). Re-export it."
+        )
     _check_finite(y, f"Audio file {str(p)!r}")
     if mono:
         y = to_mono(y)
-    if sr is not None and int(sr) != file_sr:
-        y = resample(y, file_sr, int(sr))
-        file_sr = int(sr)
+    if sr is not None and sr != file_sr:
+        y = resample(y, file_sr, sr)
+        file_sr = sr
     return y, file_sr
 
 
@@ -299,7 +437,14 @@ def _read_blocks(sf, path: Path, n_ch: int, n_frames: int) -> np.ndarray:
     if n_frames <= 0 or n_frames >= 2**62:  # unknown length: let libsndfile size it
         data, _ = sf.read(str(path), dtype="float32", always_2d=True)
         return np.ascontiguousarray(data.T)
-    out = np.empty((n_ch, n_frames), dtype=np.float32)
+    try:
+        out = np.empty((n_ch, n_frames), dtype=np.float32)
+    except (MemoryError, ValueError):
+        raise AudioError(
+            f"Audio file {str(path)!r}: its header announces {n_frames} frames x {n_ch} channels "
+            f"({n_frames * n_ch * 4 / 2**30:.1f} GiB as float32), more than this machine can hold. The "
+            "header is damaged, or the recording is too long to load at once: cut it into parts."
+        ) from None
     pos = 0
     with sf.SoundFile(str(path)) as fh:
         while pos < n_frames:
@@ -316,12 +461,45 @@ def _read_blocks(sf, path: Path, n_ch: int, n_frames: int) -> np.ndarray:
     return out
 
 
+def _write_sound(path: Path, y: np.ndarray, sr: int, fmt: str, subtype: str | None, **kw) -> None:
+    """Write ``y`` to ``path`` by name (libsndfile's own file I/O: no Python callbacks, so a
+    ``KeyboardInterrupt`` is raised between blocks instead of being swallowed)."""
+    sf = _soundfile()
+    with sf.SoundFile(str(path), "w", int(sr), y.shape[0], subtype=subtype, format=fmt, **kw) as fh:
+        for start in range(0, y.shape[1], _BLOCK // 4):
+            fh.write(np.ascontiguousarray(y[:, start : start + _BLOCK // 4].T))
+
+
+def _raise_if_disk_full(tmp: Path, y: np.ndarray, exc: Exception) -> None:
+    """libsndfile reports a full disk as "System error": check the free space ourselves."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(tmp.parent).free
+    except OSError:
+        return
+    if free < 4 * _BLOCK * y.shape[0]:  # less than one block still fits
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
+
+
+def _fit_format(y: np.ndarray, sr: int, fmt: str) -> tuple[np.ndarray, int]:
+    """Downmix/resample what a format cannot hold (MP3: <= 2 channels and MPEG rates)."""
+    if y.shape[0] > MAX_CHANNELS.get(fmt, 1024):
+        logger.info("Downmixing %d channels to stereo for %s.", y.shape[0], fmt.upper())
+        y = to_stereo(y)
+    if fmt == "mp3" and sr not in MP3_RATES:
+        y, sr = resample(y, sr, 44100), 44100
+    return y, sr
+
+
 def save_audio(path: str | os.PathLike[str], y: np.ndarray, sr: int, subtype: str | None = None) -> Path:
-    """Write a waveform atomically (temporary file, then rename).
+    """Write a waveform atomically (temporary file, then rename; see :func:`xmtag._files.atomic_path`).
 
     The format follows the extension. Without ``subtype``: wav is written as 32-bit
     float (lossless for xmtag's float32 arrays), flac as 24-bit PCM, ogg as Vorbis,
-    mp3 as MPEG layer III.
+    mp3 as MPEG layer III (more than two channels are downmixed to stereo for mp3, more
+    than eight for flac; see :func:`to_stereo`). Ctrl-C while writing raises
+    ``KeyboardInterrupt`` and leaves nothing under ``path``.
 
     Parameters
     ----------
@@ -342,7 +520,8 @@ def save_audio(path: str | os.PathLike[str], y: np.ndarray, sr: int, subtype: st
     Raises
     ------
     OutputError
-        If the destination cannot be written or the extension is unknown.
+        If the destination cannot be written (a directory, a missing folder, a full disk) or
+        the extension is unknown.
     AudioError
         If ``y`` is not a valid waveform (NaN/inf, wrong shape, no samples).
 
@@ -356,6 +535,7 @@ def save_audio(path: str | os.PathLike[str], y: np.ndarray, sr: int, subtype: st
     sf = _soundfile()
     p = Path(path)
     y = check_waveform(y, f"Audio for {str(p)!r}")
+    sr = positive_int(sr, f"save_audio({str(p)!r}): sr", error=AudioError)
     if p.is_dir():
         raise OutputError(f"Cannot write {str(p)!r}: it is a directory. Give a file name.")
     ext = p.suffix.lower()
@@ -369,11 +549,95 @@ def save_audio(path: str | os.PathLike[str], y: np.ndarray, sr: int, subtype: st
         peak = float(np.max(np.abs(y))) if y.size else 0.0
         if peak > 1.0:
             logger.warning("%s: peak %.3f exceeds 1.0 and will clip in %s.", p, peak, subtype)
+    y, sr = _fit_format(y, sr, fmt.lower())
     with atomic_path(p) as tmp:
         try:
-            with sf.SoundFile(str(tmp), "w", int(sr), y.shape[0], subtype=subtype, format=fmt) as fh:
-                for start in range(0, y.shape[1], _BLOCK):
-                    fh.write(np.ascontiguousarray(y[:, start : start + _BLOCK].T))
+            _write_sound(tmp, y, sr, fmt, subtype)
         except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+            _raise_if_disk_full(tmp, y, exc)
             raise OutputError(f"Cannot write {str(p)!r}: {_clean(exc)}.") from exc
     return p
+
+
+def encode_audio(
+    y: np.ndarray, sr: int, format: str = "mp3", *, subtype: str | None = None, normalize: bool = False
+) -> bytes:
+    """Encode a waveform to the bytes of an audio file (mp3, ogg, flac or wav).
+
+    libsndfile writes a temporary file by path, which is read back and deleted; Ctrl-C while
+    encoding raises ``KeyboardInterrupt`` (never a truncated result returned as if complete).
+    MP3 gets at most two channels (:func:`to_stereo` downmixes 5.1/7.1 and other layouts) and
+    an MPEG sample rate (others are resampled to 44100 Hz); FLAC at most eight channels.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(channels, samples)`` or 1-D float waveform.
+    sr : int
+        Sample rate in Hz.
+    format : {"mp3", "ogg", "flac", "wav"}
+        MP3 ~128 kbit/s (libsndfile >= 1.1), Ogg Vorbis, 24-bit FLAC, 32-bit float WAV.
+    subtype : str, optional
+        A libsndfile subtype instead of the format's default.
+    normalize : bool
+        Scale the audio down when its peak exceeds 1 (for listening) instead of clipping.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    XmtagError
+        For an unknown format.
+    AudioError
+        For an invalid waveform or sample rate.
+    OutputError
+        If libsndfile cannot encode it (e.g. MP3 before libsndfile 1.1) or the temporary
+        folder is full.
+
+    Examples
+    --------
+    >>> data = encode_audio(np.zeros((6, 8000), np.float32), 8000, "mp3")   # 5.1 -> stereo MP3
+    >>> import io, soundfile
+    >>> soundfile.info(io.BytesIO(data)).channels
+    2
+    """
+    sf = _soundfile()
+    fmt = choice(str(format).lower().lstrip("."), "encode_audio(): format", ENCODE_FORMATS)
+    y = check_waveform(y, f"audio to encode as {fmt}")
+    sr = positive_int(sr, "encode_audio(): sr", error=AudioError)
+    y, sr = _fit_format(y, sr, fmt)
+    if normalize:
+        peak = float(np.abs(y).max()) if y.size else 0.0
+        if peak > 1.0:
+            y = y / np.float32(peak)
+    kind = fmt.upper()
+    if kind not in sf.available_formats():
+        raise OutputError(f"This libsndfile ({sf.__libsndfile_version__}) cannot write {kind}; use 'ogg'.")
+    kw = {"compression_level": 0.5} if fmt == "mp3" else {}
+    subtype = subtype or DEFAULT_SUBTYPES[f".{fmt}"]
+    with tempfile.TemporaryDirectory(prefix="xmtag-encode-") as tmpdir:
+        tmp = Path(tmpdir) / f"audio.{fmt}"
+        try:
+            _write_sound(tmp, y, sr, kind, subtype, **kw)
+            return tmp.read_bytes()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutputError(
+                    f"Cannot encode {fmt}: the temporary folder {tempfile.gettempdir()!r} is full. Free "
+                    "space there or point TMPDIR at another folder."
+                ) from exc
+            raise OutputError(f"Cannot encode {fmt}: {_clean(exc)}.") from exc
+        except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+            try:
+                _raise_if_disk_full(tmp, y, exc)
+            except OSError as full:
+                raise OutputError(
+                    f"Cannot encode {fmt}: the temporary folder {tempfile.gettempdir()!r} is full. Free "
+                    "space there or point TMPDIR at another folder."
+                ) from full
+            raise OutputError(f"Cannot encode {fmt}: {_clean(exc)}.") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()

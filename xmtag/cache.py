@@ -5,14 +5,24 @@ Location: ``$XMTAG_CACHE`` if set, else the user cache folder
 
 Each entry is one file ``<root>/<namespace>/<key[:2]>/<key>.xmc``::
 
-    [raw array bytes ...][JSON header][8-byte header length][8-byte magic]
+    [raw array bytes ...][JSON header][8-byte header length][32-byte SHA-256][8-byte magic]
 
-The JSON header lists each array's name, dtype, shape and offset, arbitrary JSON
-metadata, and the SHA-256 of the raw bytes. Entries are written to a temporary
-file and renamed into place, so readers never see a half-written entry and two
-processes filling the same key simply race to an identical, complete result. On
-read the checksum is verified; a truncated or corrupt entry is logged, deleted
-and reported as a miss, so the caller recomputes it.
+The JSON header lists each array's name, dtype, shape and offset, and arbitrary JSON
+metadata. The SHA-256 covers **everything before it** (arrays, header and its length), so
+one flipped byte anywhere in an entry is detected: the entry is logged, deleted and reported
+as a miss, and the caller recomputes it. Entries of the first format (``XMTAGC01``, which
+checksummed only the arrays) are treated the same way: recomputed once, never trusted.
+Entries are written to a temporary file and renamed into place, so readers never see a
+half-written entry and two processes filling the same key simply race to an identical,
+complete result.
+
+**Size cap.** The cache holds at most :data:`DEFAULT_MAX_BYTES` (10 GB) unless
+``$XMTAG_CACHE_MAX`` says otherwise (``"2GB"``, ``"500MiB"``, ``"unlimited"``). After each
+write the least recently used entries (by last read or write; a hit refreshes an entry's
+modification time) are deleted until the total fits; the entry just written is kept.
+:func:`info`, :func:`clear` and :func:`prune` (and ``xmtag cache info|clear|prune``) inspect
+and tidy it; they only ever touch ``*.xmc`` entries and xmtag's temporary files, never other
+files under the root.
 """
 
 from __future__ import annotations
@@ -30,15 +40,46 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_path
+from .cache_hygiene import (
+    DEFAULT_MAX_BYTES,
+    CacheInfo,
+    _evict,
+    _scan,
+    clear,
+    info,
+    max_cache_bytes,
+    parse_size,
+    prune,
+)
 from .errors import CacheError, OutputError
 
-__all__ = ["Cache", "default_cache", "cache_dir", "hash_bytes", "hash_array", "hash_file", "make_key"]
+__all__ = [
+    "Cache",
+    "CacheInfo",
+    "default_cache",
+    "cache_dir",
+    "max_cache_bytes",
+    "parse_size",
+    "info",
+    "clear",
+    "prune",
+    "hash_bytes",
+    "hash_array",
+    "hash_file",
+    "make_key",
+    "DEFAULT_MAX_BYTES",
+]
 
 logger = logging.getLogger(__name__)
 
-_MAGIC = b"XMTAGC01"
-_TRAILER = struct.Struct("<Q8s")
+_MAGIC = b"XMTAGC02"
+_OLD_MAGIC = b"XMTAGC01"
+_TRAILER = struct.Struct("<Q32s8s")  # header length, SHA-256 of all bytes before the digest, magic
 _CHUNK = 1 << 22
+
+
+class _Corrupt(ValueError):
+    """An entry that fails verification."""
 
 
 def cache_dir() -> Path:
@@ -163,6 +204,9 @@ class Cache:
         Cache folder; default :func:`cache_dir`.
     enabled : bool
         With ``False`` every lookup misses and nothing is written.
+    max_bytes : int or str, optional
+        Size cap (``"2GB"`` works too); default :func:`max_cache_bytes` (``$XMTAG_CACHE_MAX`` or
+        10 GB). After each write, least recently used entries are evicted to fit.
 
     Examples
     --------
@@ -177,9 +221,21 @@ class Cache:
     ([0, 1, 2], 'hi')
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        enabled: bool = True,
+        max_bytes: int | str | None = None,
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else cache_dir()
         self.enabled = enabled
+        self._max_bytes = None if max_bytes is None else parse_size(max_bytes, "max_bytes")
+        self._explicit_max = max_bytes is not None
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The size cap in bytes (``None``: unlimited)."""
+        return self._max_bytes if self._explicit_max else max_cache_bytes()
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r}, enabled={self.enabled})"
@@ -234,12 +290,20 @@ class Cache:
         if not path.is_file():
             return None
         try:
-            return _read_entry(path, mmap)
-        except (OSError, ValueError, KeyError, struct.error, json.JSONDecodeError) as exc:
+            hit = _read_entry(path, mmap)
+        except _OldFormat:
+            logger.info("Cache entry %s is of an older format; it will be recomputed.", path)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
             logger.warning("Cache entry %s is corrupt (%s); it will be recomputed.", path, exc)
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
+        with contextlib.suppress(OSError):  # a hit is a use: least-recently-used eviction keeps it
+            os.utime(path)
+        return hit
 
     def put(
         self,
@@ -279,6 +343,11 @@ class Cache:
         except (OSError, OutputError) as exc:
             logger.warning("Could not write cache entry %s (%s); continuing without it.", path, exc)
             return None
+        except (TypeError, ValueError) as exc:  # meta that JSON cannot hold: the caller's bug, said clearly
+            raise CacheError(f"Cannot cache {namespace}/{key[:12]}: {exc}. Pass JSON-able meta.") from exc
+        limit = self.max_bytes
+        if limit is not None:
+            _evict(self.root, limit, keep=path)
         return path
 
     def get_or_compute(
@@ -323,7 +392,7 @@ class Cache:
         return {k: np.asarray(v) for k, v in arrays.items()}, dict(meta)
 
     def clear(self, namespace: str | None = None) -> None:
-        """Delete every entry (of one namespace, or all).
+        """Delete every entry (of one namespace, or all); other files under the root are kept.
 
         Parameters
         ----------
@@ -339,11 +408,7 @@ class Cache:
         >>> list(c.entries("demo"))
         []
         """
-        import shutil
-
-        target = self.root / namespace if namespace else self.root
-        if target.exists():
-            shutil.rmtree(target)
+        clear(namespace, root=self.root)
 
     def entries(self, namespace: str) -> Iterable[Path]:
         """Paths of the entries in ``namespace``.
@@ -356,7 +421,7 @@ class Cache:
         -------
         iterable of pathlib.Path
         """
-        return sorted((self.root / namespace).glob("*/*.xmc"))
+        return sorted(p for p, _, _ in _scan(self.root, namespace))
 
 
 def default_cache(enabled: bool = True) -> Cache:
@@ -380,6 +445,14 @@ def default_cache(enabled: bool = True) -> Cache:
     return Cache(cache_dir(), enabled=enabled)
 
 
+# --------------------------------------------------------------------------------------------
+# entries on disk
+
+
+class _OldFormat(ValueError):
+    """An entry written by an earlier cache format."""
+
+
 def _write_entry(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> None:
     h = hashlib.sha256()
     index = []
@@ -396,11 +469,14 @@ def _write_entry(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> No
                 h.update(chunk)
             index.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "offset": offset})
             offset += flat.size
-        header = json.dumps(
-            {"arrays": index, "meta": meta, "size": offset, "sha256": h.hexdigest()}, default=_json_default
-        ).encode()
+        header = json.dumps({"arrays": index, "meta": meta, "size": offset}, default=_json_default).encode()
+        length = struct.pack("<Q", len(header))
+        h.update(header)
+        h.update(length)
         fh.write(header)
-        fh.write(_TRAILER.pack(len(header), _MAGIC))
+        fh.write(length)
+        fh.write(h.digest())
+        fh.write(_MAGIC)
 
 
 def _json_default(obj: Any) -> Any:
@@ -414,39 +490,49 @@ def _json_default(obj: Any) -> Any:
 
 
 def _read_entry(path: Path, mmap: bool) -> tuple[dict[str, np.ndarray], dict]:
-    total = path.stat().st_size
-    if total < _TRAILER.size:
-        raise ValueError("file shorter than its trailer")
     with open(path, "rb") as fh:
+        total = os.fstat(fh.fileno()).st_size
+        if total < _TRAILER.size:
+            fh.seek(max(total - 8, 0))
+            if fh.read(8) == _OLD_MAGIC:
+                raise _OldFormat("format 1")
+            raise _Corrupt("file shorter than its trailer")
         fh.seek(total - _TRAILER.size)
-        header_len, magic = _TRAILER.unpack(fh.read(_TRAILER.size))
+        header_len, digest, magic = _TRAILER.unpack(fh.read(_TRAILER.size))
         if magic != _MAGIC:
-            raise ValueError("bad magic")
-        if header_len > total - _TRAILER.size:
-            raise ValueError("bad header length")
-        fh.seek(total - _TRAILER.size - header_len)
-        header = json.loads(fh.read(header_len))
-        size = int(header["size"])
-        if size != total - _TRAILER.size - header_len:
-            raise ValueError("size mismatch")
+            if magic == _OLD_MAGIC:  # both formats end with their magic
+                raise _OldFormat("format 1")
+            raise _Corrupt("bad magic")
+        body = total - _TRAILER.size
         fh.seek(0)
         h = hashlib.sha256()
-        remaining = size
+        remaining = body
         while remaining:
             chunk = fh.read(min(_CHUNK, remaining))
             if not chunk:
-                raise ValueError("unexpected end of file")
+                raise _Corrupt("unexpected end of file")
             h.update(chunk)
             remaining -= len(chunk)
-        if h.hexdigest() != header["sha256"]:
-            raise ValueError("checksum mismatch")
+        h.update(struct.pack("<Q", header_len))
+        if h.digest() != digest:
+            raise _Corrupt("checksum mismatch")
+        if header_len > body:
+            raise _Corrupt("bad header length")
+        fh.seek(body - header_len)
+        header = json.loads(fh.read(header_len))
+    size = int(header["size"])
+    if size != body - header_len:
+        raise _Corrupt("size mismatch")
     arrays: dict[str, np.ndarray] = {}
     raw = np.memmap(path, dtype=np.uint8, mode="r", shape=(size,)) if size else np.empty(0, np.uint8)
     for item in header["arrays"]:
         dtype = np.dtype(item["dtype"])
-        shape = tuple(item["shape"])
+        shape = tuple(int(d) for d in item["shape"])
         n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        view = raw[item["offset"] : item["offset"] + n].view(dtype).reshape(shape)
+        start = int(item["offset"])
+        if start < 0 or start + n > size:
+            raise _Corrupt(f"array {item['name']!r} lies outside the entry")
+        view = raw[start : start + n].view(dtype).reshape(shape)
         arrays[item["name"]] = view if mmap else np.array(view)
     if not mmap:
         del raw

@@ -3,40 +3,53 @@
 :func:`evaluate` turns stems and a tagger into the coalition values that
 :mod:`xmtag.shapley` attributes: row ``m`` of ``CoalitionValues.values`` is the tagger's
 clip output for the sum of the stems whose bits are set in ``m`` (stem ``i`` is bit ``i``;
-mask 0 is digital silence, the last mask the sum of all stems).
+mask 0 is the baseline, digital silence by default, the last mask the sum of all stems).
 
 How the work is bounded:
 
 * each stem is downmixed to mono (channel mean) and resampled to the tagger's rate **once**;
-* mixes are built lazily, ``batch_size`` at a time, and discarded after the tagger has seen
-  them, so memory is ``n`` stems plus one batch of mixes, never ``2**n`` full-length mixes;
-* each coalition is evaluated exactly once; the empty coalition (silence) is memoised per
-  tagger object and length for the life of the process, so it is paid once across calls
-  (:func:`clear_silence_cache` forgets it);
+* mixes are built lazily, ``batch_size`` clips' worth at a time, and discarded after the tagger
+  has seen them, so memory is ``n`` stems plus one batch, never ``2**n`` full-length mixes;
+* **only the passes that matter** (``reuse=True``, the default, for patch-wise taggers): a
+  coalition's input to a patch depends only on the stems that are not digitally silent in that
+  patch's receptive field, so each distinct patch input is evaluated once and shared by every
+  coalition that agrees on it; exact, no threshold (:mod:`xmtag._coalition_reuse`);
+* the empty coalition (silence) is memoised per tagger object for the life of the process, so
+  it is paid once across calls (:func:`clear_silence_cache` forgets it);
 * a tqdm progress bar shows the passes (``progress=False`` hides it).
 
-Mixes are sums of stems, added in stem order in float32, so a coalition's mix is the same
-bit for bit whatever the batch size; the values are then batch-invariant whenever the tagger
-processes rows independently. A residual (``Stems.mixture`` minus the sum of the stems) is
-not a player: the grand coalition is the sum of the stems.
+``CoalitionValues.n_tagger_rows`` counts what the tagger computed, in **rows**: one row is one
+patch for a patch-wise tagger (a clip of ``P`` patches is ``P`` rows) and one clip otherwise;
+``n_naive_rows`` is what evaluating every coalition as a whole clip costs (``2**n * P``).
+
+**Baselines** (``baseline=``): ``"silence"`` (absent stems are digital zeros) or ``"noise"``, a
+documented seeded noise floor added to every mix (:class:`NoiseFloor`: pink, -60 dBFS RMS,
+seed 0), so the empty coalition is the noise floor and the prediction is the full mix plus it.
+
+Mixes are sums of stems, added in stem order in float32 (after the noise floor, if any), so a
+coalition's mix is the same bit for bit whatever the batch size; the values are then
+batch-invariant whenever the tagger processes rows independently. A residual (``Stems.mixture``
+minus the sum of the stems) is not a player: the grand coalition is the sum of the stems.
 
 **Time-resolved values.** With ``segments=K`` and a patch-decomposable tagger
-(``tagger.patch_length`` not ``None``; clip output = mean of per-patch outputs), the tagger's
-``predict_patches`` is called once per coalition, the ``P`` whole patches are split into ``K``
-contiguous groups as evenly as possible (segments are therefore always aligned to patch
-boundaries; the trailing samples after the last whole patch are ignored by the tagger and
-belong to no segment), and ``segment_values[m, k]`` is the mean output over group ``k``.
-:func:`xmtag.shapley.segments` turns these into exact (stem, segment) Shapley values at no
-extra tagger cost. Taggers that are not patch-decomposable raise a :class:`TaggerError`
+(``tagger.patch_length`` not ``None``; clip output = mean of per-patch outputs), the ``P`` whole
+patches are split into ``K`` contiguous groups as evenly as possible (segments are therefore
+always aligned to patch boundaries; the trailing samples after the last whole patch are ignored
+by the tagger and belong to no segment), and ``segment_values[m, k]`` is the mean output over
+group ``k``. :func:`xmtag.shapley.segments` turns these into exact (stem, segment) Shapley values
+at no extra tagger cost. Taggers that are not patch-decomposable raise a :class:`TaggerError`
 for ``segments`` here; :func:`estimate_segments` estimates their (stem, segment) values by
 permutation sampling, with standard errors.
+
+The module is split by job: mixing and baselines in :mod:`xmtag._coalition_mix`, the patch-level
+reuse in :mod:`xmtag._coalition_reuse`, the sampled value functions in
+:mod:`xmtag._coalition_sampled`; every public name is importable from here.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,25 +57,31 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import _coalition_mix as _mix
+from ._coalition_mix import BASELINES, Mixer, NoiseFloor, clear_silence_cache, resolve_baseline
+from ._coalition_reuse import PatchReuse, ReuseWarning, patch_context
 from .audio import check_waveform, resample, to_mono
 from .errors import AudioError, InvalidGameError, TaggerError, XmtagError
+from .mixes import export  # noqa: F401  (xmtag.coalitions.export: write every mix to files)
 from .shapley import MAX_PLAYERS
 
 __all__ = [
     "CoalitionValues",
     "SegmentEstimate",
+    "NoiseFloor",
+    "BASELINES",
+    "ReuseWarning",
     "evaluate",
     "value_function",
     "estimate_segments",
     "prepare_stems",
     "patch_segments",
+    "patch_context",
+    "resolve_baseline",
     "clear_silence_cache",
 ]
 
 logger = logging.getLogger(__name__)
-
-# tagger -> {(n_samples, "clip" | "patches"): output for digital silence}
-_SILENCE: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], np.ndarray]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -86,7 +105,8 @@ class CoalitionValues:
     segment_bounds : numpy.ndarray or None
         ``(K, 2)`` start and end of each segment in seconds.
     n_tagger_rows : int
-        Clips actually fed to the tagger (``2**n``, or ``2**n - 1`` when silence was memoised).
+        Rows the tagger actually computed: patches for a patch-wise tagger (a clip of ``P``
+        patches is ``P`` rows), clips otherwise. Silence memoised from an earlier call costs 0.
     sample_rate : int
         Rate of the mixes the tagger saw (the tagger's ``sample_rate``).
     duration : float
@@ -95,6 +115,16 @@ class CoalitionValues:
         Whole patches per clip for patch-decomposable taggers, else ``None``.
     tagger_name : str
         The tagger's ``name`` (or its class name).
+    n_naive_rows : int or None
+        Rows that evaluating every coalition as a whole clip costs: ``2**n * P`` for a
+        patch-wise tagger, ``2**n`` otherwise (compare with ``n_tagger_rows``).
+    row_unit : str
+        ``"patch"`` or ``"clip"``: what one row of ``n_tagger_rows`` is.
+    baseline : str
+        What an absent stem became: ``"silence"`` or the noise floor's description.
+    reuse : str
+        How patches were fed: ``"off"`` (whole clips), ``"windows"``, ``"patches"`` or ``"lead"``
+        (see :mod:`xmtag._coalition_reuse`).
     """
 
     names: list[str]
@@ -108,6 +138,10 @@ class CoalitionValues:
     duration: float
     n_patches: int | None = None
     tagger_name: str = ""
+    n_naive_rows: int | None = None
+    row_unit: str = "clip"
+    baseline: str = "silence"
+    reuse: str = "off"
 
     @property
     def n_players(self) -> int:
@@ -125,39 +159,6 @@ class CoalitionValues:
         return self.values[-1]
 
 
-@dataclass
-class SegmentEstimate:
-    """Sampled (stem, segment) Shapley values from :func:`estimate_segments`.
-
-    Attributes
-    ----------
-    names, labels : list of str
-        Stem and tag names.
-    values : numpy.ndarray
-        ``(n, K, n_tags)`` estimated values.
-    std_errors : numpy.ndarray
-        ``(n, K, n_tags)`` standard errors.
-    segment_bounds : numpy.ndarray
-        ``(K, 2)`` segment start and end in seconds.
-    base_values, prediction : numpy.ndarray
-        ``(n_tags,)`` outputs for silence and for the sum of all stems.
-    n_tagger_rows : int
-        Clips fed to the tagger.
-    n_permutations : int
-        Player orders sampled.
-    """
-
-    names: list[str]
-    labels: list[str]
-    values: np.ndarray
-    std_errors: np.ndarray
-    segment_bounds: np.ndarray
-    base_values: np.ndarray
-    prediction: np.ndarray
-    n_tagger_rows: int
-    n_permutations: int
-
-
 # --------------------------------------------------------------------------------------------
 # inputs
 
@@ -167,29 +168,9 @@ def _tagger_name(tagger: Any) -> str:
 
 
 def _check_tagger(tagger: Any, need_patches: bool) -> tuple[list[str], int, int | None]:
-    name = _tagger_name(tagger)
-    needed = ["labels", "sample_rate", "patch_length", "predict"] + (
-        ["predict_patches"] if need_patches else []
-    )
-    missing = [a for a in needed if not hasattr(tagger, a)]
-    if missing:
-        raise TaggerError(
-            f"{name} is not a tagger: it lacks {', '.join(missing)}. A tagger needs labels, sample_rate, "
-            "patch_length, predict(batch) and predict_patches(batch); wrap a function with "
-            "xmtag.taggers.FunctionTagger."
-        )
-    labels = [str(label) for label in tagger.labels]
-    if not labels:
-        raise TaggerError(f"{name}.labels is empty; a tagger needs at least one tag name.")
-    sr = tagger.sample_rate
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise TaggerError(f"{name}.sample_rate must be a positive int, got {sr!r}.")
-    pl = tagger.patch_length
-    if pl is not None and (isinstance(pl, bool) or not isinstance(pl, (int, np.integer)) or pl <= 0):
-        raise TaggerError(f"{name}.patch_length must be a positive int or None, got {pl!r}.")
-    if not callable(tagger.predict) or (need_patches and not callable(tagger.predict_patches)):
-        raise TaggerError(f"{name}.predict and predict_patches must be callable.")
-    return labels, int(sr), None if pl is None else int(pl)
+    from .taggers.base import tagger_spec  # the one place taggers are validated
+
+    return tagger_spec(tagger, need_patches=need_patches)
 
 
 def prepare_stems(
@@ -305,106 +286,6 @@ def patch_segments(n_patches: int, segments: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
-# --------------------------------------------------------------------------------------------
-# mixing and running the tagger
-
-
-class _Mixer:
-    """Builds mixes for batches of masks; player ``p`` adds ``tracks[stem[p], start[p]:stop[p]]``."""
-
-    def __init__(self, tracks: np.ndarray, players: list[tuple[int, int, int]]) -> None:
-        self.tracks = tracks
-        self.players = players
-
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        masks = np.asarray(masks, dtype=np.int64)
-        out = np.zeros((masks.size, self.tracks.shape[1]), dtype=np.float32)
-        for p, (i, a, b) in enumerate(self.players):  # fixed order: bit-identical sums
-            rows = np.flatnonzero((masks >> p) & 1)
-            if rows.size:
-                out[rows, a:b] += self.tracks[i, a:b]
-        return out
-
-
-class _TaggerGame:
-    """``masks -> (B, n_tags)`` tagger clip outputs; counts the rows fed in ``n_rows``."""
-
-    def __init__(self, tagger: Any, mixer: _Mixer, n_samples: int, n_tags: int) -> None:
-        self.tagger = tagger
-        self.mixer = mixer
-        self.n_samples = n_samples
-        self.n_tags = n_tags
-        self.memo = _silence_memo(tagger)
-        self.n_rows = 0
-
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        masks = np.asarray(masks, dtype=np.int64).ravel()
-        out = np.empty((masks.size, self.n_tags))
-        key = (self.n_samples, "clip")
-        cached = self.memo.get(key) if self.memo is not None else None
-        run = masks != 0 if cached is not None else np.ones(masks.size, dtype=bool)
-        if cached is not None:
-            out[~run] = cached
-        if run.any():
-            sub = masks[run]
-            res = _check_output(
-                self.tagger.predict(self.mixer(sub)), (sub.size, self.n_tags), self.tagger, "predict", sub, []
-            )
-            self.n_rows += sub.size
-            out[run] = res
-            if self.memo is not None and (sub == 0).any():
-                self.memo[key] = res[np.flatnonzero(sub == 0)[0]].copy()
-        return out
-
-
-def _check_output(out: Any, expected: tuple[int, ...], tagger: Any, what: str, masks: np.ndarray, names):
-    name = _tagger_name(tagger)
-    try:
-        arr = np.asarray(out)
-    except (ValueError, TypeError) as exc:  # pragma: no cover - exotic outputs
-        raise TaggerError(f"{name}.{what} returned something that is not an array ({exc}).") from exc
-    if arr.dtype.kind not in "fiub":
-        raise TaggerError(f"{name}.{what} returned dtype {arr.dtype}; it must return real numbers.")
-    if arr.shape != expected:
-        raise TaggerError(
-            f"{name}.{what} returned shape {arr.shape} for a batch of {expected[0]} clip(s); expected "
-            f"{expected} ({'batch, patches, tags' if len(expected) == 3 else 'batch, tags'}, with "
-            f"{expected[-1]} = len(labels)). Fix the tagger's output shape."
-        )
-    arr = arr.astype(np.float64)
-    finite = np.isfinite(arr).reshape(arr.shape[0], -1).all(axis=1)
-    if not finite.all():
-        m = int(masks[np.flatnonzero(~finite)[0]])
-        stems = [names[i] for i in range(len(names)) if (m >> i) & 1] if names else []
-        what_mix = f"the mix of {stems}" if stems else "digital silence" if m == 0 else f"mask {m}"
-        raise TaggerError(
-            f"{name}.{what} returned NaN or infinite values for {int((~finite).sum())} clip(s), first for "
-            f"coalition mask {m} ({what_mix}). Check the tagger on that input."
-        )
-    return arr
-
-
-def clear_silence_cache() -> None:
-    """Forget the memoised outputs for silence (e.g. after changing a tagger's weights in place).
-
-    Examples
-    --------
-    >>> clear_silence_cache()
-    """
-    _SILENCE.clear()
-
-
-def _silence_memo(tagger: Any) -> dict[tuple[int, str], np.ndarray] | None:
-    try:
-        return _SILENCE.setdefault(tagger, {})
-    except TypeError:  # not weak-referenceable or not hashable: no memo
-        return None
-
-
-def _n_patches(n_samples: int, patch_length: int) -> int:
-    return max(n_samples // patch_length, 1)
-
-
 def evaluate(
     stems: Any,
     tagger: Any,
@@ -413,8 +294,10 @@ def evaluate(
     segments: int | None = None,
     batch_size: int = 16,
     progress: bool = True,
+    baseline: str | NoiseFloor = "silence",
+    reuse: bool = True,
 ) -> CoalitionValues:
-    """Run a tagger on the mix of every subset of stems, each subset exactly once.
+    """Run a tagger on the mix of every subset of stems, each distinct input exactly once.
 
     Parameters
     ----------
@@ -422,16 +305,26 @@ def evaluate(
         The stems (players), in order: stem ``i`` is bit ``i``. A mapping needs ``sr``.
     tagger : Tagger
         Any object with ``labels``, ``sample_rate``, ``patch_length``, ``predict`` and (for
-        ``segments``) ``predict_patches``.
+        ``segments``) ``predict_patches``. Optional: ``patch_context`` (samples before a patch
+        that reach its output; ``None``: the whole clip) and ``predict_windows`` (see
+        :mod:`xmtag._coalition_reuse`).
     sr : int, optional
         Sample rate of a plain mapping of arrays.
     segments : int, optional
         Split the clip's patches into this many contiguous segments and also return each
         segment's game (needs a patch-decomposable tagger).
     batch_size : int
-        Most mixes passed to the tagger at once (bounds memory to ``batch_size`` mixes).
+        Most clips' worth of audio passed to the tagger at once (``batch_size`` mixes, or
+        ``batch_size * P`` single patches with reuse).
     progress : bool
         Show a tqdm progress bar.
+    baseline : {"silence", "noise"} or NoiseFloor
+        What an absent stem becomes: digital silence (default) or a seeded noise floor added to
+        every mix (``"noise"``: pink, -60 dBFS RMS, seed 0; pass a :class:`NoiseFloor` for
+        another level, colour or seed).
+    reuse : bool
+        Patch-wise taggers: evaluate each distinct (patch, active stems) input once (exact).
+        ``False`` evaluates every coalition as a whole clip.
 
     Returns
     -------
@@ -446,7 +339,14 @@ def evaluate(
         For an object that is not a tagger, ``segments`` with a tagger that is not
         patch-decomposable, or a tagger returning the wrong shape or NaN (naming the mix).
     XmtagError
-        For invalid stems or ``segments`` larger than the number of patches.
+        For invalid stems, ``segments`` larger than the number of patches or an unknown
+        ``baseline``.
+
+    Warns
+    -----
+    ReuseWarning
+        When a tagger that does not declare ``patch_context`` turns out to have patches that
+        are not independent; every coalition is then evaluated as a whole clip.
 
     Examples
     --------
@@ -465,8 +365,14 @@ def evaluate(
     >>> shapley.exact(cv.values).round(3)  # the louder stem gets more credit
     array([[0.572],
            [0.219]])
+    >>> noisy = evaluate(stems, Loudness(), sr=16000, progress=False, baseline="noise")
+    >>> noisy.baseline, round(float(noisy.base_values[0]), 4)  # the empty coalition: the floor
+    ('noise(pink, -60 dBFS RMS, seed 0)', 0.001)
     """
-    batch = _batch_size(batch_size)
+    batch = _mix.batch_size(batch_size)
+    floor_spec = resolve_baseline(baseline)
+    if not isinstance(reuse, (bool, np.bool_)):
+        raise XmtagError(f"reuse must be True or False, got {reuse!r}.")
     labels, tsr, patch_length = _check_tagger(tagger, need_patches=segments is not None)
     names, tracks, orig_sr, orig_samples = prepare_stems(stems, tsr, sr=sr)
     n = len(names)
@@ -477,10 +383,10 @@ def evaluate(
         )
     n_samples = tracks.shape[1]
     n_tags = len(labels)
-    tname = _tagger_name(tagger)
+    tname = _mix.tagger_name(tagger)
 
     groups = None
-    n_patches = None if patch_length is None else _n_patches(n_samples, patch_length)
+    n_patches = None if patch_length is None else _mix.n_patches(n_samples, patch_length)
     if segments is not None:
         if patch_length is None:
             raise TaggerError(
@@ -499,52 +405,56 @@ def evaluate(
                 patch_length / tsr,
                 max(n_samples - n_patches * patch_length, 0),
             )
-
-    mode = "clip" if groups is None else "patches"
-    memo = _silence_memo(tagger)
-    silence = memo.get((n_samples, mode)) if memo is not None else None
-    masks = np.arange(2**n, dtype=np.int64)
-    todo = masks[1:] if silence is not None else masks
-
+    floor = _mix.floor_signal(floor_spec, n_samples, tsr)
+    mixer = Mixer(tracks, [(i, 0, n_samples) for i in range(n)], floor)
+    row = n_patches or 1  # rows per whole clip
     values = np.empty((2**n, n_tags))
     seg_values = None if groups is None else np.empty((2**n, len(groups), n_tags))
 
     def store(rows: np.ndarray, out: np.ndarray) -> None:
-        if groups is None:
+        """``out``: (B, n_tags) clip outputs, or (B, P, n_tags) patch outputs."""
+        if out.ndim == 2:
             values[rows] = out
-        else:
-            values[rows] = out.mean(axis=1)
+            return
+        values[rows] = out.mean(axis=1)
+        if groups is not None:
             for k, (a, b) in enumerate(groups):
                 seg_values[rows, k] = out[:, a:b].mean(axis=1)
 
-    if silence is not None:
-        store(np.array([0]), silence[np.newaxis])
-
-    mixer = _Mixer(tracks, [(i, 0, n_samples) for i in range(n)])
+    engine = None
+    if reuse and n_patches is not None and callable(getattr(tagger, "predict_patches", None)):
+        context, _ = patch_context(tagger)
+        if context is not None:
+            engine = PatchReuse(
+                tagger, tracks, mixer.players, patch_length, n_patches, floor, names, batch * row
+            )
+            if engine.mode == "lead" and engine.upper_bound_rows() >= 2**n * row:
+                engine = None  # lead patches would cost more than whole clips
     rows_fed = 0
-    with tqdm(total=int(todo.size), desc="coalitions", unit="mix", disable=not progress) as bar:
-        for start in range(0, todo.size, batch):
-            chunk = todo[start : start + batch]
-            mix = mixer(chunk)
-            if groups is None:
-                out = _check_output(
-                    tagger.predict(mix), (chunk.size, n_tags), tagger, "predict", chunk, names
-                )
-            else:
-                out = _check_output(
-                    tagger.predict_patches(mix),
-                    (chunk.size, n_patches, n_tags),
-                    tagger,
-                    "predict_patches",
-                    chunk,
-                    names,
-                )
-            del mix
-            store(chunk, out)
-            rows_fed += chunk.size
-            bar.update(chunk.size)
-            if chunk[0] == 0 and memo is not None:
-                memo[(n_samples, mode)] = out[0].copy()
+    todo = np.arange(2**n, dtype=np.int64)
+    if engine is not None:
+        full, ok = engine.seed_full_clip(mixer)
+        store(todo[-1:], full[None])
+        if not ok:  # the guard check failed: whole clips for the others
+            rows_fed, engine, todo = engine.n_rows, None, todo[:-1]
+    if engine is not None:
+        _evaluate_reused(engine, n, store, progress)
+        rows_fed, mode = engine.n_rows, engine.mode
+    else:
+        rows_fed += _evaluate_clips(
+            tagger,
+            mixer,
+            todo,
+            store,
+            groups,
+            n_patches,
+            n_tags,
+            names,
+            batch,
+            progress,
+            memo_ok=floor is None,
+        )
+        mode = "off"
 
     bounds = weights = None
     if groups is not None:
@@ -560,162 +470,93 @@ def evaluate(
         segment_values=seg_values,
         segment_weights=weights,
         segment_bounds=bounds,
-        n_tagger_rows=rows_fed,
+        n_tagger_rows=int(rows_fed),
         sample_rate=tsr,
         duration=orig_samples / orig_sr,
         n_patches=n_patches,
         tagger_name=tname,
+        n_naive_rows=2**n * row,
+        row_unit="clip" if n_patches is None else "patch",
+        baseline=_mix.baseline_name(floor_spec),
+        reuse=mode,
     )
 
 
-def _batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InvalidGameError(f"batch_size must be a positive int, got {batch_size!r}.")
-    return int(batch_size)
+def _evaluate_reused(engine: PatchReuse, n: int, store: Callable, progress: bool) -> None:
+    """Every coalition's patch outputs from the distinct windows (the full clip is already stored)."""
+    n_patches = engine.P
+    keys: list[tuple[int, int]] = []
+    subs_of: list[np.ndarray] = []
+    for p in range(n_patches):
+        bits = [j for j in range(n) if engine.rel[p] >> j & 1]
+        k = np.arange(2 ** len(bits), dtype=np.int64)
+        subs = np.zeros(k.size, np.int64)
+        for t, j in enumerate(bits):
+            subs |= ((k >> t) & 1) << j
+        subs_of.append(subs)
+        keys.extend((p, int(m)) for m in subs)
+    uids = engine.uids(keys, progress=progress)
+    idx = np.empty((2**n, n_patches), np.int64)
+    masks = np.arange(2**n, dtype=np.int64)
+    start = 0
+    for p, subs in enumerate(subs_of):
+        table = np.zeros(int(subs.max()) + 1, np.int64)
+        table[subs] = uids[start : start + subs.size]
+        idx[:, p] = table[masks & engine.rel[p]]
+        start += subs.size
+    step = max(1, (1 << 22) // max(1, n_patches * engine.n_tags))  # bounded (chunk, P, n_tags) blocks
+    for a in range(0, 2**n - 1, step):
+        rows = masks[a : min(a + step, 2**n - 1)]
+        store(rows, engine.patch_outputs(idx[rows]))
 
 
-def _sample_segments(n_samples: int, segments: int) -> list[tuple[int, int]]:
-    if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)) or segments < 1:
-        raise XmtagError(f"segments must be a positive int (the number of time segments), got {segments!r}.")
-    if segments > n_samples:
-        raise XmtagError(f"segments={segments} is more than the {n_samples} samples of the clip.")
-    edges = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(n_samples), int(segments))])
-    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-
-
-def value_function(
-    stems: Any,
+def _evaluate_clips(
     tagger: Any,
-    *,
-    sr: int | None = None,
-    segments: int | None = None,
-) -> tuple[_TaggerGame, list[str], np.ndarray]:
-    """A value function ``masks -> tagger clip outputs`` for the sampling estimators.
-
-    Parameters
-    ----------
-    stems, tagger, sr
-        As for :func:`evaluate`.
-    segments : int, optional
-        Players become (stem, segment) pairs: player ``p = i * K + k`` is stem ``i`` within
-        segment ``k``. Segments split the clip's patches evenly for a patch-decomposable tagger,
-        else its samples.
-
-    Returns
-    -------
-    fn : callable
-        ``fn(masks (B,) int64) -> (B, n_tags)`` float64, calling ``tagger.predict`` once on the
-        ``B`` mixes (batching is left to the estimator). Silence is memoised as in
-        :func:`evaluate`; ``fn.n_rows`` counts the clips fed to the tagger.
-    players : list of str
-        Player names (``"drums"`` or ``"drums@k"``).
-    bounds : numpy.ndarray
-        ``(K, 2)`` segment bounds in seconds (``(1, 2)`` without segments).
-
-    Examples
-    --------
-    >>> class Loudness:
-    ...     labels, sample_rate, patch_length = ["loud"], 8000, None
-    ...     def predict(self, batch):
-    ...         return np.abs(batch).mean(axis=1, keepdims=True)
-    >>> fn, players, bounds = value_function({"a": np.ones(800), "b": np.ones(800)}, Loudness(), sr=8000,
-    ...                                      segments=2)
-    >>> players, fn(np.array([0, 0b0011, 0b1111])).ravel().tolist()
-    (['a@0', 'a@1', 'b@0', 'b@1'], [0.0, 1.0, 2.0])
-    """
-    labels, tsr, patch_length = _check_tagger(tagger, need_patches=False)
-    names, tracks, _, _ = prepare_stems(stems, tsr, sr=sr)
-    n_samples = tracks.shape[1]
-    n_tags = len(labels)
-    if segments is None:
-        spans = [(0, n_samples)]
-        players_idx = [(i, 0, n_samples) for i in range(len(names))]
-        player_names = list(names)
-    else:
-        if patch_length is not None:
-            n_patches = _n_patches(n_samples, patch_length)
-            spans = [
-                (a * patch_length, min(b * patch_length, n_samples))
-                for a, b in patch_segments(n_patches, segments)
-            ]
-            spans[-1] = (spans[-1][0], n_samples)
-        else:
-            spans = _sample_segments(n_samples, segments)
-        players_idx = [(i, a, b) for i in range(len(names)) for a, b in spans]
-        player_names = [f"{nm}@{k}" for nm in names for k in range(len(spans))]
-    if len(players_idx) > 63:
-        raise InvalidGameError(
-            f"{len(players_idx)} players (stems x segments) is above the 63 that int64 coalition masks "
-            "hold; use fewer segments."
-        )
-    fn = _TaggerGame(tagger, _Mixer(tracks, players_idx), n_samples, n_tags)
-    bounds = np.array(spans, dtype=np.float64) / tsr
-    return fn, player_names, bounds
+    mixer: Mixer,
+    todo: np.ndarray,
+    store: Callable,
+    groups: list[tuple[int, int]] | None,
+    n_patches: int | None,
+    n_tags: int,
+    names: list[str],
+    batch: int,
+    progress: bool,
+    memo_ok: bool,
+) -> int:
+    """Every coalition in ``todo`` as a whole clip; returns the rows spent."""
+    n_samples = mixer.tracks.shape[1]
+    mode = "clip" if groups is None else "patches"
+    memo = _mix.silence_memo(tagger) if memo_ok else None
+    silence = memo.get((n_samples, mode)) if memo is not None else None
+    if silence is not None and todo.size and todo[0] == 0:
+        store(np.array([0]), silence[np.newaxis])
+        todo = todo[1:]
+    row = n_patches or 1
+    rows_fed = 0
+    with tqdm(total=int(todo.size), desc="coalitions", unit="mix", disable=not progress) as bar:
+        for start in range(0, todo.size, batch):
+            chunk = todo[start : start + batch]
+            mix = mixer(chunk)
+            if groups is None:
+                out = _mix.check_output(
+                    tagger.predict(mix), (chunk.size, n_tags), tagger, "predict", chunk, names
+                )
+            else:
+                out = _mix.check_output(
+                    tagger.predict_patches(mix),
+                    (chunk.size, n_patches, n_tags),
+                    tagger,
+                    "predict_patches",
+                    chunk,
+                    names,
+                )
+            del mix
+            store(chunk, out)
+            rows_fed += chunk.size * row
+            bar.update(chunk.size)
+            if chunk[0] == 0 and memo is not None:
+                memo[(n_samples, mode)] = out[0].copy()
+    return rows_fed
 
 
-def estimate_segments(
-    stems: Any,
-    tagger: Any,
-    segments: int,
-    *,
-    sr: int | None = None,
-    n_permutations: int = 100,
-    seed: int = 0,
-    batch_size: int = 16,
-    progress: bool = True,
-) -> SegmentEstimate:
-    """Time-resolved (stem, segment) Shapley values by antithetic permutation sampling.
-
-    The fallback for taggers that are not patch-decomposable (for those, :func:`evaluate` with
-    ``segments`` gives exact values from only ``2**n`` passes). Segments split the clip's
-    samples evenly (or its patches, for a patch-decomposable tagger); the game's players are
-    the ``n * segments`` (stem, segment) pairs. Costs at most
-    ``n_permutations * (n * segments - 1) + 2`` tagger passes.
-
-    Parameters
-    ----------
-    stems, tagger, sr
-        As for :func:`evaluate`.
-    segments : int
-        Number of time segments.
-    n_permutations, seed
-        As for :func:`xmtag.estimators.permutation`.
-    batch_size : int
-        Most mixes per tagger call.
-    progress : bool
-        Show a tqdm progress bar.
-
-    Returns
-    -------
-    SegmentEstimate
-        ``values`` and ``std_errors`` shaped ``(n, segments, n_tags)``.
-
-    Raises
-    ------
-    InvalidGameError
-        For more than 63 (stem, segment) players or an invalid budget.
-    TaggerError, XmtagError
-        As for :func:`evaluate`.
-    """
-    from .estimators import permutation
-
-    labels, _, _ = _check_tagger(tagger, need_patches=False)
-    fn, players, bounds = value_function(stems, tagger, sr=sr, segments=segments)
-    k = bounds.shape[0]
-    n = len(players) // k
-    est = permutation(
-        fn, len(players), n_permutations=n_permutations, seed=seed, batch_size=batch_size, progress=progress
-    )
-    nt = len(labels)
-    names = [p.rsplit("@", 1)[0] for p in players[::k]]
-    return SegmentEstimate(
-        names=names,
-        labels=labels,
-        values=est.values.reshape(n, k, nt),
-        std_errors=est.std_errors.reshape(n, k, nt),
-        segment_bounds=bounds,
-        base_values=est.base_value,
-        prediction=est.prediction,
-        n_tagger_rows=fn.n_rows,
-        n_permutations=n_permutations,
-    )
+from ._coalition_sampled import SegmentEstimate, estimate_segments, value_function  # noqa: E402

@@ -24,6 +24,7 @@ __all__ = [
     "UnknownTagError",
     "CheckpointError",
     "ExplanationFileError",
+    "CoalitionsUnavailableError",
     "require",
 ]
 
@@ -79,6 +80,11 @@ class ExplanationFileError(XmtagError, ValueError):
     """A file that is not a readable xmtag explanation (or of another format version)."""
 
 
+class CoalitionsUnavailableError(XmtagError, ValueError):
+    """A feature that needs the value of every coalition, on an explanation that has not all of them
+    (a sampled method, or a score table with coalitions missing)."""
+
+
 def require(module: str, extra: str, purpose: str | None = None) -> ModuleType:
     """Import an optional dependency or raise a :class:`MissingDependencyError`.
 
@@ -111,6 +117,12 @@ def require(module: str, extra: str, purpose: str | None = None) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         what = f" for {purpose}" if purpose else ""
+        if extra == "core":  # a required dependency: there is no extra to install
+            dist = module.split(".")[0].replace("sklearn", "scikit-learn")
+            raise MissingDependencyError(
+                f"The package {module!r} is needed{what} and is a required dependency of xmtag, but it "
+                f"cannot be imported ({exc}). Reinstall it: pip install --force-reinstall {dist}"
+            ) from exc
         raise MissingDependencyError(
             f"The optional package {module!r} is needed{what} but is not installed "
             f"({exc}). Install it with: pip install 'xmtag[{extra}]'"

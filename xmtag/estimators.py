@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import positive_int
 from .errors import InvalidGameError, require
 
-__all__ = ["Estimate", "permutation", "kernel", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
+__all__ = ["Estimate", "permutation", "kernel", "kernel_from_values", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ class Estimate:
         Permutations (``permutation``) or coalition samples per run times runs (``kernel``).
     method : str
         ``"permutation"`` or ``"kernel"``.
+    group_values, group_std_errors : numpy.ndarray or None
+        ``(g, ...)`` sums of the values over each group of players and their standard errors
+        (computed from the same samples, so correlations between players are accounted for),
+        when ``groups`` was given.
     """
 
     values: np.ndarray
@@ -71,6 +76,8 @@ class Estimate:
     n_evaluations: int
     n_samples: int
     method: str
+    group_values: np.ndarray | None = None
+    group_std_errors: np.ndarray | None = None
 
     def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal-approximation confidence interval ``(low, high)`` of each value.
@@ -178,9 +185,16 @@ class _MemoGame:
 
 
 def _positive_int(x: object, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise InvalidGameError(f"{name} must be a positive integer, got {x!r}.")
-    return int(x)
+    return positive_int(x, name, error=InvalidGameError)
+
+
+def _check_groups(groups: object, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    g = np.asarray(groups, dtype=np.float64)
+    if g.ndim != 2 or g.shape[1] != n or not np.isin(g, (0.0, 1.0)).all():
+        raise InvalidGameError(f"groups must be a 0/1 matrix (n_groups, {n}), got shape {g.shape}.")
+    return g
 
 
 def _check_n(n: object) -> int:
@@ -202,6 +216,7 @@ def permutation(
     seed: int = 0,
     batch_size: int = 64,
     progress: bool = False,
+    groups: np.ndarray | None = None,
 ) -> Estimate:
     """Shapley values by permutation sampling, with antithetic pairs and standard errors.
 
@@ -229,6 +244,9 @@ def permutation(
         Most masks per call of ``fn``.
     progress : bool
         Show a tqdm progress bar.
+    groups : array_like, optional
+        ``(g, n)`` 0/1 matrix: also estimate the sum of the values within each group (e.g. the
+        segments of one stem) with its standard error.
 
     Returns
     -------
@@ -249,6 +267,7 @@ def permutation(
     (array([1., 2., 3.]), array([0., 0., 0.]))
     """
     n = _check_n(n)
+    gmat = _check_groups(groups, n)
     n_perm = _positive_int(n_permutations, "n_permutations")
     if antithetic and (n_perm % 2 or n_perm < 4):
         raise InvalidGameError(
@@ -272,6 +291,11 @@ def permutation(
     values = samples.mean(axis=0)
     std_errors = samples.std(axis=0, ddof=1) / np.sqrt(m)
     out_shape = game.out_shape or ()
+    gv = gs = None
+    if gmat is not None:
+        gsamples = np.einsum("gn,mnr->mgr", gmat, samples)
+        gv = gsamples.mean(axis=0).reshape((gmat.shape[0], *out_shape))
+        gs = (gsamples.std(axis=0, ddof=1) / np.sqrt(m)).reshape((gmat.shape[0], *out_shape))
     logger.debug("permutation: %d orders, %d evaluations", n_perm, game.n_evaluations)
     full = (1 << n) - 1
     return Estimate(
@@ -282,6 +306,8 @@ def permutation(
         n_evaluations=game.n_evaluations,
         n_samples=n_perm,
         method="permutation",
+        group_values=gv,
+        group_std_errors=gs,
     )
 
 
@@ -294,6 +320,7 @@ def kernel(
     seed: int = 0,
     batch_size: int = 64,
     progress: bool = False,
+    groups: np.ndarray | None = None,
 ) -> Estimate:
     """Shapley values by KernelSHAP (``shap.KernelExplainer``).
 
@@ -322,6 +349,8 @@ def kernel(
         Most masks per call of ``fn``.
     progress : bool
         Show a tqdm progress bar.
+    groups : array_like, optional
+        As for :func:`permutation` (standard errors of group sums need ``n_repeats >= 2``).
 
     Returns
     -------
@@ -341,6 +370,7 @@ def kernel(
     array([1., 2., 3.])
     """
     n = _check_n(n)
+    gmat = _check_groups(groups, n)
     reps = _positive_int(n_repeats, "n_repeats")
     if n_samples is not None:
         n_samples = _positive_int(n_samples, "n_samples")
@@ -372,6 +402,12 @@ def kernel(
     out_shape = game.out_shape or ()
     values = runs_arr.mean(axis=0)
     std_errors = runs_arr.std(axis=0, ddof=1) / np.sqrt(reps) if reps >= 2 else None
+    gv = gs = None
+    if gmat is not None:
+        gruns = np.einsum("gn,rnk->rgk", gmat, runs_arr)
+        gv = gruns.mean(axis=0).reshape((gmat.shape[0], *out_shape))
+        if reps >= 2:
+            gs = (gruns.std(axis=0, ddof=1) / np.sqrt(reps)).reshape((gmat.shape[0], *out_shape))
     full = (1 << n) - 1
     per_run = n_samples if n_samples is not None else 2 * n + 2048
     return Estimate(
@@ -381,5 +417,88 @@ def kernel(
         prediction=game(np.array([full]))[0].reshape(out_shape),
         n_evaluations=game.n_evaluations,
         n_samples=min(per_run, 2**n - 2 if n <= 30 else per_run) * reps,
+        method="kernel",
+        group_values=gv,
+        group_std_errors=gs,
+    )
+
+
+def kernel_from_values(masks: np.ndarray, values: np.ndarray, n: int) -> Estimate:
+    """KernelSHAP on a fixed set of already-evaluated coalitions (e.g. a table of external scores).
+
+    The Shapley-kernel weighted least-squares fit of KernelSHAP (Lundberg & Lee, 2017) with the
+    efficiency constraint imposed exactly, on the coalitions given instead of sampled ones: each
+    coalition ``S`` (``0 < |S| < n``) gets the weight ``(n - 1) / (C(n, |S|) |S| (n - |S|))``.
+    With every coalition present the result is the exact Shapley value. The fit is deterministic,
+    so ``std_errors`` is ``None``.
+
+    Parameters
+    ----------
+    masks : array_like
+        ``(m,)`` distinct coalition bitmasks; must include ``0`` and ``2**n - 1``.
+    values : array_like
+        ``(m, ...)`` the game's value for each mask.
+    n : int
+        Number of players.
+
+    Returns
+    -------
+    Estimate
+        ``method="kernel"``, ``n_evaluations = m``.
+
+    Raises
+    ------
+    InvalidGameError
+        Without the empty or grand coalition, for repeated masks, or when the coalitions given do
+        not determine the values (the least-squares problem is rank deficient).
+
+    Examples
+    --------
+    >>> v = np.array([0.0, 1.0, 2.0, 4.0])  # all four coalitions of two players: exact
+    >>> kernel_from_values(np.arange(4), v, 2).values.round(12).tolist()
+    [1.5, 2.5]
+    """
+    from math import comb
+
+    n = _check_n(n)
+    masks = np.asarray(masks, dtype=np.int64).ravel()
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.shape[:1] != masks.shape:
+        raise InvalidGameError(f"values has {vals.shape[0] if vals.ndim else 0} rows for {masks.size} masks.")
+    if np.unique(masks).size != masks.size:
+        raise InvalidGameError("kernel_from_values: masks must be distinct.")
+    full = (1 << n) - 1
+    if not (masks == 0).any() or not (masks == full).any():
+        raise InvalidGameError(
+            "KernelSHAP needs the empty and the grand coalition (silence and the full mix)."
+        )
+    out_shape = vals.shape[1:]
+    y = vals.reshape(masks.size, -1)
+    v0, v_full = y[np.flatnonzero(masks == 0)[0]], y[np.flatnonzero(masks == full)[0]]
+    inner = (masks != 0) & (masks != full)
+    z = ((masks[inner, None] >> np.arange(n)) & 1).astype(np.float64)
+    if n == 1:
+        phi = (v_full - v0)[np.newaxis]
+    else:
+        size = z.sum(axis=1).astype(int)
+        w = np.array([(n - 1) / (comb(n, s) * s * (n - s)) for s in size])
+        delta = v_full - v0
+        x = z[:, :-1] - z[:, -1:]  # phi_n = delta - sum(phi_<n) substituted
+        rhs = y[inner] - v0 - z[:, -1:] * delta
+        sw = np.sqrt(w)[:, None]
+        sol, _, rank, _ = np.linalg.lstsq(x * sw, rhs * sw, rcond=None)
+        if rank < n - 1:
+            raise InvalidGameError(
+                f"the {int(inner.sum())} coalitions besides silence and the full mix do not determine "
+                f"{n} values (rank {rank} < {n - 1}); add more coalitions, e.g. every single-stem mix."
+            )
+        phi = np.concatenate([sol, delta[np.newaxis] - sol.sum(axis=0, keepdims=True)], axis=0)
+    return Estimate(
+        values=phi.reshape((n, *out_shape)),
+        std_errors=None,
+        base_value=v0.reshape(out_shape),
+        prediction=v_full.reshape(out_shape),
+        n_evaluations=int(masks.size),
+        n_samples=int(masks.size),
         method="kernel",
     )

@@ -21,11 +21,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import XmtagError
+from . import _checks
+from .errors import CoalitionsUnavailableError, XmtagError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -33,7 +34,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .explanation import Explanation
 
-__all__ = ["bar", "heatmap", "waterfall", "timeline", "interactions", "stem_colors", "POSITIVE", "NEGATIVE"]
+__all__ = [
+    "bar",
+    "heatmap",
+    "waterfall",
+    "timeline",
+    "interactions",
+    "corpus_heatmap",
+    "stem_colors",
+    "POSITIVE",
+    "NEGATIVE",
+]
 
 #: Bar colours for positive and negative contributions (shap's red and blue).
 POSITIVE = "#ff0051"
@@ -82,10 +93,33 @@ def stem_colors(stems: Sequence[str]) -> dict[str, str]:
     return {s: to_hex(cmap(i % cmap.N)) for i, s in enumerate(stems)}
 
 
+_VALUE_NAMES = {
+    "exact": "Shapley value",
+    "permutation": "Shapley value",
+    "kernel": "Shapley value",
+    "banzhaf": "Banzhaf value",
+    "lime": "LIME coefficient",
+    "loo": "leave-one-out effect",
+}
+
+
 def _units(expl: Explanation) -> str:
-    tagger = expl.metadata.get("tagger") or {}
-    name = tagger.get("name") if isinstance(tagger, dict) else None
-    return "tag probability" if name and str(name).startswith(("musicnn", "msd", "mtt")) else UNITS
+    units = expl.provenance.units
+    if units == "probability":
+        return "tag probability"
+    return units or UNITS
+
+
+def _value_name(expl: Explanation) -> str:
+    name = _VALUE_NAMES.get(expl.method, "attribution")
+    if expl.stderr is not None:
+        name += f", {expl.method} estimate ± 95 % CI"
+    return name
+
+
+def _ci(expl: Explanation, j: int) -> np.ndarray | None:
+    """Half-widths of the 95 % normal intervals of tag ``j``'s values, when sampled."""
+    return None if expl.stderr is None else 1.959964 * expl.stderr[:, j]
 
 
 def _fmt(x: float) -> str:
@@ -93,22 +127,9 @@ def _fmt(x: float) -> str:
 
 
 def _tags_for(expl: Explanation, tags: Iterable[str] | None, top: int | None, default_max: int) -> list[int]:
-    if isinstance(tags, str):
-        tags = [tags]
-    if tags is not None:
-        idx = [expl.tag_index(t) for t in tags]
-        if not idx:
-            raise XmtagError("No tags to plot: pass at least one tag name.")
-    else:
-        idx = list(range(expl.n_tags))
-        if top is None and expl.n_tags > default_max:
-            top = default_max
-    if top is not None:
-        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-            raise XmtagError(f"top must be a positive integer, got {top!r}.")
-        order = np.argsort(-expl.prediction[idx], kind="stable")[: int(top)]
-        idx = [idx[i] for i in order]
-    return idx
+    if tags is None and top is None and expl.n_tags > default_max:
+        top = default_max
+    return _checks.tag_indices(expl.labels, tags, top, expl.prediction, who="plot")
 
 
 def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool = True) -> Figure:
@@ -147,7 +168,16 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
     fig, ax = _target(ax, (6.4, 1.2 + 0.45 * expl.n_stems))
     y = np.arange(len(order))
     v = vals[order]
-    ax.barh(y, v, color=[POSITIVE if x >= 0 else NEGATIVE for x in v], height=0.65)
+    ci = _ci(expl, j)
+    err = None if ci is None else ci[order]
+    ax.barh(
+        y,
+        v,
+        color=[POSITIVE if x >= 0 else NEGATIVE for x in v],
+        height=0.65,
+        xerr=err,
+        error_kw={"ecolor": "0.2", "elinewidth": 1.0, "capsize": 3},
+    )
     ax.axvline(0.0, color="0.3", lw=0.8)
     ax.set_yticks(y, [expl.stems[i] for i in order])
     span = float(np.abs(v).max()) or 1.0
@@ -160,10 +190,11 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
             ha="left" if x >= 0 else "right",
             fontsize=9,
         )
-    lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
+    e = np.zeros_like(v) if err is None else err
+    lo, hi = min(0.0, float((v - e).min())), max(0.0, float((v + e).max()))
     pad = 0.25 * (hi - lo or 1.0)
     ax.set_xlim(lo - (pad if lo < 0 else 0.05 * pad), hi + (pad if hi > 0 else 0.05 * pad))
-    ax.set_xlabel(f"Shapley value ({_units(expl)})")
+    ax.set_xlabel(f"{_value_name(expl)} ({_units(expl)})")
     ax.set_title(
         f"Why {expl.labels[j]!r}? full mix {expl.prediction[j]:.3f}, silence {expl.base_values[j]:.3f}",
         fontsize=11,
@@ -237,7 +268,7 @@ def heatmap(
                     color="white" if abs(x) > 0.6 * vmax else "black",
                 )
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
-    cb.set_label(f"Shapley value ({_units(expl)})")
+    cb.set_label(f"{_VALUE_NAMES.get(expl.method, 'attribution')} ({_units(expl)})")
     ax.set_title("Contribution of each stem to each tag\n(tag, full-mix prediction)", fontsize=11)
     return fig
 
@@ -272,18 +303,34 @@ def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort
     vals = expl.values[:, j]
     order = np.argsort(-np.abs(vals), kind="stable") if sort else np.arange(expl.n_stems)
     base, pred = float(expl.base_values[j]), float(expl.prediction[j])
-    names = ["silence", *(f"+ {expl.stems[i]}" for i in order), "full mix"]
-    fig, ax = _target(ax, (1.6 + 1.0 * (expl.n_stems + 2), 4.2))
+    gap = pred - base - float(vals.sum())  # 0 for the efficient methods
+    rest = abs(gap) > 1e-9 * max(1.0, abs(pred))
+    names = [
+        "silence",
+        *(f"+ {expl.stems[i]}" for i in order),
+        *(["not attributed"] if rest else []),
+        "full mix",
+    ]
+    fig, ax = _target(ax, (1.6 + 1.0 * (len(names)), 4.2))
     x = np.arange(len(names))
+    ci = _ci(expl, j)
     ax.bar(x[0], base, color=NEUTRAL, width=0.6)
     ax.text(x[0], base, f"{base:.3f}", ha="center", va="bottom", fontsize=9)
     level = base
     for k, i in enumerate(order, start=1):
         v = float(vals[i])
         ax.bar(x[k], v, bottom=level, color=POSITIVE if v >= 0 else NEGATIVE, width=0.6)
+        if ci is not None:  # whisker at the top of the step: the 95 % interval of this value
+            ax.errorbar(x[k], level + v, yerr=float(ci[i]), color="0.2", lw=1.0, capsize=3)
         ax.text(x[k], max(level, level + v), _fmt(v), ha="center", va="bottom", fontsize=9)
         ax.plot([x[k - 1] - 0.3, x[k] + 0.3], [level, level], color="0.5", lw=0.7, ls=":")
         level += v
+    if rest:  # Banzhaf, LIME and leave-one-out values need not add up to the prediction
+        k = len(order) + 1
+        ax.bar(x[k], gap, bottom=level, color="white", edgecolor=NEUTRAL, hatch="//", width=0.6)
+        ax.text(x[k], max(level, level + gap), _fmt(gap), ha="center", va="bottom", fontsize=9)
+        ax.plot([x[k - 1] - 0.3, x[k] + 0.3], [level, level], color="0.5", lw=0.7, ls=":")
+        level += gap
     ax.plot([x[-2] - 0.3, x[-1] + 0.3], [level, level], color="0.5", lw=0.7, ls=":")
     ax.bar(x[-1], pred, color=NEUTRAL, width=0.6, edgecolor="0.2")
     ax.text(x[-1], pred, f"{pred:.3f}", ha="center", va="bottom", fontsize=9)
@@ -412,11 +459,11 @@ def timeline(
 
 def _waveform(expl: Explanation) -> tuple[np.ndarray | None, float]:
     if expl.envelope is not None:
-        return expl.envelope, float(expl.metadata.get("envelope_rate", 100))
+        return expl.envelope, float(expl.provenance.extra.get("envelope_rate", 100))
     audio = expl.audio
     if audio is None:
         return None, 0.0
-    from .explanation import ENVELOPE_RATE, _envelope
+    from .listening import ENVELOPE_RATE, _envelope
 
     return _envelope(audio), float(ENVELOPE_RATE)
 
@@ -456,6 +503,11 @@ def interactions(
     from matplotlib.colors import TwoSlopeNorm
 
     j = expl.tag_index(tag)
+    if expl.interactions is None:
+        raise CoalitionsUnavailableError(
+            f"Interactions need the value of every coalition; this {expl.method} explanation has none. "
+            "Use explain(..., method='exact')."
+        )
     m = np.array(expl.interactions[:, :, j])
     n = expl.n_stems
     np.fill_diagonal(m, np.nan)
@@ -483,4 +535,71 @@ def interactions(
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(f"interaction ({_units(expl)})")
     ax.set_title(f"{expl.labels[j]!r}: stem interactions\n(red: synergy, blue: redundancy)", fontsize=11)
+    return fig
+
+
+def corpus_heatmap(
+    corpus: Any,
+    by: str = "genre",
+    tag: str = "own",
+    *,
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    ax: Axes | None = None,
+) -> Figure:
+    """Groups x stems: mean attribution over a corpus, cells whose interval contains 0 hatched.
+
+    Parameters
+    ----------
+    corpus : xmtag.corpus.Corpus
+    by : str
+        Label column to group tracks by.
+    tag : str
+        A tag, or ``"own"``: each group's own tag (genre ``rock`` → tag ``rock``).
+    ci, n_boot
+        As for :meth:`xmtag.corpus.Corpus.summarize`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
+
+    summary = corpus.summarize(by=by, tags="own" if tag == "own" else [tag], ci=ci, n_boot=n_boot)
+    if summary.empty:
+        raise XmtagError(f"corpus_heatmap(): no group of {by!r} has a tag of its own name; pass tag=.")
+    groups = list(dict.fromkeys(summary[by]))
+    stems = list(dict.fromkeys(summary["stem"]))
+    m = np.full((len(groups), len(stems)), np.nan)
+    z = np.zeros_like(m, dtype=bool)
+    for r in summary.itertuples(index=False):
+        i, j = groups.index(getattr(r, by)), stems.index(r.stem)
+        m[i, j], z[i, j] = r.mean, r.zero_in_ci
+    fig, ax = _target(ax, (1.8 + 1.0 * len(stems), 1.4 + 0.45 * len(groups)))
+    vmax = float(np.nanmax(np.abs(m))) or 1.0
+    im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
+    for i in range(len(groups)):
+        for j in range(len(stems)):
+            if np.isnan(m[i, j]):
+                continue
+            ax.text(
+                j,
+                i,
+                f"{m[i, j]:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="0.45" if z[i, j] else "black",
+            )
+            if z[i, j]:
+                ax.add_patch(
+                    Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.6", lw=0)
+                )
+    ax.set_xticks(range(len(stems)), stems, rotation=30, ha="right")
+    ax.set_yticks(range(len(groups)), [str(g) for g in groups])
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label(f"mean Shapley value ({int(ci * 100)} % CI)")
+    what = "its own tag" if tag == "own" else repr(tag)
+    ax.set_title(f"Mean attribution to {what} by {by}\n(hatched: interval contains 0)", fontsize=10)
     return fig

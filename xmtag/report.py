@@ -1,9 +1,18 @@
-"""A self-contained HTML report of an :class:`~xmtag.Explanation`.
+"""The interactive HTML report of an :class:`~xmtag.Explanation`: a mixing desk in one file.
 
-One ``.html`` file that opens in any browser, offline, and can be mailed around: the plots
-are embedded as base64 PNG images and the audio (the full mix, each stem, and each tag's
-listenable explanation) as base64 MP3 in ``<audio>`` players. Nothing is referenced outside
-the file. Audio adds about 0.5 MB per stem per 30 s; ``audio=False`` leaves it out.
+The page (:func:`write_html`, what ``xmtag explain``, ``xmtag demo`` and ``xmtag.export`` write)
+opens in any browser from a file, offline, and can be mailed around: it needs no server, no CDN
+and no network. A channel strip per stem mutes and solos it; the stems play through the Web
+Audio API, all started together, so a mute switches on the same sample in every stem; and the
+bars show the tagger's output for exactly the mix you hear, read from the explanation's
+coalition values (per time segment at the playhead when segments were computed). The selected
+tag's waterfall and time-resolved view are drawn in the page from the numbers. Stems are
+embedded as compressed audio (MP3, about 0.4 MB per stem per 30 s in base64; the page of the
+26-s, 5-stem demo song is 2.1 MB, and states its size); ``audio=False`` leaves them out.
+
+The page is a jinja2 template (``xmtag/templates/report.html.j2``) with a stylesheet and a script
+next to it; :mod:`xmtag._report_data` prepares the numbers. :func:`repr_html` is the compact
+notebook view (``Explanation._repr_html_``), :func:`show` writes the page and opens it.
 
 Examples
 --------
@@ -11,17 +20,21 @@ Examples
 >>> from xmtag import Explanation
 >>> e = Explanation.from_game([[0.0], [0.2], [0.5], [0.9]], ["drums", "guitar"], ["rock"])
 >>> path = write_html(e, os.path.join(tempfile.mkdtemp(), "report.html"))
->>> "<img" in path.read_text() and "guitar" in path.read_text()
+>>> text = path.read_text()
+>>> "Mute guitar" in text and "<script src" not in text
 True
 """
 
 from __future__ import annotations
 
-import base64
-import html
+import functools
 import io
+import json
 import logging
 import os
+import secrets
+import tempfile
+import webbrowser
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._files import atomic_write_text
+from ._report_data import SIZE_BUDGET_MB
 from .errors import XmtagError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,25 +50,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .explanation import Explanation
 
-__all__ = ["write_html", "to_html", "render_plots", "figure_png", "audio_mp3", "audio_suffix", "slug"]
+__all__ = [
+    "write_html",
+    "to_html",
+    "repr_html",
+    "show",
+    "open_in_browser",
+    "render_plots",
+    "figure_png",
+    "audio_mp3",
+    "audio_suffix",
+    "slug",
+]
 
 logger = logging.getLogger(__name__)
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
-       color: #222; line-height: 1.45; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
-h3 { margin-bottom: 0.3em; }
-table { border-collapse: collapse; font-size: 0.92em; margin: 0.6em 0; }
-th, td { padding: 0.25em 0.6em; border: 1px solid #e2e2e2; text-align: right; }
-th { background: #f5f5f5; } td.tag, th.tag { text-align: left; }
-.meta td { text-align: left; } .meta td:first-child { color: #666; }
-.plots img { max-width: 100%; height: auto; margin: 0.4em 0; }
-.players { display: grid; grid-template-columns: max-content 1fr; gap: 0.3em 1em; align-items: center; }
-audio { width: 100%; max-width: 420px; height: 2.2em; }
-.note { color: #666; font-size: 0.9em; }
-.listen { background: #f7f7fb; border-left: 3px solid #7a7ad0; padding: 0.5em 0.8em; margin: 0.6em 0; }
-"""
+_SIZE_MARK = "@@XMTAG_PAGE_SIZE@@"
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -107,20 +118,9 @@ def audio_mp3(y: np.ndarray, sr: int) -> bytes:
     """
     import soundfile as sf
 
-    y = np.asarray(y, dtype=np.float32)
-    peak = float(np.abs(y).max()) if y.size else 0.0
-    if peak > 1.0:
-        y = y / peak
-    if sr not in (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000):
-        from .audio import resample
+    from .audio import encode_audio  # interrupt-safe; downmixes > 2 channels for MP3
 
-        y, sr = resample(y, sr, 44100), 44100
-    buf = io.BytesIO()
-    if "MP3" in sf.available_formats():
-        sf.write(buf, np.ascontiguousarray(y.T), int(sr), format="MP3", compression_level=0.5)
-    else:  # libsndfile < 1.1 cannot write MP3
-        sf.write(buf, np.ascontiguousarray(y.T), int(sr), format="OGG", subtype="VORBIS")
-    return buf.getvalue()
+    return encode_audio(y, sr, "mp3" if "MP3" in sf.available_formats() else "ogg", normalize=True)
 
 
 def audio_suffix(data: bytes) -> str:
@@ -140,14 +140,6 @@ def audio_suffix(data: bytes) -> str:
     ('.ogg', '.mp3')
     """
     return ".ogg" if data[:4] == b"OggS" else ".mp3"
-
-
-def _data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="{_data_uri(png, "image/png")}">'
 
 
 def slug(text: str) -> str:
@@ -213,7 +205,7 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
                 f"attribution over time for {tag}",
                 figure_png(plots.timeline(expl, tag), dpi),
             )
-        if expl.n_stems >= 2:
+        if expl.n_stems >= 2 and expl.interactions is not None:
             out[f"interactions-{s}"] = (
                 f"stem interactions for {tag}",
                 figure_png(plots.interactions(expl, tag), dpi),
@@ -221,72 +213,119 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
     return out
 
 
-def _player(data: bytes) -> str:
-    mime = "audio/ogg" if audio_suffix(data) == ".ogg" else "audio/mpeg"
-    return f'<audio controls preload="none" src="{_data_uri(data, mime)}"></audio>'
+# -- the page ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("xmtag", "templates"),
+        autoescape=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        undefined=jinja2.StrictUndefined,
+    )
 
 
-def _cell_color(x: float, vmax: float) -> str:
-    """Background colour for a contribution cell (red positive, blue negative)."""
-    if vmax <= 0:
-        return "#ffffff"
-    a = min(abs(x) / vmax, 1.0) * 0.55
-    r, g, b = (255, 0, 81) if x >= 0 else (0, 139, 251)
-    return f"rgba({r},{g},{b},{a:.2f})"
+@functools.lru_cache(maxsize=4)
+def _asset(name: str) -> str:
+    """The text of a file in ``xmtag/templates`` (the page's script and stylesheet)."""
+    from importlib import resources
+
+    return resources.files("xmtag").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def _fmt_seconds(s: Any) -> str:
-    try:
-        return f"{float(s):.1f} s"
-    except (TypeError, ValueError):
-        return "?"
+def _shown_tags(expl: Explanation, tags: Iterable[str] | str | None, top: int) -> list[str]:
+    from ._checks import positive_int
+
+    if isinstance(tags, str):
+        tags = [tags]
+    if tags is not None:
+        shown = [expl.labels[expl.tag_index(t)] for t in tags]
+    else:
+        shown = expl.top_tags(min(positive_int(top, "top"), expl.n_tags))
+    if not shown:
+        raise XmtagError("The report needs at least one tag to show: pass tags=[...] or top >= 1.")
+    return shown
 
 
-def _meta_rows(expl: Explanation) -> list[tuple[str, str]]:
-    md = expl.metadata
-    tagger = md.get("tagger") or {}
-    source = md.get("source") or {}
-    audio = md.get("audio") or {}
-    sep = md.get("separator")
-    rows = [
-        ("source", source.get("path") or source.get("kind") or "?"),
-        ("stems", ", ".join(expl.stems)),
-        ("tagger", f"{tagger.get('name', '?')} ({tagger.get('n_labels', expl.n_tags)} tags)"),
-        ("separator", (sep or {}).get("repr") or (sep or {}).get("name") or "none (stems given)"),
-        ("duration", _fmt_seconds(audio.get("duration"))),
-        ("coalitions scored", f"{md.get('n_coalitions', 2**expl.n_stems)} (exact Shapley values)"),
-        ("time segments", str(md.get("segments") or "none")),
-    ]
-    res = md.get("residual_db")
-    if res is not None and str(res) not in ("-inf", "None"):
-        rows.append(("separation residual", f"{float(res):.1f} dB relative to the mix (not a player)"))
-    rows.append(("created", f"{md.get('created', '?')} with xmtag {md.get('xmtag_version', '?')}"))
-    return rows
+def _render(
+    expl: Explanation,
+    template: str,
+    *,
+    tags: Iterable[str] | str | None,
+    top: int,
+    share: float | None,
+    audio: bool,
+    title: str | None,
+    audio_cache: dict[int, bytes] | None,
+    selected: str | None = None,
+    open_static: bool = False,
+) -> str:
+    from ._report_data import desk, meta_rows, page_data, size_text, source_name, table
+    from .explanation import DEFAULT_SHARE
+
+    share = DEFAULT_SHARE if share is None else float(share)
+    if not 0.0 < share <= 1.0:
+        raise XmtagError(f"share must be in (0, 1], got {share!r}.")
+    shown = _shown_tags(expl, tags, top)
+    if selected is not None:
+        selected = expl.labels[expl.tag_index(selected)]
+    title = title or f"Why these tags? {source_name(expl)}"
+    data = page_data(
+        expl, shown, selected=selected, share=share, audio=audio, audio_cache=audio_cache, title=title
+    )
+    # < > & as \u escapes (jinja's tojson rule): the data element cannot end early or open a comment
+    data_json = (
+        json.dumps(data, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    context = {
+        "uid": f"xm-{secrets.token_hex(4)}",
+        "title": title,
+        "css": _asset("report.css"),
+        "js": _asset("report.js"),
+        "data_json": data_json,
+        "desk": desk(expl, data),
+        "table": table(expl, [expl.tag_index(t) for t in shown]),
+        "meta": meta_rows(expl),
+        "budget_mb": f"{SIZE_BUDGET_MB:g}",
+        "size_placeholder": _SIZE_MARK,
+        "open_static": open_static,
+    }
+    text = _environment().get_template(template).render(**context)
+    if _SIZE_MARK in text:
+        size = len(text.replace(_SIZE_MARK, "").encode("utf-8"))
+        text = text.replace(_SIZE_MARK, size_text(size + 120, data, expl.n_stems))
+    return text
 
 
 def to_html(
     expl: Explanation,
     *,
-    tags: Iterable[str] | None = None,
+    tags: Iterable[str] | str | None = None,
     top: int = 5,
     share: float | None = None,
     audio: bool = True,
     title: str | None = None,
     images: Mapping[str, tuple[str, bytes]] | None = None,
     audio_cache: dict[int, bytes] | None = None,
+    selected: str | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`write_html`).
 
     Parameters
     ----------
     expl : Explanation
-    tags, top, share, audio, title
-        As for ``write_html``.
+    tags, top, share, audio, title, images, audio_cache, selected
+        As for :func:`write_html`.
 
     Returns
     -------
     str
-        A self-contained HTML page (images and audio embedded as data URIs).
+        A self-contained HTML page (script, styles, data and audio inline).
 
     Examples
     --------
@@ -295,132 +334,34 @@ def to_html(
     >>> to_html(e, audio=False).startswith("<!DOCTYPE html>")
     True
     """
-    from .explanation import DEFAULT_SHARE
-
-    share = DEFAULT_SHARE if share is None else float(share)
-    if isinstance(tags, str):
-        tags = [tags]
-    shown = [expl.labels[expl.tag_index(t)] for t in tags] if tags is not None else expl.top_tags(top)
-    if not shown:
-        raise XmtagError("The report needs at least one tag to show.")
-    if expl.audio is None and audio:
-        try:
-            expl._require_audio("the report's audio players")
-        except XmtagError:
-            logger.info("No audio attached: the report has no audio players.")
-    have_audio = bool(audio) and expl.audio is not None
-    memo: dict[int, bytes] = {} if audio_cache is None else audio_cache
-    if images is None:
-        images = render_plots(expl, shown)
-
-    def encoded(mask: int) -> bytes:  # each coalition's audio is encoded once
-        if mask not in memo:
-            y, sr = expl.mix(expl.stems_of(mask))
-            memo[mask] = audio_mp3(y, sr)
-        return memo[mask]
-
-    source = (expl.metadata.get("source") or {}).get("path")
-    name = Path(source).name if source else "stems"
-    title = title or f"Why these tags? {name}"
-    e = html.escape
-    out: list[str] = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        '<p class="note">Each number is a stem\'s exact Shapley value: its average contribution to the '
-        "tagger's output over all orders of adding the stems to silence. The values of a tag add up "
-        "to <i>full mix − silence</i>.</p>",
-        '<table class="meta">',
-        *(f"<tr><td>{e(k)}</td><td>{e(str(v))}</td></tr>" for k, v in _meta_rows(expl)),
-        "</table>",
-    ]
-
-    # -- summary table --------------------------------------------------------------------------
-    idx = [expl.tag_index(t) for t in shown]
-    vmax = float(np.abs(expl.values[:, idx]).max()) if idx else 0.0
-    out.append("<h2>Top tags and each stem's contribution</h2><table><tr>")
-    out.append('<th class="tag">tag</th><th>full mix</th><th>silence</th>')
-    out.extend(f"<th>{e(s)}</th>" for s in expl.stems)
-    out.append('<th class="tag">smallest coalition keeping it</th></tr>')
-    picks = {}
-    for j in idx:
-        tag = expl.labels[j]
-        try:
-            picks[tag] = expl.smallest_coalition(tag, share)
-            pick_txt = " + ".join(picks[tag].stems) + f" ({picks[tag].value:.3f})"
-        except XmtagError:
-            pick_txt = "— (not above silence)"
-        out.append(
-            f'<tr><td class="tag">{e(tag)}</td><td>{expl.prediction[j]:.3f}</td>'
-            f"<td>{expl.base_values[j]:.3f}</td>"
-        )
-        for i in range(expl.n_stems):
-            v = float(expl.values[i, j])
-            out.append(f'<td style="background:{_cell_color(v, vmax)}">{v:+.3f}</td>')
-        out.append(f'<td class="tag">{e(pick_txt)}</td></tr>')
-    out.append("</table>")
-    out.append(
-        f'<p class="note">Smallest coalition: the fewest stems whose mix keeps at least {share:.0%} of '
-        "what the full mix adds to the tag over silence (from the coalition values; no extra tagger "
-        "pass).</p>"
+    del images  # the page draws its figures from the numbers; PNGs are no longer embedded
+    return _render(
+        expl,
+        "report.html.j2",
+        tags=tags,
+        top=top,
+        share=share,
+        audio=audio,
+        title=title,
+        audio_cache=audio_cache,
+        selected=selected,
     )
-
-    # -- audio ----------------------------------------------------------------------------------
-    if have_audio:
-        out.append('<h2>Listen</h2><div class="players">')
-        out.append(f"<div><b>full mix</b></div><div>{_player(encoded(2**expl.n_stems - 1))}</div>")
-        for i, s in enumerate(expl.stems):
-            out.append(f"<div>{e(s)}</div><div>{_player(encoded(1 << i))}</div>")
-        out.append("</div>")
-    elif audio:
-        out.append(
-            '<p class="note">No audio players: the stems\' audio was not attached to this explanation.</p>'
-        )
-
-    # -- plots ----------------------------------------------------------------------------------
-    out.append('<h2>All tags shown, all stems</h2><div class="plots">')
-    out.append(_img(images["heatmap"][1], images["heatmap"][0]))
-    out.append("</div>")
-    for j in idx:
-        tag = expl.labels[j]
-        out.append(f"<h2>{e(tag)}</h2>")
-        out.append(f"<p>full mix <b>{expl.prediction[j]:.3f}</b>, silence {expl.base_values[j]:.3f}.</p>")
-        pick = picks.get(tag)
-        if pick is not None:
-            out.append('<div class="listen">')
-            out.append(
-                f"<b>Listenable explanation:</b> {e(' + '.join(pick.stems))} "
-                f"{'alone scores' if len(pick.stems) == 1 else 'together score'} "
-                f"{pick.value:.3f} ({pick.kept:.0%} of the full mix's gain over silence)."
-            )
-            if have_audio:
-                out.append(f"<br>{_player(encoded(pick.mask))}")
-            out.append("</div>")
-        out.append('<div class="plots">')
-        for kind in ("bar", "waterfall", "timeline", "interactions"):
-            key = f"{kind}-{slug(tag)}"
-            if key in images:
-                out.append(_img(images[key][1], images[key][0]))
-        out.append("</div>")
-    out.append('<p class="note">Made with xmtag.</p></body></html>')
-    return "\n".join(out)
 
 
 def write_html(
     expl: Explanation,
     path: str | os.PathLike[str],
     *,
-    tags: Iterable[str] | None = None,
+    tags: Iterable[str] | str | None = None,
     top: int = 5,
     share: float | None = None,
     audio: bool = True,
     title: str | None = None,
     images: Mapping[str, tuple[str, bytes]] | None = None,
     audio_cache: dict[int, bytes] | None = None,
+    selected: str | None = None,
 ) -> Path:
-    """Write a self-contained HTML report (plots and audio embedded), atomically.
+    """Write the interactive report (one self-contained ``.html`` file), atomically.
 
     Parameters
     ----------
@@ -428,21 +369,23 @@ def write_html(
     path : str or os.PathLike
         Destination ``.html``; its folder must exist.
     tags : iterable of str, optional
-        Tags to report, in order. Default: the ``top`` tags with the highest prediction.
+        Tags drawn as bars, in order. Default: the ``top`` tags with the highest prediction.
+        The page's tag picker searches all labels.
     top : int
         How many tags without ``tags``.
     share : float, optional
         Share kept by the listenable explanations (default
         :data:`xmtag.explanation.DEFAULT_SHARE`).
     audio : bool
-        Embed audio players (full mix, stems, listenable explanations) when the stems' audio is
-        attached (``expl.audio``).
+        Embed the stems' audio (compressed, base64) when it is attached (``expl.audio``).
     title : str, optional
         Page title.
     images : mapping, optional
-        Plots already rendered by :func:`render_plots` (to avoid rendering twice).
+        Ignored (kept for callers of earlier versions; the page draws its own figures).
     audio_cache : dict, optional
-        ``{coalition mask: MP3 bytes}``, read and filled (to avoid encoding twice).
+        ``{coalition mask: encoded bytes}``, read and filled (to avoid encoding a stem twice).
+    selected : str, optional
+        The tag selected when the page opens (default: the first shown).
 
     Returns
     -------
@@ -473,7 +416,140 @@ def write_html(
         title=title,
         images=images,
         audio_cache=audio_cache,
+        selected=selected,
     )
     written = atomic_write_text(path, text)
-    logger.info("Wrote report %s (%.1f MB)", written, len(text) / 1e6)
+    size = len(text.encode("utf-8")) / 1e6
+    logger.info("Wrote report %s (%.1f MB)", written, size)
+    if size > SIZE_BUDGET_MB:
+        logger.warning(
+            "The report %s is %.1f MB, above the %g MB of a 30-s, 5-stem song: the stems' audio is "
+            "embedded; write_html(..., audio=False) (or --no-audio) makes a small page.",
+            written,
+            size,
+            SIZE_BUDGET_MB,
+        )
+    return written
+
+
+def repr_html(
+    expl: Explanation,
+    *,
+    tags: Iterable[str] | str | None = None,
+    top: int = 5,
+    audio: bool = False,
+    title: str | None = None,
+) -> str:
+    """The compact notebook view (``Explanation._repr_html_``): the desk without the page.
+
+    No audio unless ``audio=True`` (a notebook keeps every output it shows). The keys act while
+    the view has focus; without JavaScript (e.g. a rendered notebook on the web) the table of
+    values is what shows.
+
+    Parameters
+    ----------
+    expl : Explanation
+    tags, top, title
+        As for :func:`write_html`.
+    audio : bool
+        Embed the stems' audio.
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> fragment = repr_html(e)
+    >>> fragment.lstrip().startswith("<style>") and "Solo bass" in fragment
+    True
+    """
+    title = title or f"{expl!r}"
+    return _render(
+        expl,
+        "notebook.html.j2",
+        tags=tags,
+        top=top,
+        share=None,
+        audio=audio,
+        title=title,
+        audio_cache=None,
+        open_static=False,
+    )
+
+
+def open_in_browser(path: str | os.PathLike[str]) -> bool:
+    """Open a file in the default web browser (:mod:`webbrowser`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    bool
+        Whether a browser was started; where none is available (a server without a desktop)
+        a message says which file to open.
+
+    Raises
+    ------
+    OutputError
+        If the file does not exist.
+    """
+    from .errors import OutputError
+
+    p = Path(path).expanduser().resolve()
+    if not p.is_file():
+        raise OutputError(f"Cannot open {str(path)!r} in a browser: no such file.")
+    try:
+        ok = bool(webbrowser.open(p.as_uri()))
+    except webbrowser.Error:
+        ok = False
+    if not ok:
+        logger.warning("No web browser could be started here; open %s in a browser.", p)
+    return ok
+
+
+def show(
+    expl: Explanation,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    open: bool = True,
+    **kwargs: Any,
+) -> Path:
+    """Write the interactive report and open it in the default browser (``Explanation.show``).
+
+    Parameters
+    ----------
+    expl : Explanation
+    path : str or os.PathLike, optional
+        Where to write the page; default a new file in the temporary folder.
+    open : bool
+        Open it in the browser (:func:`open_in_browser`).
+    **kwargs
+        Passed to :func:`write_html` (``tags``, ``top``, ``audio``, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The written page.
+
+    Examples
+    --------
+    >>> from xmtag import Explanation
+    >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+    >>> show(e, open=False).suffix
+    '.html'
+    """
+    from ._report_data import source_name
+
+    if path is None:
+        folder = Path(tempfile.mkdtemp(prefix="xmtag-report-"))
+        path = folder / f"{slug(Path(source_name(expl)).stem)}.html"
+    written = write_html(expl, path, **kwargs)
+    if open:
+        open_in_browser(written)
     return written

@@ -19,12 +19,15 @@ from ..errors import XmtagError
 COMMANDS: tuple[str, ...] = (
     "demo",
     "explain",
+    "corpus",
     "separate",
     "tag",
     "transcribe",
     "diarize",
     "summarize",
     "info",
+    "cache",
+    "coalitions",
 )
 
 

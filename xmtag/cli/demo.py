@@ -12,7 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .explain import add_output_arguments, write_outputs
+from .explain import add_method_arguments, add_output_arguments, method_kwargs, write_outputs
 
 DEFAULT_OUT = "xmtag-demo"
 
@@ -28,13 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--segments", type=int, default=8, help="time segments for the timeline (default: %(default)s)"
     )
     p.add_argument("--tagger", default="musicnn-msd", help="tagger to explain (default: %(default)s)")
+    add_method_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets import demo_path
-    from ..explanation import explain
+    from ..pipeline import explain
 
     t0 = time.perf_counter()
     folder = demo_path()
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         segments=args.segments,
         cache=not args.no_cache,
         progress=not args.quiet,
+        **method_kwargs(args),
     )
     out = Path(args.out)
     write_outputs(expl, out, args, title="Why these tags? 'Stem Cell Blues', the xmtag demo song")

@@ -1,13 +1,14 @@
 """``xmtag explain SOURCE``: which stems make the tagger say what it says.
 
-Writes into ``--out`` (default ``./out/<source name>``)::
+A thin layer over :func:`xmtag.explain` and :func:`xmtag.export`. Writes into ``--out``
+(default ``./out/<source name>``)::
 
     explanation.xmtag       the Explanation (xmtag.Explanation.load)
-    attributions.csv        tidy table: tag, stem, value, solo, without, base_value, prediction
+    attributions.csv        tidy table: tag, stem, value, stderr, solo, without, base_value, prediction
     segments.csv            time-resolved values (with --segments)
     plots/*.png             heatmap, and per shown tag: bar, waterfall, timeline, interactions
     audio/listen-<tag>.mp3  the smallest stem coalition that keeps each shown tag
-    report.html             self-contained report (plots and audio players embedded)
+    report.html             self-contained interactive report
 
 and prints a compact table of the top tags with each stem's contribution.
 """
@@ -15,47 +16,92 @@ and prints a compact table of the top tags with each stem's contribution.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import OutputError, XmtagError
+from .. import _checks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
 
-logger = logging.getLogger(__name__)
+METHODS = ("exact", "banzhaf", "permutation", "kernel", "lime", "loo", "auto")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "explain",
-        help="explain a tagger's prediction by stems (exact Shapley values, plots, HTML report)",
+        help="explain a tagger's prediction by stems (Shapley values, plots, interactive report)",
         description=(
             "Separate SOURCE into stems (or read a folder of stems), score the mix of every subset "
-            "of stems with a tagger, and attribute each tag to the stems with exact Shapley values. "
-            "Writes the explanation, a CSV table, PNG plots, listenable explanations and an HTML "
-            "report."
+            "of stems with a tagger, and attribute each tag to the stems (exact Shapley values by "
+            "default, or a sampled method). Writes the explanation, a CSV table, PNG plots, "
+            "listenable explanations and an HTML report."
         ),
         epilog=(
             "examples:\n"
             "  xmtag explain song/ --segments 8            # folder of stems: drums.wav, bass.wav, ...\n"
             "  xmtag explain song.mp3 --repo ~/demucs_models --tags rock,jazz\n"
+            "  xmtag explain song/ --method permutation --budget 500\n"
             "  xmtag explain song/ --tagger musicnn-mtt --top 3 --out results/"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="audio file (separated with Demucs) or folder of stems (drums.wav, ...)")
+    p.add_argument(
+        "source", nargs="?", help="audio file (separated first) or folder of stems (drums.wav, ...)"
+    )
+    p.add_argument("--scores", help="a table of coalition scores (CSV/Parquet) instead of SOURCE")
+    p.add_argument("--stems", help="with --scores: stem names in bit order, e.g. drums,bass,other,vocals")
+    p.add_argument("--units", default="probability", help="with --scores: probability (default), logit, ...")
     add_output_arguments(p, default_out=None)
     p.add_argument(
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
     )
     p.add_argument("--segments", type=int, help="also attribute over time, in N segments of the clip")
-    p.add_argument("--separator", help="Demucs model for an audio file (default: htdemucs)")
+    p.add_argument(
+        "--separator",
+        help="separator for an audio file: auto (default: Demucs if its weights are here, else Spleeter), "
+        "htdemucs, htdemucs_6s, spleeter:2stems, spleeter:2stems+hpss, ... (xmtag info --separators)",
+    )
+    p.add_argument(
+        "--decompose",
+        help="split the mix (or, with --separator, its accompaniment/other stem) without a model: "
+        "hpss, bands:N, bands:F1,F2,..., nmf:K",
+    )
     p.add_argument("--repo", help="local Demucs model folder (for offline use)")
+    add_method_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
+    p.add_argument(
+        "--mixture",
+        choices=["file", "sum", "residual"],
+        help="stem folder with mixture.wav: keep it (file, default), ignore it (sum), or add mixture - "
+        "sum of stems as a 'residual' stem",
+    )
+    p.add_argument("--sr", type=int, help="stem folder: resample every file to this rate (Hz)")
     p.set_defaults(func=run)
+
+
+def add_method_arguments(p: argparse.ArgumentParser) -> None:
+    """The attribution options shared by ``explain`` and ``demo``."""
+    p.add_argument(
+        "--method",
+        default="exact",
+        choices=METHODS,
+        help="attribution method (default: %(default)s; 'auto' samples above 8 players)",
+    )
+    p.add_argument("--budget", type=int, help="most coalitions a sampled method may score (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled methods (default: %(default)s)")
+    p.add_argument(
+        "--bands",
+        help="split stems into frequency bands: a count (mel-spaced) or edges in Hz, e.g. 4 or 250,2000",
+    )
+    p.add_argument(
+        "--baseline",
+        default="silence",
+        choices=("silence", "noise"),
+        help="what an absent stem becomes (default: %(default)s)",
+    )
+    p.add_argument("--device", default="auto", help="where the tagger runs: auto, cpu, cuda (default: auto)")
 
 
 def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) -> None:
@@ -75,138 +121,146 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
     p.add_argument(
         "--no-audio", action="store_true", help="no audio files and no audio players in the report"
     )
+    p.add_argument(
+        "--force", action="store_true", help="write into a non-empty output folder that xmtag did not write"
+    )
+    p.add_argument("--open", action="store_true", help="open the report in the default browser")
 
 
-def _positive(value: int | None, flag: str) -> None:
-    if value is not None and value < 1:
-        raise XmtagError(f"{flag} must be a positive integer, got {value}.")
+def parse_bands(text: str | None) -> int | list[float] | None:
+    """``--bands`` as explain() takes it: an int count or a list of edges in Hz."""
+    if text is None:
+        return None
+    from ..errors import XmtagError
+
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    try:
+        return int(parts[0]) if len(parts) == 1 and parts[0].isdigit() else [float(x) for x in parts]
+    except (ValueError, IndexError):
+        raise XmtagError(f"--bands must be a count or comma-separated edges in Hz, got {text!r}.") from None
+
+
+def method_kwargs(args: argparse.Namespace) -> dict:
+    """The explain() keywords of the method options."""
+    return {
+        "method": args.method,
+        "budget": args.budget,
+        "seed": args.seed,
+        "bands": parse_bands(args.bands),
+        "baseline": args.baseline,
+        "device": args.device,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explanation import explain
+    from ..pipeline import explain
 
-    _positive(args.segments, "--segments")
-    _positive(args.top, "--top")
+    _checks.positive_int(args.segments, "--segments", allow_none=True)
+    _checks.positive_int(args.top, "--top")
+    if args.scores:  # an external tagger's scores (xmtag.scores)
+        from ..scores import from_scores
+
+        kw = {"stems": args.stems, "units": args.units, "method": args.method, "seed": args.seed}
+        expl = from_scores(args.scores, **kw)
+        write_outputs(expl, Path(args.out) if args.out else Path("out") / Path(args.scores).stem, args)
+        return 0
+    if args.source is None:
+        from ..errors import XmtagError
+
+        raise XmtagError("Give a SOURCE (audio file or folder of stems) or --scores TABLE.")
     separator = None
-    if args.separator or args.repo:
+    if Path(args.source).is_file():  # a mix: build the separator here to say which one is used
         from ..separation import Separator
 
-        separator = Separator(
-            args.separator or "htdemucs", repo=args.repo, progress=not args.quiet, cache=not args.no_cache
-        )
+        spec = args.separator or ("auto" if not args.decompose else None)
+        if args.decompose:
+            spec = f"{spec}+{args.decompose}" if spec else args.decompose
+        separator = Separator(spec, repo=args.repo, progress=not args.quiet, cache=not args.no_cache)
+        if not args.quiet:
+            why = getattr(separator, "chosen_because", None)
+            print(f"separator: {separator.model_name}" + (f" ({why})" if why else ""), file=sys.stderr)
+    source = args.source
+    if (getattr(args, "mixture", None) or getattr(args, "sr", None)) and Path(source).is_dir():
+        from ..separation.stems import Stems
+
+        source = Stems.from_folder(source, sr=args.sr, mixture=args.mixture or "file")
     expl = explain(
-        args.source,
+        source,
         tagger=args.tagger,
         separator=separator,
         segments=args.segments,
         cache=not args.no_cache,
         progress=not args.quiet,
+        **method_kwargs(args),
     )
     out = Path(args.out) if args.out else Path("out") / (Path(args.source).stem or "stems")
     write_outputs(expl, out, args)
     return 0
 
 
-def _make_dir(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"Output folder {str(path)!r} is a file. Choose another --out.")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"Cannot create output folder {str(path)!r}: {exc.strerror or exc}.") from exc
-    return path
-
-
 def format_table(expl: Explanation, tags: list[str]) -> str:
-    """A compact text table: one row per tag, full-mix and silence scores, each stem's value."""
+    """A compact text table: one row per tag, full-mix and silence scores, each stem's value
+    (``± stderr`` for sampled methods)."""
     names = list(expl.stems)
+    err = expl.stderr is not None
     tag_w = max(12, *(len(t) for t in tags)) + 1
-    col_w = [max(7, len(s)) for s in names]
+    col_w = [max(14 if err else 7, len(s)) for s in names]
     head = f"{'tag':<{tag_w}} {'full':>6} {'silence':>7}  " + "  ".join(
         f"{s:>{w}}" for s, w in zip(names, col_w)
     )
     lines = [head, "-" * len(head)]
     for tag in tags:
         j = expl.tag_index(tag)
-        cells = "  ".join(f"{expl.values[i, j]:>+{w}.3f}" for i, w in enumerate(col_w))
+        cells = "  ".join(
+            (
+                f"{expl.values[i, j]:+.3f}±{expl.stderr[i, j]:.3f}" if err else f"{expl.values[i, j]:+.3f}"
+            ).rjust(w)
+            for i, w in enumerate(col_w)
+        )
         lines.append(f"{tag:<{tag_w}} {expl.prediction[j]:>6.3f} {expl.base_values[j]:>7.3f}  {cells}")
     return "\n".join(lines)
 
 
-def write_outputs(
-    expl: Explanation, out: Path, args: argparse.Namespace, title: str | None = None
-) -> dict[str, Path]:
-    """Write everything ``xmtag explain`` writes into ``out`` and print the summary."""
-    from .._files import atomic_write_bytes, atomic_write_text
-    from ..explanation import DEFAULT_SHARE
-    from ..report import audio_mp3, audio_suffix, render_plots, slug, write_html
+def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title: str | None = None) -> dict:
+    """:func:`xmtag.export` with the CLI's options, then print the summary."""
+    from ..outputs import export, shown_tags
 
-    share = DEFAULT_SHARE if args.share is None else float(args.share)
-    if not 0.0 < share <= 1.0:
-        raise XmtagError(f"--share must be in (0, 1], got {share}.")
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
-    shown = (
-        [expl.labels[expl.tag_index(t)] for t in tags] if tags else expl.top_tags(min(args.top, expl.n_tags))
-    )
-    out = _make_dir(out)
-    written: dict[str, Path] = {}
-    written["explanation"] = expl.save(out / "explanation.xmtag")
-    written["table"] = atomic_write_text(out / "attributions.csv", expl.to_frame().to_csv(index=False))
-    if expl.segment_values is not None:
-        written["segments"] = atomic_write_text(
-            out / "segments.csv", expl.to_frame(segments=True).to_csv(index=False)
-        )
-    images = render_plots(expl, shown)
-    plot_dir = _make_dir(out / "plots")
-    for key, (_, png) in images.items():
-        written[f"plot:{key}"] = atomic_write_bytes(plot_dir / f"{key}.png", png)
-    cache: dict[int, bytes] = {}
-    listens = []
-    if not args.no_audio and expl.audio is not None:
-        audio_dir = _make_dir(out / "audio")
-        for tag in shown:
-            try:
-                pick = expl.smallest_coalition(tag, share)
-            except XmtagError as exc:
-                logger.info("No listenable explanation for %r: %s", tag, exc)
-                continue
-            if pick.mask not in cache:
-                y, sr = expl.mix(pick.stems)
-                cache[pick.mask] = audio_mp3(y, sr)
-            data = cache[pick.mask]
-            path = atomic_write_bytes(audio_dir / f"listen-{slug(tag)}{audio_suffix(data)}", data)
-            written[f"listen:{tag}"] = path
-            listens.append((tag, pick, path))
-    written["report"] = write_html(
+    written = export(
         expl,
-        out / "report.html",
-        tags=shown,
-        share=share,
+        out,
+        tags=tags,
+        top=args.top,
         audio=not args.no_audio,
-        images=images,
-        audio_cache=cache,
+        share=args.share,
+        force=getattr(args, "force", False),
         title=title,
     )
+    if getattr(args, "open", False):
+        from ..report import open_in_browser
 
+        open_in_browser(written["report"])
     if not args.quiet:
-        print(f"\n{expl!r}: Shapley values per stem ({_units(expl)}); full = silence + sum of stems\n")
+        shown = shown_tags(expl, tags, args.top)
+        kind = "Shapley values" if expl.method == "exact" else f"{expl.method} values"
+        print(f"\n{expl!r}: {kind} per stem ({_units(expl)}); full = silence + sum of stems\n")
         print(format_table(expl, shown))
+        listens = [(k.split(":", 1)[1], p) for k, p in written.items() if k.startswith("listen:")]
         if listens:
-            print(
-                "\nListenable explanations (fewest stems keeping "
-                f"{share:.0%} of each tag's gain over silence):"
-            )
-            for tag, pick, path in listens:
-                print(f"  {tag:<16} {' + '.join(pick.stems):<28} {pick.value:.3f}  {path}")
+            print("\nListenable explanations (fewest stems keeping each tag's gain over silence):")
+            for tag, path in listens:
+                print(f"  {tag:<16} {path}")
         print(f"\nWrote to {out}/:")
         print(f"  {written['explanation'].name:<22} the explanation (xmtag.Explanation.load)")
         print(f"  {written['table'].name:<22} tidy table of all {expl.n_tags} tags")
         if "segments" in written:
             print(f"  {written['segments'].name:<22} time-resolved values")
-        print(f"  plots/ ({len(images)} PNG)")
+        n_plots = sum(k.startswith("plot:") for k in written)
+        print(f"  plots/ ({n_plots} PNG)")
         if listens:
             print(f"  audio/ ({len(listens)} listenable explanations)")
-        print(f"  {written['report'].name:<22} open in a browser (self-contained)")
+        if "report" in written:
+            print(f"  {written['report'].name:<22} open in a browser (self-contained)")
         sys.stdout.flush()
     return written
 

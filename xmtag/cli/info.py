@@ -1,4 +1,5 @@
-"""``xmtag info FILE``: what xmtag sees in an audio file."""
+"""``xmtag info FILE``: what xmtag sees in an audio file; ``xmtag info --separators``: which
+separators run here."""
 
 from __future__ import annotations
 
@@ -6,16 +7,27 @@ import argparse
 import json
 
 from ..audio import audio_info, load_audio
+from ..errors import XmtagError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe an audio file (rate, channels, duration, level)")
-    p.add_argument("file", help="audio file (wav, flac, ogg, mp3, ...)")
+    p = sub.add_parser(
+        "info", help="describe an audio file (rate, channels, duration, level), or list the separators"
+    )
+    p.add_argument("file", nargs="?", help="audio file (wav, flac, ogg, mp3, ...)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--separators", action="store_true", help="list the separators and whether they can run here"
+    )
+    p.add_argument("--repo", default=None, help="with --separators: also list this Demucs model folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.separators:
+        return _separators(args)
+    if args.file is None:
+        raise XmtagError("xmtag info: give an audio FILE, or --separators.")
     info = audio_info(args.file)
     y, sr = load_audio(args.file)
     peak = float(abs(y).max())
@@ -36,4 +48,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         for k, v in out.items():
             print(f"{k:>12}: {v}")
+    return 0
+
+
+def _separators(args: argparse.Namespace) -> int:
+    from ..separation import available_separators
+
+    rows = available_separators(args.repo)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["spec"]) for r in rows)
+    for r in rows:
+        mark = "yes" if r["available"] else "no "
+        stems = ", ".join(r["stems"]) if r["stems"] else "-"
+        print(f"{r['spec']:<{width}}  {mark}  {r['backend']:<13} {stems}")
+        print(f"{'':<{width}}       {r['where']}")
+    print("\nChains: SEPARATOR+STEP[@STEM], e.g. spleeter:2stems+hpss, htdemucs+bands:3@other, hpss alone.")
     return 0

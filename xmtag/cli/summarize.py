@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._files import atomic_write_text, check_input_file
 from ..errors import XmtagError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..speech import Transcript
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,39 +22,81 @@ def register(sub: argparse._SubParsersAction) -> None:
         "standard input (-). Without --model the summary is extractive (TextRank, no download).",
     )
     p.add_argument("file", help="text file, transcript .json/.srt/.vtt, or - for standard input")
-    p.add_argument("--model", default=None, help="transformers seq2seq model folder or hub name")
-    p.add_argument("--method", default="auto", choices=["auto", "extractive", "abstractive"])
+    p.add_argument(
+        "--model", default=None, help="seq2seq model folder or hub name; with --method llm, a .gguf file"
+    )
+    p.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "extractive", "abstractive", "llm"],
+        help="extractive (TextRank, default without --model), abstractive (seq2seq), llm (GGUF "
+        "instruction model; default SmolLM2-135M from the [llm] extra: weak summaries)",
+    )
+    p.add_argument(
+        "--by-speaker",
+        action="store_true",
+        help="one summary per speaker (a diarized transcript .json/.srt/.vtt)",
+    )
     p.add_argument("--max-words", type=int, default=150, help="summary length bound in words")
     p.add_argument("-o", "--output", metavar="OUT", help="write the summary here instead of printing it")
     p.set_defaults(func=run)
 
 
+def read_source(source: str) -> str | Transcript:
+    """A transcript (``.json``/``.srt``/``.vtt``), the text of a file, or standard input (``-``).
+
+    Raises
+    ------
+    XmtagError
+        For input without a word to summarise (an empty file, or a JSON file that is not an
+        xmtag transcript), or text that is not UTF-8.
+    """
+    if source == "-":
+        content: str | Transcript = sys.stdin.read()
+        where = "standard input"
+    else:
+        path = check_input_file(source, "text file")
+        where = repr(str(path))
+        if path.suffix.lower() in (".json", ".srt", ".vtt"):
+            from ..speech import Transcript
+
+            content = Transcript.load(path)
+        else:
+            try:
+                content = Path(path).read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise XmtagError(f"{source!r} is not UTF-8 text; convert it or give a transcript.") from exc
+    text = content if isinstance(content, str) else content.text
+    if not text.split():
+        kind = (
+            "a transcript without any text, or a JSON file that is not an xmtag transcript"
+            if not isinstance(content, str)
+            else "empty"
+        )
+        raise XmtagError(f"Nothing to summarize in {where}: it is {kind}.")
+    return content
+
+
 def read_text(source: str) -> str:
     """Text of a file, a saved transcript, or standard input (``-``)."""
-    if source == "-":
-        return sys.stdin.read()
-    path = check_input_file(source, "text file")
-    if path.suffix.lower() in (".json", ".srt", ".vtt"):
-        from ..speech import Transcript
-
-        return Transcript.load(path).text
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise XmtagError(f"{source!r} is not UTF-8 text; convert it or give a transcript.") from exc
+    content = read_source(source)
+    return content if isinstance(content, str) else content.text
 
 
 def run(args: argparse.Namespace) -> int:
     from ..speech import summarize
 
-    text = read_text(args.file)
+    content = read_source(args.file)
     summary = summarize(
-        text,
+        content,
         model=args.model,
         method=args.method,
         max_words=args.max_words,
+        by_speaker=args.by_speaker,
         progress=not getattr(args, "quiet", False),
     )
+    if isinstance(summary, dict):
+        summary = "\n\n".join(f"[{who}] {text}" for who, text in summary.items())
     if args.output:
         atomic_write_text(args.output, summary + "\n")
         print(f"wrote {args.output}", file=sys.stderr)

@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tagger",
         default="musicnn-msd",
-        help="musicnn-msd (default), musicnn-mtt, msd-vgg, mtt-vgg, or an Essentia .pb graph path",
+        help=(
+            "musicnn-msd (default), musicnn-mtt, msd-vgg, mtt-vgg, an Essentia .pb graph path, "
+            "hf:<folder or Hugging Face id>, or birdnet (BirdNET 2.4, 6,522 bird species and sounds; "
+            "its weights are CC BY-NC-SA 4.0: non-commercial use only)"
+        ),
     )
     p.add_argument("--top", type=int, default=10, metavar="K", help="how many tags to show (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON (all tags, per-patch scores)")
@@ -29,12 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import XmtagError
+    from .._checks import positive_int
     from ..taggers import load_tagger
 
-    if args.top < 1:
-        raise XmtagError(f"--top must be at least 1, got {args.top}.")
-    kwargs = {"num_threads": args.threads} if args.threads and not str(args.tagger).endswith(".pb") else {}
+    positive_int(args.top, "--top")
+    n_threads = None if args.threads is None else positive_int(args.threads, "--threads")
+    by_name = not str(args.tagger).endswith(".pb") and not str(args.tagger).lower().startswith("hf:")
+    kwargs = {"num_threads": n_threads} if n_threads and by_name else {}
     tagger = load_tagger(args.tagger, **kwargs)
     y, sr = load_audio(args.file, sr=tagger.sample_rate, mono=True)
     if getattr(tagger, "patch_length", None):

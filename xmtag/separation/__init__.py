@@ -1,4 +1,12 @@
-"""Source separation: the :class:`Stems` type and the Demucs :class:`Separator`.
+"""Source separation: the :class:`Stems` type and the separators behind :class:`Separator`.
+
+``Separator(spec)`` builds a backend: Demucs (``"htdemucs"``, ``"htdemucs_6s"``, bags),
+Spleeter 2-stem with its packaged weights (``"spleeter:2stems"``), a chain of a separator
+and decompositions (``"spleeter:2stems+hpss"``), or the best one available (``"auto"``).
+One job per module: :mod:`.base` (the entry point, residual policy, shared checks),
+:mod:`.registry` (specs, availability, the automatic choice), :mod:`.demucs` and
+:mod:`.demucs_models` (the Demucs backend and where its weights come from), :mod:`.spleeter`,
+:mod:`.chain`, :mod:`.stems`.
 
 >>> import numpy as np
 >>> from xmtag.separation import Stems
@@ -8,15 +16,28 @@
 
 from __future__ import annotations
 
-from .demucs import DEFAULT_MODEL, Separator, network_available
-from .stems import DEFAULT_MAX_PAD, MIXTURE_NAME, Stems, UnknownStemError
+from .base import RESIDUAL_FLOOR_DB, RESIDUAL_NAME, Separator
+from .chain import ChainSeparator
+from .demucs import DEFAULT_MODEL, DemucsSeparator
+from .demucs_models import network_available
+from .registry import available_separators, choose_separator
+from .spleeter import SpleeterSeparator
+from .stems import DEFAULT_MAX_PAD, MIXTURE_NAME, MixtureWarning, Stems, UnknownStemError
 
 __all__ = [
     "Stems",
     "Separator",
+    "DemucsSeparator",
+    "SpleeterSeparator",
+    "ChainSeparator",
+    "choose_separator",
+    "available_separators",
     "UnknownStemError",
+    "MixtureWarning",
     "DEFAULT_MODEL",
     "DEFAULT_MAX_PAD",
     "MIXTURE_NAME",
+    "RESIDUAL_FLOOR_DB",
+    "RESIDUAL_NAME",
     "network_available",
 ]

@@ -17,6 +17,12 @@ Validation policy (the same for arrays and for folders):
 - **Channels**: all stems share one channel count. Mono stems are broadcast (the
   channel repeated) to the common count; any other mismatch (e.g. 2 and 6 channels)
   is an :class:`~xmtag.errors.AudioError`.
+- **Mixture file** (:meth:`Stems.from_folder`): the tagger always scores sums of stems, so a
+  ``mixture.*`` that is not the sum of the stems is reported with a :class:`MixtureWarning` giving the
+  residual level in dB (above :data:`RESIDUAL_WARN_DB`). ``mixture="file"`` (default) keeps the
+  file as :attr:`Stems.mixture` (what reports play; the residual is reported),
+  ``mixture="sum"`` ignores the file, and ``mixture="residual"`` adds the difference as one more
+  stem named ``"residual"``, so that the full coalition is exactly the file.
 """
 
 from __future__ import annotations
@@ -24,15 +30,27 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from .._checks import choice, finite_float, positive_int
+from .._files import check_input_file
 from ..audio import check_waveform, load_audio, resample, save_audio
 from ..errors import AudioError, AudioFileNotFoundError, OutputError, XmtagError
 
-__all__ = ["Stems", "DEFAULT_MAX_PAD", "AUDIO_EXTENSIONS", "MIXTURE_NAME", "UnknownStemError"]
+__all__ = [
+    "Stems",
+    "DEFAULT_MAX_PAD",
+    "AUDIO_EXTENSIONS",
+    "MIXTURE_NAME",
+    "MIXTURE_MODES",
+    "RESIDUAL_WARN_DB",
+    "UnknownStemError",
+    "MixtureWarning",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +60,13 @@ DEFAULT_MAX_PAD = 0.05
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 #: File stem of the (optional) mixture in a multitrack folder, as in MUSDB18.
 MIXTURE_NAME = "mixture"
+#: What :meth:`Stems.from_folder` does with a mixture file (see the module notes).
+MIXTURE_MODES = ("file", "sum", "residual")
+#: A mixture file whose residual (mixture - sum of stems) is above this level relative to the
+#: mixture, in dB, is reported with a warning.
+RESIDUAL_WARN_DB = -30.0
+#: Name of the extra stem ``mixture="residual"`` adds.
+RESIDUAL_NAME = "residual"
 #: Stem order used by :meth:`Stems.from_folder` for the names Demucs/MUSDB use; other names follow
 #: alphabetically.
 CANONICAL_ORDER = ("drums", "bass", "other", "vocals", "guitar", "piano")
@@ -58,6 +83,10 @@ class UnknownStemError(XmtagError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return str(self.args[0]) if self.args else ""
+
+
+class MixtureWarning(UserWarning):
+    """A mixture file that is not the sum of the stems (the message gives the residual level)."""
 
 
 def _check_name(name: object) -> str:
@@ -178,6 +207,7 @@ class Stems(Mapping[str, np.ndarray]):
         if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or int(sr) <= 0:
             raise AudioError(f"Stems: the sample rate must be a positive integer (Hz), got {sr!r}.")
         self._sr = int(sr)
+        max_pad = finite_float(max_pad, "Stems: max_pad (seconds)", low=0.0, error=AudioError)
         arrays = {_check_name(k): check_waveform(v, f"stem {k!r}") for k, v in stems.items()}
         if mixture is not None:
             arrays[MIXTURE_NAME] = check_waveform(mixture, "mixture")
@@ -421,6 +451,7 @@ class Stems(Mapping[str, np.ndarray]):
         sr: int | None = None,
         *,
         max_pad: float = DEFAULT_MAX_PAD,
+        mixture: str = "file",
     ) -> Stems:
         """Read a multitrack folder (MUSDB18 style): one audio file per stem.
 
@@ -440,6 +471,11 @@ class Stems(Mapping[str, np.ndarray]):
             then be the same for all files.
         max_pad : float
             Length tolerance in seconds (see the module notes).
+        mixture : {"file", "sum", "residual"}
+            What to do with a ``mixture.*`` file: keep it as :attr:`mixture` (``"file"``; a
+            warning gives the residual level when it is not the sum of the stems), ignore it
+            (``"sum"``), or add ``mixture - sum(stems)`` as a stem named ``"residual"``.
+            Command line: ``xmtag explain --mixture sum|file|residual``.
 
         Returns
         -------
@@ -451,7 +487,8 @@ class Stems(Mapping[str, np.ndarray]):
             If the folder does not exist.
         AudioError
             If it holds no stem files, two files for one name, a requested name is missing,
-            or files differ in sample rate (without ``sr``), channels or length (see policy).
+            or files differ in sample rate (without ``sr``), channels or length (see policy),
+            or ``mixture="residual"`` finds no mixture file.
 
         Examples
         --------
@@ -462,6 +499,8 @@ class Stems(Mapping[str, np.ndarray]):
         ['drums', 'vocals']
         """
         d = Path(folder)
+        mode = choice(mixture, "Stems.from_folder(): mixture", MIXTURE_MODES)
+        sr = positive_int(sr, "Stems.from_folder(): sr (Hz)", allow_none=True, error=AudioError)
         if not d.exists():
             raise AudioFileNotFoundError(f"Stem folder {str(d)!r} does not exist. Check the path.")
         if not d.is_dir():
@@ -471,8 +510,9 @@ class Stems(Mapping[str, np.ndarray]):
             )
         files: dict[str, Path] = {}
         for p in sorted(d.iterdir()):
-            if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file() or p.name.startswith("."):
+            if p.suffix.lower() not in AUDIO_EXTENSIONS or p.name.startswith(".") or p.is_dir():
                 continue
+            check_input_file(p, "stem file")  # a dangling link, pipe or unreadable file: say so
             if p.stem in files:
                 raise AudioError(
                     f"Stem folder {str(d)!r} has two files for {p.stem!r}: {files[p.stem].name} and "
@@ -480,6 +520,13 @@ class Stems(Mapping[str, np.ndarray]):
                 )
             files[p.stem] = p
         mix_path = files.pop(MIXTURE_NAME, None)
+        if mode == "sum":
+            mix_path = None
+        elif mode == "residual" and mix_path is None:
+            raise AudioError(
+                f"Stem folder {str(d)!r} has no mixture file, so mixture='residual' has nothing to compare "
+                "the stems with. Add mixture.wav or use mixture='file'."
+            )
         if not files:
             found = sorted(q.name for q in d.iterdir())[:10]
             raise AudioError(
@@ -505,12 +552,36 @@ class Stems(Mapping[str, np.ndarray]):
         if len(set(rates.values())) > 1:
             listing = ", ".join(f"{to_read[k].name}: {r} Hz" for k, r in rates.items())
             raise AudioError(
-                f"Stem folder {str(d)!r}: files have different sample rates ({listing}). Pass sr= to "
-                "resample them all to one rate."
+                f"Stem folder {str(d)!r}: files have different sample rates ({listing}). Pass sr= "
+                "(command line: --sr 44100) to resample them all to one rate."
             )
         rate = next(iter(rates.values()))
         mix = loaded.pop(MIXTURE_NAME, None)
+        if RESIDUAL_NAME in loaded and mode == "residual":
+            raise AudioError(
+                f"Stem folder {str(d)!r} already has a stem named {RESIDUAL_NAME!r}; rename it to use "
+                "mixture='residual'."
+            )
         try:
-            return cls(loaded, sr=rate, mixture=mix, max_pad=max_pad)
+            stems = cls(loaded, sr=rate, mixture=mix, max_pad=max_pad)
         except AudioError as exc:
             raise AudioError(f"Stem folder {str(d)!r}: {exc}") from exc
+        if mix_path is None:
+            return stems
+        level = stems.residual_db
+        if mode == "residual":
+            parts = dict(stems.items())
+            parts[RESIDUAL_NAME] = stems.residual
+            return cls(parts, sr=rate, mixture=stems.mixture, max_pad=max_pad)
+        if level > RESIDUAL_WARN_DB:
+            warnings.warn(
+                f"Stem folder {str(d)!r}: {mix_path.name} is not the sum of the stems: the residual "
+                f"(mixture - sum of stems) is {level:.1f} dB relative to the mixture. The tagger scores "
+                f"sums of stems, so the explanation does not cover that part of {mix_path.name}. Check "
+                "that the stems belong to this mixture, or choose: mixture='sum' (command line: "
+                "--mixture sum) ignores the file, mixture='residual' (--mixture residual) adds the "
+                "difference as a stem.",
+                MixtureWarning,
+                stacklevel=2,
+            )
+        return stems

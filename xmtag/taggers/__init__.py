@@ -10,13 +10,19 @@ provides the pretrained ones and a registry:
 * a path to an Essentia model-zoo graph ``model.pb`` (with ``model.json``
   beside it), run by essentia-tensorflow in a worker process
   (:mod:`xmtag.taggers.essentia`, extra ``[essentia]``);
+* ``"hf:<folder or hub id>"``: a Hugging Face ``transformers`` audio classifier
+  (:mod:`xmtag.taggers.hf`, extra ``[hf]``), windowed to the model's input length;
+* ``"birdnet"``: BirdNET 2.4, 6,522 bird species and other sounds, 48 kHz, 3-s windows
+  (:mod:`xmtag.taggers.birdnet`, extra ``[birds]``; the weights are CC BY-NC-SA 4.0,
+  non-commercial);
+* :class:`TorchTagger` wraps any PyTorch ``nn.Module`` (:mod:`xmtag.taggers.torch`);
 * :class:`FunctionTagger` wraps a plain function.
 
 Examples
 --------
 >>> from xmtag.taggers import available_taggers, FunctionTagger
 >>> available_taggers()
-['msd-vgg', 'mtt-vgg', 'musicnn-msd', 'musicnn-mtt']
+['birdnet', 'msd-vgg', 'mtt-vgg', 'musicnn-msd', 'musicnn-mtt']
 >>> t = FunctionTagger(lambda b: np.abs(b).max(1, keepdims=True), ["peak"], sample_rate=16000)
 >>> t.predict(np.full((1, 100), 0.25, np.float32)).tolist()
 [[0.25]]
@@ -33,11 +39,13 @@ import numpy as np  # noqa: F401  (doctest namespace)
 
 from ..errors import ModelNotFoundError
 from .base import FunctionTagger, ShortClipWarning, Tagger, check_batch, check_tagger, split_patches
+from .torch import TorchTagger
 
 __all__ = [
     "FunctionTagger",
     "ShortClipWarning",
     "Tagger",
+    "TorchTagger",
     "available_taggers",
     "check_batch",
     "check_tagger",
@@ -106,6 +114,15 @@ for _name in ("musicnn-msd", "musicnn-mtt", "msd-vgg", "mtt-vgg"):
     register_tagger(_name, _musicnn_factory(_name))
 
 
+def _birdnet_factory(**kwargs: Any) -> Any:
+    from .birdnet import BirdNETTagger
+
+    return BirdNETTagger(**kwargs)
+
+
+register_tagger("birdnet", _birdnet_factory)
+
+
 def load_tagger(name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
     """Load a pretrained tagger by name, or an Essentia graph by path.
 
@@ -114,8 +131,9 @@ def load_tagger(name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
     name_or_path : str or os.PathLike
         ``"musicnn-msd"`` (default choice), ``"musicnn-mtt"``, ``"msd-vgg"``,
         ``"mtt-vgg"`` (also the musicnn folder names such as ``"MSD_musicnn"``),
-        a name added with :func:`register_tagger`, or the path of an Essentia
-        model-zoo ``.pb`` graph whose JSON metadata lies beside it.
+        ``"birdnet"``, ``"hf:<local folder or Hub id>"`` (a ``transformers`` audio
+        classifier), a name added with :func:`register_tagger`, or the path of an
+        Essentia model-zoo ``.pb`` graph whose JSON metadata lies beside it.
     **kwargs
         Passed to the tagger's constructor (e.g. ``batch_size``, ``num_threads``).
 
@@ -138,6 +156,12 @@ def load_tagger(name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
     xmtag.errors.ModelNotFoundError: Unknown tagger 'no-such-model'. ...
     """
     key = str(name_or_path)
+    if not isinstance(name_or_path, os.PathLike) and key[:3].lower() == "hf:":
+        from .hf import HFTagger
+
+        if not key[3:]:
+            raise ModelNotFoundError("hf: needs a model after the colon: hf:<local folder> or hf:<org/name>.")
+        return HFTagger(key[3:], **kwargs)
     if isinstance(name_or_path, os.PathLike) or key.lower().endswith(".pb") or os.sep in key:
         path = Path(name_or_path)
         if not path.is_file():
@@ -153,6 +177,6 @@ def load_tagger(name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
     if name not in _REGISTRY:
         raise ModelNotFoundError(
             f"Unknown tagger {key!r}. Available: {', '.join(available_taggers())}, "
-            "or the path of an Essentia .pb graph."
+            "hf:<folder or Hugging Face id>, or the path of an Essentia .pb graph."
         )
     return _REGISTRY[name](**kwargs)

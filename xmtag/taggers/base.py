@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._checks import label_list, positive_int
 from ..errors import TaggerError
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "ShortClipWarning",
     "check_batch",
     "check_tagger",
+    "tagger_spec",
+    "output_array",
     "split_patches",
     "tagger_name",
 ]
@@ -88,8 +91,71 @@ def tagger_name(tagger: Any) -> str:
     return str(getattr(tagger, "name", None) or type(tagger).__name__)
 
 
-def check_tagger(tagger: Any) -> Any:
-    """Check that ``tagger`` has the attributes of the :class:`Tagger` protocol.
+def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], int, int | None]:
+    """Validate a tagger once, for every caller: ``(labels, sample_rate, patch_length)``.
+
+    The one place where a user's tagger is checked (:func:`check_tagger`,
+    :func:`xmtag.coalitions.evaluate` and everything built on them use it): ``labels`` must be a
+    list of distinct non-empty strings (a plain string such as ``"rock"`` is refused, not read
+    as the tags r, o, c, k), ``sample_rate`` a positive int, ``patch_length`` a positive int or
+    ``None`` (missing means ``None``), ``predict`` (and with ``need_patches``,
+    ``predict_patches``) callable.
+
+    Parameters
+    ----------
+    tagger : object
+    need_patches : bool
+        Also require ``predict_patches`` (for time-resolved values).
+
+    Returns
+    -------
+    labels : list of str
+    sample_rate : int
+    patch_length : int or None
+
+    Raises
+    ------
+    TaggerError
+        Naming the tagger, the attribute and what it must be.
+
+    Examples
+    --------
+    >>> class T:
+    ...     labels, sample_rate, patch_length = "rock", 16000, None
+    ...     def predict(self, b): ...
+    >>> tagger_spec(T())
+    Traceback (most recent call last):
+    ...
+    xmtag.errors.TaggerError: tagger 'T': labels must be a list of tag names, got the single ...
+    """
+    name = tagger_name(tagger)
+    needed = ["labels", "sample_rate", "predict"] + (["predict_patches"] if need_patches else [])
+    missing = [a for a in needed if not hasattr(tagger, a)]
+    if missing:
+        raise TaggerError(
+            f"{name} is not a tagger: it has no {', '.join(map(repr, missing))} attribute. A tagger "
+            "needs labels, sample_rate, patch_length, predict(batch) and predict_patches(batch); wrap a "
+            "plain function with xmtag.taggers.FunctionTagger."
+        )
+    who = f"tagger {name!r}"
+    labels = label_list(tagger.labels, who, error=TaggerError)
+    sr = positive_int(tagger.sample_rate, f"{who}: sample_rate (Hz)", error=TaggerError)
+    pl = positive_int(
+        getattr(tagger, "patch_length", None),
+        f"{who}: patch_length (samples)",
+        allow_none=True,
+        error=TaggerError,
+    )
+    for attr in ["predict"] + (["predict_patches"] if need_patches else []):
+        if not callable(getattr(tagger, attr)):
+            raise TaggerError(
+                f"{who}: {attr} is not callable; it must be a method taking a (batch, samples) array."
+            )
+    return labels, sr, pl
+
+
+def check_tagger(tagger: Any, *, need_patches: bool = False) -> Any:
+    """Check that ``tagger`` follows the :class:`Tagger` protocol (see :func:`tagger_spec`).
 
     Returns the tagger unchanged.
 
@@ -97,6 +163,8 @@ def check_tagger(tagger: Any) -> Any:
     ----------
     tagger : object
         Anything claimed to follow the tagger protocol.
+    need_patches : bool
+        Also require ``predict_patches``.
 
     Raises
     ------
@@ -108,27 +176,49 @@ def check_tagger(tagger: Any) -> Any:
     >>> check_tagger(object())
     Traceback (most recent call last):
     ...
-    xmtag.errors.TaggerError: <object object at ...> is not a tagger: it has no 'labels' attribute. ...
+    xmtag.errors.TaggerError: object is not a tagger: it has no 'labels', 'sample_rate', 'predict' ...
     """
-    for attr in ("labels", "sample_rate", "predict"):
-        if not hasattr(tagger, attr):
-            raise TaggerError(
-                f"{tagger!r} is not a tagger: it has no {attr!r} attribute. A tagger needs labels, "
-                "sample_rate, patch_length, predict(batch) and predict_patches(batch); wrap a plain "
-                "function with xmtag.taggers.FunctionTagger."
-            )
-    if not callable(tagger.predict):
-        raise TaggerError(f"{tagger!r}.predict is not callable.")
-    labels = list(tagger.labels)
-    if not labels or not all(isinstance(x, str) for x in labels):
-        raise TaggerError(f"{tagger!r}.labels must be a non-empty list of str.")
-    sr = tagger.sample_rate
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise TaggerError(f"{tagger!r}.sample_rate must be a positive int, got {sr!r}.")
-    pl = getattr(tagger, "patch_length", None)
-    if pl is not None and (isinstance(pl, bool) or not isinstance(pl, (int, np.integer)) or pl <= 0):
-        raise TaggerError(f"{tagger!r}.patch_length must be a positive int or None, got {pl!r}.")
+    tagger_spec(tagger, need_patches=need_patches)
     return tagger
+
+
+def output_array(out: Any, who: str) -> np.ndarray:
+    """A tagger's raw output as a real-valued numpy array (no shape check).
+
+    Accepts numpy arrays, nested lists and torch tensors (detached and moved to the CPU
+    first, so a tensor that requires grad works). Complex, string or object outputs raise.
+
+    Raises
+    ------
+    TaggerError
+        For outputs that are not real numbers.
+
+    Examples
+    --------
+    >>> output_array([[1, 2]], "t").dtype.kind
+    'i'
+    """
+    if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor: no autograd, host memory
+        try:
+            t = out.detach().cpu()
+            if str(t.dtype) == "torch.bfloat16":
+                t = t.float()
+            out = t.numpy()
+        except (RuntimeError, TypeError) as exc:
+            raise TaggerError(f"{who} returned a tensor that cannot be read as numbers ({exc}).") from exc
+    try:
+        arr = np.asarray(out)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TaggerError(
+            f"{who} returned something that is not a numeric array ({exc}). Return a numpy array or a "
+            "torch tensor of shape (batch, tags)."
+        ) from exc
+    if arr.dtype.kind not in "fiub":
+        raise TaggerError(
+            f"{who} returned something that is not a numeric array (dtype {arr.dtype}); it must return "
+            "real numbers, e.g. a float32 array of shape (batch, tags)."
+        )
+    return arr
 
 
 def check_batch(batch: Any, name: str = "batch") -> np.ndarray:
@@ -235,10 +325,7 @@ def split_patches(batch: np.ndarray, patch_length: int, name: str = "batch") -> 
 
 def check_output(out: Any, shape: tuple[int, ...], who: str) -> np.ndarray:
     """Check a tagger's output array: shape and finiteness; returns float32."""
-    try:
-        arr = np.asarray(out, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TaggerError(f"{who} returned something that is not a numeric array ({exc}).") from exc
+    arr = output_array(out, who).astype(np.float32)
     if arr.shape != shape:
         raise TaggerError(f"{who} returned shape {arr.shape}, expected {shape}.")
     if not np.isfinite(arr).all():
@@ -291,13 +378,13 @@ class FunctionTagger:
         if not callable(fn):
             raise TaggerError(f"FunctionTagger: fn must be callable, got {type(fn).__name__}.")
         self.fn = fn
-        self.labels = [str(x) for x in labels]
-        self.sample_rate = int(sample_rate)
-        self.patch_length = None if patch_length is None else int(patch_length)
         self.name = name
-        self.batch_size = int(batch_size)
-        if self.batch_size < 1:
-            raise TaggerError(f"FunctionTagger: batch_size must be >= 1, got {batch_size}.")
+        self.labels = label_list(labels, f"FunctionTagger {name!r}", error=TaggerError)
+        self.sample_rate = positive_int(sample_rate, "FunctionTagger: sample_rate (Hz)", error=TaggerError)
+        self.patch_length = positive_int(
+            patch_length, "FunctionTagger: patch_length (samples)", allow_none=True, error=TaggerError
+        )
+        self.batch_size = positive_int(batch_size, "FunctionTagger: batch_size", error=TaggerError)
         check_tagger(self)
 
     def __repr__(self) -> str:

