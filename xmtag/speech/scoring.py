@@ -111,7 +111,7 @@ def der_components(reference, hypothesis, collar: float = 0.0) -> dict[str, floa
         co = (ra[:, None, :] & ha[None, :, :]) @ lengths  # (R, H) co-speaking time
         rows, cols = linear_sum_assignment(-co)
         correct = float(co[rows, cols].sum())
-    confusion = float((np.minimum(nr, nh) * lengths).sum()) - correct
+    confusion = max(0.0, float((np.minimum(nr, nh) * lengths).sum()) - correct)  # no -0.0 from rounding
     der_value = (miss + fa + confusion) / total if total > 0 else (0.0 if miss + fa == 0 else float("inf"))
     return {"total": total, "miss": miss, "false_alarm": fa, "confusion": confusion, "der": der_value}
 
