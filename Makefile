@@ -49,7 +49,7 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,diarize,essentia,llm,dask,docs,hf,birds]"
+	$(BIN)/pip install --quiet -e ".[test,speech,diarize,essentia,llm,dask,docs,hf,birds,spleeter]"
 	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 

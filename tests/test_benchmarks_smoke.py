@@ -226,6 +226,21 @@ def test_separation_metrics():
     assert sep.sdr(np.ones(10), np.zeros(10)) == pytest.approx(0.0)
 
 
+def test_separation_upper_band_measure():
+    """The upper-band SDR: a perfect estimate is infinite, dropping the band is 0 dB."""
+    sep = _load(BENCH / "separation_sensitivity.py")
+    rng = np.random.default_rng(1)
+    acc = rng.standard_normal((2, 44100)).astype(np.float32)
+
+    class Dropped:
+        def separate(self, mix, sr):
+            return {"accompaniment": np.zeros_like(mix)}
+
+    res = sep.high_band(acc, acc, acc, 44100, {"zeros": Dropped()})
+    assert 0.2 < res["share_of_energy"] < 0.6  # white noise: ~48 % of its energy above 11.5 kHz
+    assert res["sdr_db_average"] == float("inf") and res["sdr_db_zeros"] == pytest.approx(0.0)
+
+
 def test_common_writes_json_and_tables(tmp_path, capsys):
     common = _load(BENCH / "_common.py")
     args = common.parser("x", runtime="1 s", quick_runtime="1 s").parse_args(

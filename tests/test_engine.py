@@ -378,3 +378,25 @@ def test_a_time_frequency_grid_of_one_mix():
     assert sampled.method == "exact"  # 4 band players <= 8: auto enumerates
     with pytest.raises(XmtagError, match="bands must be"):
         xmtag.explain(mix, Patches(), bands="many", cache=False, progress=False)
+
+
+def test_sample_rates_are_spelled_sr_everywhere_and_the_old_names_still_work():
+    class OnlySr:  # a user's tagger may give sr instead of the protocol's sample_rate
+        labels, sr, patch_length, name = ["loud"], 8000, None, "only-sr"
+
+        def predict(self, batch):
+            return np.abs(batch).mean(1, keepdims=True)
+
+    expl = xmtag.explain(_loud_stems(2), OnlySr(), cache=False, progress=False)
+    assert expl.provenance.tagger["sample_rate"] == 8000
+    t = _tagger()
+    assert t.sr == t.sample_rate == 8000
+    sep = xmtag.Separator("spleeter:2stems")
+    assert sep.sr == sep.samplerate == 44100
+    with pytest.raises(XmtagError, match="no 'sample_rate'"):
+        xmtag.explain(
+            _loud_stems(2),
+            type("NoRate", (), {"labels": ["x"], "predict": lambda s, b: b})(),
+            cache=False,
+            progress=False,
+        )

@@ -259,6 +259,9 @@ def test_spleeter_separates_speech_from_music_and_chain_sums(speech_mix, cache_d
     assert base.residual_db < -100
     for name, floor in SDR_FLOOR_DB.items():
         assert sdr(speech_mix[name], base[name]) > floor, name
+    mono = sep.base.separate(mix.mean(0), sr=SR)  # fed as two equal channels, returned mono
+    assert mono.n_channels == 1 and mono.residual_db < -100
+    assert sdr(speech_mix["vocals"].mean(0), mono["vocals"][0]) > SDR_FLOOR_DB["vocals"]
 
 
 def test_missing_extra_gives_a_clear_error():
@@ -318,3 +321,91 @@ def test_available_separators_and_info(offline, repo, capsys):
     assert main(["info", "--separators"]) == 0
     out = capsys.readouterr().out
     assert "spleeter:2stems  yes" in out and "htdemucs" in out and "Chains:" in out
+
+
+def test_explain_a_mix_uses_the_automatic_choice(offline, monkeypatch, tmp_path):
+    from xmtag.taggers import FunctionTagger
+
+    fake_run.calls = 0
+    monkeypatch.setattr(SpleeterSeparator, "_run", fake_run)
+    tagger = FunctionTagger(
+        lambda b: np.abs(b).mean(1, keepdims=True), ["loud"], sample_rate=16000, name="loud"
+    )
+    song = xmtag.save_audio(tmp_path / "song.wav", noise(0.5, seed=8), SR)
+    expl = xmtag.explain(song, tagger, progress=False, cache=False)
+    assert expl.stems == ["vocals", "accompaniment"] and fake_run.calls == 1
+    assert expl.metadata["separator"]["name"] == "spleeter:2stems"
+
+
+@pytest.mark.slow  # musicnn conversion into a fresh cache, plots and report: ~40 s here
+def test_cli_explain_decompose_hpss(offline, tmp_path, capsys):
+    """`xmtag explain song.wav --decompose hpss`: no separator model, the harmonic / percussive parts."""
+    song = xmtag.save_audio(tmp_path / "song.wav", noise(3.0, seed=9), SR)
+    out = tmp_path / "out"
+    assert (
+        main(["explain", str(song), "--decompose", "hpss", "--no-audio", "--top", "2", "--out", str(out)])
+        == 0
+    )
+    assert "separator: hpss" in capsys.readouterr().err
+    expl = xmtag.Explanation.load(out / "explanation.xmtag")
+    assert expl.stems == ["harmonic", "percussive"]
+    np.testing.assert_allclose(expl.base_values + expl.values.sum(0), expl.prediction, atol=1e-6)
+
+
+class _FakeNet:
+    """Stands in for a U-Net: the input magnitudes times a gain per frequency bin (B, 2, T, F)."""
+
+    def __init__(self, gain):
+        self.gain = torch.as_tensor(gain, dtype=torch.float32)
+
+    def __call__(self, x):
+        assert x.shape[1:] == (2, 512, 1024)  # chunks of 512 frames x 1024 bins, channels first
+        return x * self.gain
+
+    def to(self, device):
+        return self
+
+
+@pytest.mark.parametrize("channels, batch", [(2, 1), (1, 3)])
+def test_spleeter_masking_chunking_and_upper_band(channels, batch):
+    """The STFT / chunking / mask / upper-band code with stand-in networks, against a direct computation."""
+    f = torch.linspace(0.1, 1.0, 1024)
+    sep = SpleeterSeparator(progress=False, cache=False, batch=batch)
+    sep._nets = [_FakeNet(f), _FakeNet(1.0 - f + 0.05)]
+    y = noise(12.5, channels=channels, seed=10)  # 539 frames: two chunks, the second one padded
+    stems = sep.separate(y, sr=SR)
+    assert stems.names == ["vocals", "accompaniment"] and stems.n_channels == channels
+    assert_sums_to(stems, y)
+    # direct: the vocal mask is v^2 / (v^2 + a^2) per bin, its mean above 11 kHz
+    v, a = f**2, (1.0 - f + 0.05) ** 2
+    m = (v + 5e-11) / (v + a + 1e-10)
+    full = torch.cat([m, m.mean().expand(2049 - 1024)])
+    x = torch.from_numpy(np.array(np.broadcast_to(y, (2, y.shape[1]))))
+    win = torch.hann_window(4096)
+    spec = torch.stft(x, 4096, 1024, window=win, center=True, return_complex=True, pad_mode="constant")
+    ref = torch.istft(spec * full[:, None], 4096, 1024, window=win, center=True, length=y.shape[1]).numpy()
+    ref = ref.mean(0, keepdims=True) if channels == 1 else ref
+    np.testing.assert_allclose(stems["vocals"], ref, atol=2e-6)
+
+
+def test_spleeter_dropped_upper_band_becomes_the_residual():
+    sep = SpleeterSeparator(progress=False, cache=False, high_band="zeros")
+    sep._nets = [_FakeNet(1.0), _FakeNet(1.0)]
+    y = noise(2.0, seed=11)  # white noise: about half its energy is above 11 kHz
+    stems = sep.separate(y, sr=SR)
+    assert stems.names == ["vocals", "accompaniment", "residual"]
+    assert_sums_to(stems, y)
+    spectrum = np.abs(np.fft.rfft(stems["residual"][0])) ** 2
+    cut = int(11025 * y.shape[1] / SR)
+    assert spectrum[: cut - 200].sum() < 1e-3 * spectrum[cut + 200 :].sum()  # only the upper band
+
+
+def test_corrupt_or_foreign_checkpoint(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelNotFoundError, match="Cannot read the Spleeter checkpoint"):
+        spleeter.load_unet(bad)
+    other = tmp_path / "other.ckpt"
+    torch.save({"down1_conv.1.weight": np.zeros((3, 3), np.float32)}, other)
+    with pytest.raises(ModelNotFoundError, match="does not hold Spleeter U-Net weights"):
+        spleeter.load_unet(other)

@@ -356,10 +356,10 @@ def test_corrupt_model_file(tmp_path):
     ("kw", "match"),
     [
         ({"overlap": 1.0}, r"overlap must be in \[0, 1\), got 1\.0"),
-        ({"shifts": -1}, r"shifts must be an integer >= 0, got -1"),
+        ({"shifts": -1}, r"shifts must be a non-negative integer, got -1"),
         ({"segment": 0}, r"segment must be a positive number of seconds, got 0"),
-        ({"jobs": -2}, r"jobs must be an integer >= 0, got -2"),
-        ({"shifts": True}, r"shifts must be an integer >= 0, got True"),
+        ({"jobs": -2}, r"jobs must be a non-negative integer, got -2"),
+        ({"shifts": True}, r"shifts must be a non-negative integer, got True"),
         ({"device": "gpu0"}, r"unknown device 'gpu0'"),
         ({"overlap": "x"}, r"overlap must be a number, got 'x'"),
         ({"segment": float("nan")}, r"segment must be finite, got nan"),

@@ -61,13 +61,15 @@ def positive_int(x: Any, name: str, *, allow_none: bool = False, error: type[Xmt
     return int(x)
 
 
-def non_negative_int(x: Any, name: str, *, allow_none: bool = False) -> Any:
-    """``x`` as an ``int >= 0`` (or ``None`` when allowed)."""
+def non_negative_int(
+    x: Any, name: str, *, allow_none: bool = False, error: type[XmtagError] = XmtagError
+) -> Any:
+    """``x`` as an ``int >= 0`` (or ``None`` when allowed), else ``error`` naming ``name``."""
     if x is None and allow_none:
         return None
     if not _is_int(x) or int(x) < 0:
         tail = " or None" if allow_none else ""
-        raise XmtagError(f"{name} must be a non-negative integer{tail}, got {x!r}.")
+        raise error(f"{name} must be a non-negative integer{tail}, got {x!r}.")
     return int(x)
 
 

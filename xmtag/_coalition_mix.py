@@ -229,8 +229,7 @@ def batch_size(batch_size: Any) -> int:
 
 
 def sample_segments(n_samples: int, segments: int) -> list[tuple[int, int]]:
-    if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)) or segments < 1:
-        raise XmtagError(f"segments must be a positive int (the number of time segments), got {segments!r}.")
+    segments = positive_int(segments, "segments (the number of time segments)")
     if segments > n_samples:
         raise XmtagError(f"segments={segments} is more than the {n_samples} samples of the clip.")
     edges = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(n_samples), int(segments))])

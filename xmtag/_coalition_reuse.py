@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import non_negative_int
 from ._coalition_mix import check_output, silence_memo
 from .errors import TaggerError
 
@@ -81,11 +82,13 @@ def patch_context(tagger: Any) -> tuple[int | None, bool]:
     c = tagger.patch_context
     if c is None:
         return None, True
-    if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
-        raise TaggerError(
-            f"{getattr(tagger, 'name', type(tagger).__name__)}.patch_context must be a non-negative int "
-            f"(samples before a patch that reach its output) or None, got {c!r}."
-        )
+    c = non_negative_int(
+        c,
+        f"{getattr(tagger, 'name', type(tagger).__name__)}.patch_context (samples before a patch that reach "
+        "its output)",
+        allow_none=True,
+        error=TaggerError,
+    )
     return int(c), True
 
 

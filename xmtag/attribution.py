@@ -12,7 +12,7 @@ method          what it computes                                          tagger
 ``banzhaf``     Banzhaf values from all ``2**n`` coalitions (not          ``2**n``
                 efficient: they need not add up to the prediction)
 ``permutation`` antithetic permutation sampling, standard errors          <= ``budget``
-``kernel``      KernelSHAP (``shap.KernelExplainer``), 8 seeded runs      <= ``budget``
+``kernel``      KernelSHAP (``shap.KernelExplainer``), 2-8 seeded runs    <= ``budget``
                 for standard errors; exact when the budget covers
                 every coalition
 ``lime``        audioLIME's LIME (:func:`xmtag.baselines.lime`):          <= ``budget``
@@ -238,11 +238,13 @@ def attribute(
             game, n, n_permutations=n_perm, seed=seed, batch_size=batch_size, progress=progress, groups=groups
         )
     elif method == "kernel":
-        if budget < 2 * n + 2:
+        full = n <= 30 and budget >= 2**n
+        if not full and budget < 2 * (2 * n + 2):
             raise InvalidGameError(
-                f"method='kernel' needs a budget of at least 2 * n + 2 = {2 * n + 2} coalitions."
+                f"method='kernel' needs a budget of at least 2 x (2n + 2) = {4 * n + 4} coalitions for {n} "
+                "players (two seeded runs of shap's minimum sample, for a standard error)."
             )
-        if n <= 30 and budget >= 2**n:  # every coalition fits: shap enumerates them, the result is exact
+        if full:  # every coalition fits: shap enumerates them, the result is exact
             est = kernel(
                 game, n, n_samples=2**n, seed=seed, batch_size=batch_size, progress=progress, groups=groups
             )
@@ -250,12 +252,12 @@ def attribute(
             gz = None if est.group_values is None else np.zeros_like(est.group_values)
             est = dataclasses.replace(est, std_errors=zero, group_std_errors=gz)
         else:
-            per_run = max(2 * n + 2, budget // _KERNEL_REPEATS)
+            reps = min(_KERNEL_REPEATS, budget // (2 * n + 2))  # runs of at least shap's minimum sample
             est = kernel(
                 game,
                 n,
-                n_samples=per_run,
-                n_repeats=_KERNEL_REPEATS,
+                n_samples=budget // reps,
+                n_repeats=reps,
                 seed=seed,
                 batch_size=batch_size,
                 progress=progress,

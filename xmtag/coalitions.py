@@ -58,6 +58,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _coalition_mix as _mix
+from ._checks import positive_int
 from ._coalition_mix import BASELINES, Mixer, NoiseFloor, clear_silence_cache, resolve_baseline
 from ._coalition_reuse import PatchReuse, ReuseWarning, patch_context
 from .audio import check_waveform, resample, to_mono
@@ -142,6 +143,11 @@ class CoalitionValues:
     row_unit: str = "clip"
     baseline: str = "silence"
     reuse: str = "off"
+
+    @property
+    def sr(self) -> int:
+        """The tagger's sample rate (same as ``sample_rate``)."""
+        return self.sample_rate
 
     @property
     def n_players(self) -> int:
@@ -275,8 +281,7 @@ def patch_segments(n_patches: int, segments: int) -> list[tuple[int, int]]:
     >>> patch_segments(7, 3)
     [(0, 3), (3, 5), (5, 7)]
     """
-    if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)) or segments < 1:
-        raise XmtagError(f"segments must be a positive int (the number of time segments), got {segments!r}.")
+    segments = positive_int(segments, "segments (the number of time segments)")
     if segments > n_patches:
         raise XmtagError(
             f"segments={segments} but the clip has only {n_patches} whole tagger patch(es); segments "

@@ -60,6 +60,7 @@ from .errors import AudioError, AudioFileNotFoundError, InvalidGameError, Tagger
 from .explanation import Explanation
 from .listening import ENVELOPE_RATE, _envelope, stems_digest
 from .provenance import Provenance, versions
+from .taggers.base import tagger_sr
 
 if TYPE_CHECKING:  # pragma: no cover
     from .separation import Separator, Stems
@@ -159,7 +160,7 @@ def _cache_key(units: Stems, tagger: Any, segments: int | None, baseline: str) -
         __version__,
         stems_digest(units),
         getattr(tagger, "name", None),
-        int(tagger.sample_rate),
+        int(tagger_sr(tagger)),
         getattr(tagger, "patch_length", None),
         list(tagger.labels),
         segments,
@@ -418,7 +419,7 @@ def explain(
         source=source_info,
         tagger={
             "name": tagger_name(tagger),
-            "sample_rate": int(tagger.sample_rate),
+            "sample_rate": int(tagger_sr(tagger)),
             "patch_length": getattr(tagger, "patch_length", None),
             "n_labels": len(tagger.labels),
         },

@@ -27,6 +27,12 @@ DOCUMENTED = {
     "xmtag.cache",
     "xmtag.separation.stems",
     "xmtag.separation.demucs",
+    "xmtag.separation.demucs_models",
+    "xmtag.separation.base",
+    "xmtag.separation.registry",
+    "xmtag.separation.spleeter",
+    "xmtag.separation.chain",
+    "xmtag.decompose",
     "xmtag.taggers",
     "xmtag.taggers.base",
     "xmtag.taggers.musicnn",
@@ -50,7 +56,7 @@ DOCUMENTED = {
 #: Top-level names that ``xmtag.__getattr__`` imports lazily (invisible to static analysis).
 LAZY = {
     "xmtag.Stems": "xmtag.separation.stems.Stems",
-    "xmtag.Separator": "xmtag.separation.demucs.Separator",
+    "xmtag.Separator": "xmtag.separation.base.Separator",
     "xmtag.load_tagger": "xmtag.taggers.load_tagger",
     "xmtag.explain": "xmtag.explanation.explain",
     "xmtag.Explanation": "xmtag.explanation.Explanation",

@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     by_name = not str(args.tagger).endswith(".pb") and not str(args.tagger).lower().startswith("hf:")
     kwargs = {"num_threads": n_threads} if n_threads and by_name else {}
     tagger = load_tagger(args.tagger, **kwargs)
-    y, sr = load_audio(args.file, sr=tagger.sample_rate, mono=True)
+    from ..taggers.base import tagger_sr
+
+    y, sr = load_audio(args.file, sr=tagger_sr(tagger), mono=True)
     if getattr(tagger, "patch_length", None):
         patches = tagger.predict_patches(y)[0]
         clip = patches.mean(axis=0)

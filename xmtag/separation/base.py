@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import positive_int
 from ..audio import check_waveform
 from ..errors import AudioError, XmtagError
 from .stems import Stems
@@ -97,8 +98,13 @@ class Separator(metaclass=_Factory):
 
     @property
     def samplerate(self) -> int:
-        """The rate the stems come back at."""
+        """The rate the stems come back at (Demucs' spelling; see :attr:`sr`)."""
         raise NotImplementedError
+
+    @property
+    def sr(self) -> int | None:
+        """The rate the stems come back at, in Hz: xmtag's spelling of :attr:`samplerate`."""
+        return self.samplerate
 
     @property
     def signature(self) -> dict[str, Any]:
@@ -165,8 +171,7 @@ def read_input(
         return y, file_sr, str(x), lambda: load(x)[0]
     if sr is None:
         raise AudioError("separate(array): pass the array's sample rate, e.g. separate(y, sr=44100).")
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or int(sr) <= 0:
-        raise AudioError(f"separate(array, sr={sr!r}): sr must be a positive integer (Hz).")
+    sr = positive_int(sr, f"separate(array, sr={sr!r}): sr (Hz)", error=AudioError)
     if hasattr(x, "detach"):  # a torch tensor
         x = x.detach().cpu().numpy()
     y = check_waveform(x, "separate(array)")

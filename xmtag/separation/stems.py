@@ -204,8 +204,7 @@ class Stems(Mapping[str, np.ndarray]):
             raise AudioError(f"Stems expects a mapping name -> waveform, got {type(stems).__name__}.")
         if len(stems) == 0:
             raise AudioError("Stems needs at least one stem; got an empty mapping.")
-        if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or int(sr) <= 0:
-            raise AudioError(f"Stems: the sample rate must be a positive integer (Hz), got {sr!r}.")
+        sr = positive_int(sr, "Stems: the sample rate (Hz)", error=AudioError)
         self._sr = int(sr)
         max_pad = finite_float(max_pad, "Stems: max_pad (seconds)", low=0.0, error=AudioError)
         arrays = {_check_name(k): check_waveform(v, f"stem {k!r}") for k, v in stems.items()}
@@ -379,8 +378,7 @@ class Stems(Mapping[str, np.ndarray]):
         >>> s.resampled(16000).n_samples
         16000
         """
-        if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or int(sr) <= 0:
-            raise AudioError(f"resampled(): the sample rate must be a positive integer, got {sr!r}.")
+        sr = positive_int(sr, "resampled(): the sample rate", error=AudioError)
         sr = int(sr)
         if sr == self._sr:
             return self

@@ -91,6 +91,30 @@ def tagger_name(tagger: Any) -> str:
     return str(getattr(tagger, "name", None) or type(tagger).__name__)
 
 
+def tagger_sr(tagger: Any) -> Any:
+    """A tagger's sample rate: its ``sample_rate`` (the protocol's name), else its ``sr``.
+
+    xmtag spells sample rates ``sr`` everywhere (``Stems.sr``, ``load_audio(sr=)``); its taggers
+    have both attributes, and a user's tagger may give either.
+
+    >>> class T:
+    ...     sr = 16000
+    >>> tagger_sr(T())
+    16000
+    """
+    rate = getattr(tagger, "sample_rate", None)
+    return getattr(tagger, "sr", None) if rate is None else rate
+
+
+class SampleRateAlias:
+    """Mixin: ``sr`` as the spelling of ``sample_rate`` (the tagger protocol's attribute)."""
+
+    @property
+    def sr(self) -> int:
+        """The sample rate in Hz (same as ``sample_rate``)."""
+        return int(self.sample_rate)  # type: ignore[attr-defined]
+
+
 def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], int, int | None]:
     """Validate a tagger once, for every caller: ``(labels, sample_rate, patch_length)``.
 
@@ -129,8 +153,10 @@ def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], 
     xmtag.errors.TaggerError: tagger 'T': labels must be a list of tag names, got the single ...
     """
     name = tagger_name(tagger)
-    needed = ["labels", "sample_rate", "predict"] + (["predict_patches"] if need_patches else [])
+    needed = ["labels", "predict"] + (["predict_patches"] if need_patches else [])
     missing = [a for a in needed if not hasattr(tagger, a)]
+    if not (hasattr(tagger, "sr") or hasattr(tagger, "sample_rate")):
+        missing.insert(1, "sample_rate")
     if missing:
         raise TaggerError(
             f"{name} is not a tagger: it has no {', '.join(map(repr, missing))} attribute. A tagger "
@@ -139,7 +165,7 @@ def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], 
         )
     who = f"tagger {name!r}"
     labels = label_list(tagger.labels, who, error=TaggerError)
-    sr = positive_int(tagger.sample_rate, f"{who}: sample_rate (Hz)", error=TaggerError)
+    sr = positive_int(tagger_sr(tagger), f"{who}: sample_rate (Hz)", error=TaggerError)
     pl = positive_int(
         getattr(tagger, "patch_length", None),
         f"{who}: patch_length (samples)",
@@ -333,7 +359,7 @@ def check_output(out: Any, shape: tuple[int, ...], who: str) -> np.ndarray:
     return arr
 
 
-class FunctionTagger:
+class FunctionTagger(SampleRateAlias):
     """Wrap a plain function as a tagger.
 
     Parameters

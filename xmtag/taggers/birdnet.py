@@ -37,7 +37,7 @@ import numpy as np
 
 from .._checks import positive_int, threads
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
-from .base import check_batch, split_patches
+from .base import SampleRateAlias, check_batch, split_patches
 
 __all__ = ["BirdNETTagger", "common_names", "scientific_names", "model_files", "LICENSE", "SAMPLE_RATE"]
 
@@ -139,7 +139,7 @@ def _read_labels(path: Path) -> list[str]:
     return labels
 
 
-class BirdNETTagger:
+class BirdNETTagger(SampleRateAlias):
     """BirdNET 2.4 (TFLite) as a patch-decomposable tagger: 48 kHz, 3-s windows, 6,522 labels.
 
     Parameters

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
-from .base import check_batch, check_output, split_patches
+from .base import SampleRateAlias, check_batch, check_output, split_patches
 
 __all__ = ["EssentiaTagger", "load_essentia_tagger", "read_metadata"]
 
@@ -117,7 +117,7 @@ def _frame(data: bytes) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
-class EssentiaTagger:
+class EssentiaTagger(SampleRateAlias):
     """A tagger backed by an Essentia model-zoo graph, evaluated in a worker process.
 
     Parameters

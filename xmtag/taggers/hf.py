@@ -29,7 +29,7 @@ import numpy as np
 
 from .._checks import choice, finite_float, positive_int, resolve_device
 from ..errors import ModelNotFoundError, TaggerError, require
-from .base import check_batch, split_patches
+from .base import SampleRateAlias, check_batch, split_patches
 
 __all__ = ["HFTagger", "window_samples"]
 
@@ -94,7 +94,7 @@ def _fingerprint(folder: Path, small: int = 64 * 2**20) -> str:
     return h.hexdigest()[:12]
 
 
-class HFTagger:
+class HFTagger(SampleRateAlias):
     """A ``transformers`` audio-classification model as a patch-decomposable tagger.
 
     Parameters

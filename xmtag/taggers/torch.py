@@ -36,7 +36,7 @@ import numpy as np
 
 from .._checks import choice, finite_float, label_list, positive_int, resolve_device
 from ..errors import TaggerError
-from .base import check_batch, split_patches
+from .base import SampleRateAlias, check_batch, split_patches
 
 __all__ = ["TorchTagger", "ACTIVATIONS"]
 
@@ -44,7 +44,7 @@ __all__ = ["TorchTagger", "ACTIVATIONS"]
 ACTIVATIONS = ("sigmoid", "softmax", None)
 
 
-class TorchTagger:
+class TorchTagger(SampleRateAlias):
     """Wrap a PyTorch module as a tagger.
 
     Parameters
