@@ -31,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the repository's xmtag first (the script's own folder is what Python puts on sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from xmtag.audio import load_audio
 from xmtag.speech import transcribe
 from xmtag.speech.models import bundled_base_path, bundled_model_path
