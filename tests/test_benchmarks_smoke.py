@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import shutil
 import subprocess
 import sys
 from itertools import combinations
@@ -20,7 +21,15 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 DATA = BENCH / "data"
 SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 DATA_SCRIPTS = sorted(p for p in DATA.glob("*.py") if not p.name.startswith("_"))
-MINE = ("confound", "cost", "estimators", "genre_table", "separation_sensitivity")
+MINE = (
+    "confound",
+    "corpus_scaling",
+    "cost",
+    "estimators",
+    "faithfulness",
+    "genre_table",
+    "separation_sensitivity",
+)
 
 
 def _load(path: Path):
@@ -58,7 +67,13 @@ def test_help(script):
 
 @pytest.mark.parametrize(
     "path",
-    [DATA / "_tools.py", *DATA_SCRIPTS, BENCH / "_common.py", *(BENCH / f"{m}.py" for m in MINE)],
+    [
+        DATA / "_tools.py",
+        *DATA_SCRIPTS,
+        BENCH / "_common.py",
+        BENCH / "_methods.py",
+        *(BENCH / f"{m}.py" for m in MINE),
+    ],
     ids=lambda p: p.name,
 )
 def test_doctests(path):
@@ -93,8 +108,10 @@ def test_mma_family_mapping_covers_general_midi():
     assert mma.family(5, True) == "drums"
     with pytest.raises(ValueError):
         mma.family(128, False)
-    src = mma.mma_source("Swing", ["Dm7", "G7"], 150, 3)
-    assert "Groove Swing" in src and "Transpose 3" in src and src.count("\n") == 5
+    src = mma.mma_source("Swing", ["Dm7", "G7"], 150, 3, seed=11)
+    assert "Groove Swing" in src and "Transpose 3" in src and src.count("\n") == 6
+    assert src.startswith("RndSeed 11\n")  # MMA's humanisation is seeded, not clock-seeded
+    assert len({s.mma_seed for s in mma.plan()}) == len(mma.plan())
 
 
 def test_song_folder_round_trip(tmp_path):
@@ -119,6 +136,71 @@ def test_song_folder_round_trip(tmp_path):
     assert not tools.song_ready(folder, params)
     with pytest.raises(tools.DataError, match="data script"):
         tools.read_meta(folder)
+
+
+def test_song_hashes_are_recorded_and_checked(tmp_path):
+    tools = _load(DATA / "_tools.py")
+    folder = tmp_path / "song"
+    stems = {"a": np.full((1, 100), 0.25, np.float32), "b": np.zeros((1, 100), np.float32)}
+    tools.write_song(folder, stems, 8000, {"params": {}})
+    meta = tools.read_meta(folder)
+    assert meta["sha256"]["a"] == tools.audio_sha256(folder / "a.wav")
+    digest = tools.song_digest(folder)
+    assert digest == tools.song_digest(folder) and len(digest) == 64
+    other = tmp_path / "other"
+    tools.write_song(other, {"a": stems["a"] * 2, "b": stems["b"]}, 8000, {"params": {}})
+    assert tools.song_digest(other) != digest
+    with open(folder / "a.wav", "r+b") as fh:  # a file changed after rendering
+        fh.seek(-4, 2)
+        fh.write(b"\x00\x00\x80\x3f")
+    with pytest.raises(tools.DataError, match="changed after it was rendered"):
+        tools.song_digest(folder)
+
+
+def test_results_record_the_data_and_say_when_it_differs(tmp_path, capsys):
+    import json
+
+    common = _load(BENCH / "_common.py")
+    tools = _load(DATA / "_tools.py")
+    folder = tmp_path / "data" / "s1"
+    tools.write_song(folder, {"a": np.full((1, 10), 0.5, np.float32)}, 8000, {"params": {}})
+    args = common.parser("x", runtime="1 s", quick_runtime="1 s").parse_args(["--out", str(tmp_path)])
+    common.DATA_USED.clear()
+    common.record_data("toy", [folder])
+    first = json.loads(common.write_result("unit", args, {}, {}, 0.0).read_text())["data"]
+    assert first["songs"] == {"toy/s1": tools.song_digest(folder)} and first["previous"] is None
+    again = json.loads(common.write_result("unit", args, {}, {}, 0.0).read_text())["data"]
+    assert again["same_as_previous"] is True and "NOTE" not in capsys.readouterr().out
+    tools.write_song(folder, {"a": np.full((1, 10), 0.4, np.float32)}, 8000, {"params": {}})
+    common.DATA_USED.clear()
+    common.record_data("toy", [folder])
+    changed = json.loads(common.write_result("unit", args, {}, {}, 0.0).read_text())["data"]
+    assert changed["same_as_previous"] is False
+    assert "other benchmark data than unit.json" in capsys.readouterr().out
+    common.DATA_USED.clear()
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(b) for b in ("mma", "fluidsynth"))
+    or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file(),
+    reason="needs Debian mma, fluidsynth and fluid-soundfont-gm (installed by .ci/run)",
+)
+def test_two_renders_of_a_song_are_bit_identical(tmp_path):
+    import soundfile as sf
+
+    mma = _load(DATA / "mma_corpus.py")
+    tools = _load(DATA / "_tools.py")
+    spec = mma.plan(quick=True, seconds=3.0)[0]
+    a = mma.render_song(spec, tmp_path / "a")
+    b = mma.render_song(spec, tmp_path / "b")
+    meta = tools.read_meta(a)
+    assert len(meta["stems"]) >= 2
+    for stem in meta["stems"]:  # the samples, bit for bit (the WAV headers hold a time stamp)
+        ya, _ = sf.read(str(a / f"{stem}.wav"), dtype="float32")
+        yb, _ = sf.read(str(b / f"{stem}.wav"), dtype="float32")
+        assert ya.tobytes() == yb.tobytes(), stem
+    assert meta["sha256"] == tools.read_meta(b)["sha256"]
+    assert tools.song_digest(a) == tools.song_digest(b)
 
 
 def test_missing_apt_package_names_the_fix():
@@ -258,6 +340,49 @@ def test_common_writes_json_and_tables(tmp_path, capsys):
     assert common.rank_of(np.array([3.0, 1.0, 2.0]), 2) == 1
 
 
+def test_methods_share_one_coalition_table():
+    """benchmarks/_methods.py: every method on one table, charged the rows it queried."""
+    from xmtag import shapley
+
+    meth = _load(BENCH / "_methods.py")
+    rng = np.random.default_rng(0)
+    n = 4
+    table = rng.random((2**n, 3))
+    labels = [m[0] for m in meth.methods(n)]
+    assert len(labels) == len(set(labels)) and {"exact", "lime", "loo", "solo", "random"} <= set(labels)
+    for label, method, budget in meth.methods(n):
+        values, rows, passes = meth.run(table, label, method, budget, seed=1)
+        assert values.shape == (n, 3) and np.isfinite(values).all(), label
+        assert rows <= 2**n and (passes == 1000 if label == "lime" else passes <= max(2**n, 2 * n + 2)), label
+        if budget is not None and method not in ("lime", "kernel"):  # the budget, or the minimum
+            assert rows <= max(budget, 2 * n + 2, 12), label
+    np.testing.assert_allclose(meth.run(table, "exact", "exact", None, 0)[0], shapley.exact(table))
+    solo = meth.run(table, "solo", "solo", None, 0)[0]
+    np.testing.assert_allclose(solo[2], table[4] - table[0])
+    a, b = meth.run(table, "random", "random", None, 3)[0], meth.run(table, "random", "random", None, 3)[0]
+    np.testing.assert_array_equal(a, b)  # seeded
+
+
+def test_faithfulness_benchmark_rows_on_a_known_game():
+    import xmtag
+
+    bench = _load(BENCH / "faithfulness.py")
+    w = np.array([0.3, 0.1, -0.2])
+    bits = (np.arange(8)[:, None] >> np.arange(3)) & 1
+    table = np.stack([0.1 + bits @ w, np.full(8, 0.05)], axis=1)
+    expl = xmtag.Explanation.from_game(table, ["a", "b", "c"], ["t", "u"])
+    frame = bench.clip_frame("toy", "clip", expl, n_tags=1, seed=0)
+    assert set(frame["tag"]) == {"t"} and frame["dataset"].eq("toy").all()
+    exact = frame[frame.method == "exact"].iloc[0]
+    assert exact["FF"] == pytest.approx(0.4) and exact["top_agrees_exact"] == 1.0
+    # on an additive game every Shapley estimator is exact: the same ranking as exact
+    for m in ("banzhaf", "loo", "solo", "permutation@2^n"):
+        assert frame[frame.method == m].iloc[0]["deletion_auc"] == pytest.approx(exact["deletion_auc"]), m
+    summary = bench.summary_table(frame.assign(clip=frame["method"] + "x"), n_boot=50, seed=0)
+    text = bench.markdown(summary, "toy", ["exact", "random"])
+    assert text.count("\n") == 3 and "| exact |" in text
+
+
 @pytest.mark.slow
 def test_external_taggers_quick(tmp_path):
     pytest.importorskip("ai_edge_litert")
@@ -275,3 +400,36 @@ def test_external_taggers_quick(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "birdnet-2.4" in res.stdout and (tmp_path / "external_taggers_quick.json").is_file()
+
+
+@pytest.mark.slow
+def test_corpus_scaling_quick(tmp_path):
+    """The corpus benchmark end to end (local pools, a Dask LocalCluster, the rerun), small (~1-2 min)."""
+    pytest.importorskip("distributed")
+    import json
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent)}  # this checkout's xmtag, also in the workers
+    cmd = [
+        sys.executable,
+        str(BENCH / "corpus_scaling.py"),
+        "--quick",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    cmd += ["--tracks", "3", "--rerun-tracks", "12", "--repeats", "1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "EXTRAPOLATED" in res.stdout
+    out = json.loads((tmp_path / "corpus_scaling_quick.json").read_text())["results"]
+    assert [r["engine"] for r in out["throughput"]] == [
+        "local pool, workers=1",
+        "local pool, workers=2",
+        "Dask LocalCluster, 2 workers",
+    ]
+    assert all(r["tracks"] == 3 and r["tracks_per_min"] > 0 for r in out["throughput"])
+    rerun = out["rerun"]
+    assert rerun["tracks_in_store"] == 12 and rerun["build_tagger_calls"] > 0
+    assert rerun["rerun_tagger_calls"] == 0 and rerun["rerun_after_touch_tagger_calls"] == 0
+    assert out["overhead"]["bare_s_per_track_median"] > 0

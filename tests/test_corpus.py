@@ -228,3 +228,12 @@ def test_a_dask_worker_killed_mid_run_loses_no_track(tmp_path):
     assert len(c) == 6 and c.failures.empty
     assert sorted(c.table.track.unique()) == [f"song{i}" for i in range(6)]
     assert not c.table.duplicated(["track", "tag", "stem"]).any()
+
+
+def test_corpus_faithfulness_by_label(tmp_path):
+    src = make_tracks(tmp_path / "src", 3)
+    labels = pd.DataFrame({"track": ["song0", "song1", "song2"], "genre": ["rock", "jazz", "rock"]})
+    c = xmtag.corpus.explain(src, tmp_path / "store", tagger=toy_tagger(), manifest=labels, progress=False)
+    f = c.faithfulness(tags=["rock"], by="genre", n_boot=100)
+    assert set(f["genre"]) == {"rock", "jazz"}
+    assert [r["track"] for r in c.records()] == ["song0", "song1", "song2"]

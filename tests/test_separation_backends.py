@@ -184,6 +184,13 @@ def test_chain_spec_errors(repo, spec, match):
         Separator(spec, repo=repo / "nowhere" if spec == "htdemucs" else repo, cache=False)
 
 
+def test_unknown_separator_lists_the_known_ones(offline):
+    with pytest.raises(
+        ModelNotFoundError, match=r"(?s)not a released Demucs model.*spleeter:2stems.*--separators"
+    ):
+        Separator("spleeterr", cache=False)
+
+
 def test_chain_target_errors(repo):
     sep = Separator("htdemucs+hpss@flute", repo=repo, progress=False, cache=False)
     with pytest.raises(XmtagError, match="no stem 'flute'"):

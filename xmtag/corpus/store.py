@@ -311,14 +311,18 @@ class Corpus:
         bootstrap intervals (:func:`xmtag.metrics.summarize`)."""
         from .. import metrics
 
-        expls = [self.explanation(t) for t in self.tracks]
-        frame = metrics.faithfulness(expls, tags=tags)
+        tracks = self.tracks
+        frame = metrics.faithfulness([self.explanation(t) for t in tracks], tags=tags)
+        frame.insert(0, "track", frame["explanation"].map(lambda i: tracks[int(i)]))
         if by is not None:
-            labels = {r["track"]: (r.get("labels") or {}).get(by) for r in self._store.records()}
-            frame[by] = [
-                labels.get(t) for t in self.tracks for _ in range(len(frame) // max(1, len(self.tracks)))
-            ]
+            labels = {r["track"]: (r.get("labels") or {}).get(by) for r in self.records()}
+            frame[by] = frame["track"].map(labels)
         return metrics.summarize(frame, by=by, **kwargs)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One record per explained track: ``track``, ``path``, ``labels``, ``input_hash``,
+        ``seconds`` (compute time), ``budget``, ``method``."""
+        return self._store.records()
 
 
 def load(out: str | os.PathLike[str]) -> Corpus:

@@ -189,18 +189,30 @@ def number(value: Any, what: str) -> float:
     return out
 
 
-def check_device(device: str) -> None:
-    """Refuse a torch device that does not exist here, with a clear message."""
+def check_device(device: Any) -> str:
+    """The torch device to run on: ``"auto"`` (CUDA when available, else CPU; the default of every
+    model in xmtag), or a device that exists here; else a clear error."""
     import torch
 
+    from .._checks import resolve_device
+
+    if device is None or device == "auto":
+        return str(resolve_device("auto"))
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise XmtagError(f"Separator: unknown device {device!r} ({exc}); use 'cpu' or 'cuda'.") from None
+        raise XmtagError(
+            f"Separator: unknown device {device!r} ({exc}); use 'auto', 'cpu' or 'cuda'."
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise XmtagError(f"Separator: device {device!r} requested but CUDA is not available; use 'cpu'.")
+        raise XmtagError(
+            f"Separator: device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'."
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise XmtagError(f"Separator: device {device!r} requested but MPS is not available; use 'cpu'.")
+        raise XmtagError(
+            f"Separator: device {device!r} requested but MPS is not available; use 'cpu' or 'auto'."
+        )
+    return str(device)
 
 
 @contextlib.contextmanager

@@ -169,7 +169,7 @@ class ChainSeparator(Separator):
         self,
         model: str,
         repo: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         *,
         seed: int = 0,
         residual: str | bool = "auto",

@@ -113,7 +113,7 @@ class DemucsSeparator(Separator):
         self,
         model: str = DEFAULT_MODEL,
         repo: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         shifts: int = 0,
         overlap: float = 0.25,
         segment: float | None = None,
@@ -132,7 +132,7 @@ class DemucsSeparator(Separator):
         if segment is not None and not number(segment, "segment") > 0:
             raise XmtagError(f"Separator: segment must be a positive number of seconds, got {segment!r}.")
         jobs = non_negative_int(jobs, "Separator: jobs")
-        check_device(device)
+        device = check_device(device)
         self.residual = check_residual(residual)
         self.model_name = model
         self.repo = Path(repo).expanduser() if repo is not None else None

@@ -100,11 +100,19 @@ def make_separator(model: str = "auto", *args: Any, **kwargs: Any) -> Separator:
         inspect.signature(cls.__init__).bind(None, spec, *args, **kwargs)
     except TypeError as exc:
         raise XmtagError(f"Separator({spec!r}) ({cls.__name__}): {exc}.") from None
-    return cls(spec, *args, **kwargs)
+    try:
+        return cls(spec, *args, **kwargs)
+    except ModelNotFoundError as exc:
+        if spec in DEMUCS_MODELS or "repo" in kwargs or args:
+            raise
+        known = ", ".join([*DEMUCS_MODELS, "spleeter:2stems", "SEP+hpss / +bands:N / +nmf:K", "auto"])
+        raise ModelNotFoundError(
+            f"{exc}\nSeparators xmtag knows: {known}; `xmtag info --separators` says which run here."
+        ) from exc
 
 
 def choose_separator(
-    repo: str | os.PathLike[str] | None = None, device: str = "cpu", **kwargs: Any
+    repo: str | os.PathLike[str] | None = None, device: str = "auto", **kwargs: Any
 ) -> Separator:
     """The best separator available here (module notes), with ``chosen_because`` set.
 

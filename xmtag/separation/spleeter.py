@@ -36,9 +36,9 @@ Memory and speed
 The mixture's full STFT stays in memory (complex64, 4x the float32 samples: 0.85 GB for
 10 minutes of stereo), with one masked copy at a time and one batch of chunks' activations.
 Chunks are processed ``batch`` at a time with a progress bar. Measured in
-``benchmarks/separation_sensitivity.py`` (``benchmarks/README.md``): about 55 s of wall
-clock per minute of stereo audio on the 2-core reference machine while it was heavily loaded
-by other jobs; an idle machine is several times faster.
+``benchmarks/separation_sensitivity.py`` (``benchmarks/README.md``): 27 s of wall clock
+per minute of stereo audio on the 2-core reference machine while it was loaded by other jobs
+(55 s under a heavier load); an idle machine is faster.
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ class SpleeterSeparator(Separator):
         self,
         model: str = "spleeter:2stems",
         repo: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         *,
         high_band: str = "average",
         batch: int = 2,
@@ -325,7 +325,7 @@ class SpleeterSeparator(Separator):
         if high_band not in _HIGH_BAND:
             raise XmtagError(f"Separator: high_band must be one of {_HIGH_BAND}, got {high_band!r}.")
         self._files = checkpoint_files()  # before importing torch: a missing extra fails fast
-        check_device(device)
+        device = check_device(device)
         self.model_name = model
         self.device = str(device)
         self.high_band = high_band

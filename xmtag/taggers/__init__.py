@@ -6,7 +6,7 @@ provides the pretrained ones and a registry:
 
 * ``"musicnn-msd"``, ``"musicnn-mtt"``, ``"msd-vgg"``, ``"mtt-vgg"``: the
   pretrained musicnn models in PyTorch (:mod:`xmtag.taggers.musicnn`), weights
-  from the ``musicnn`` package (``pip install --no-deps musicnn==0.1.0``);
+  shipped inside xmtag (converted from the ``musicnn`` package's checkpoints);
 * a path to an Essentia model-zoo graph ``model.pb`` (with ``model.json``
   beside it), run by essentia-tensorflow in a worker process
   (:mod:`xmtag.taggers.essentia`, extra ``[essentia]``);
@@ -135,7 +135,8 @@ def load_tagger(name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
         classifier), a name added with :func:`register_tagger`, or the path of an
         Essentia model-zoo ``.pb`` graph whose JSON metadata lies beside it.
     **kwargs
-        Passed to the tagger's constructor (e.g. ``batch_size``, ``num_threads``).
+        Passed to the tagger's constructor (e.g. ``device``, ``precision``, ``batch_size``,
+        ``num_threads``).
 
     Returns
     -------

@@ -1,17 +1,31 @@
-"""The pretrained musicnn taggers (Pons & Serra, 2019) in PyTorch, offline.
+"""The pretrained musicnn taggers (Pons & Serra, 2019) in PyTorch, offline, on CPU or GPU.
 
-The weights are the TensorFlow 1 checkpoints that the ``musicnn`` PyPI package
-ships (``pip install --no-deps musicnn==0.1.0``; its code needs TensorFlow 1 and
-numpy < 1.17 and is never imported here). They are read with
-:mod:`xmtag.taggers.tfcheckpoint` (numpy only, CRC-checked), converted to
-PyTorch layout once and cached in :mod:`xmtag.cache` under a key made of the
-checkpoint files' SHA-256, so a changed or corrupt checkpoint is never served
-from a stale cache entry, and a corrupt cache entry is detected (checksum) and
-rebuilt.
+The weights ship inside xmtag (``xmtag/data/musicnn/``, ISC licence of the original, see
+:mod:`xmtag.taggers.musicnn_weights`): the inference variables of the TensorFlow 1 checkpoints
+of the ``musicnn`` PyPI package, converted once to float32 safetensors files. The ``musicnn``
+package is not needed (its code needs TensorFlow 1 and numpy < 1.17 and is never imported).
+Users' own musicnn checkpoints run with ``MusicnnTagger(model, checkpoint=folder)``: they are
+read by :mod:`xmtag.taggers.tfcheckpoint` (numpy only, CRC-checked), converted and cached in
+:mod:`xmtag.cache` under a key made of the checkpoint files' SHA-256.
 
-Models: ``musicnn-msd`` / ``musicnn-mtt`` (musically motivated CNN, 790 k
-parameters, 50 tags from the Million Song Dataset / MagnaTagATune) and
-``msd-vgg`` / ``mtt-vgg`` (5-layer VGG-like CNN, 128 filters).
+Models: ``musicnn-msd`` / ``musicnn-mtt`` (musically motivated CNN, 787 k parameters, 50 tags
+from the Million Song Dataset / MagnaTagATune) and ``msd-vgg`` / ``mtt-vgg`` (5-layer VGG-like
+CNN, 128 filters, 606 k parameters). The networks are :class:`torch.nn.Module` s
+(:mod:`xmtag.taggers.musicnn_net`): ``tagger.module`` has a ``state_dict`` and moves with
+``tagger.to(device)``.
+
+Devices, threads and precision
+------------------------------
+``device="auto"`` (the default) runs on CUDA when torch sees a GPU, else on the CPU
+(:func:`xmtag._checks.resolve_device`; ``XMTAG_DEVICE`` overrides it). On the CPU, passes of
+``batch_size`` patches (default 2) run in ``num_threads`` worker threads of one OpenMP thread
+each (:func:`xmtag._threads.limit_threads`: a per-thread setting, so the process-wide
+``torch.set_num_threads`` is never called); on a GPU all patches go in passes of 64.
+``precision="bf16"`` runs the network under ``torch.autocast`` in bfloat16 (off by default;
+the spectrogram stays float32/float64; which layers use bfloat16 is described in
+:mod:`xmtag.taggers.musicnn_net`): 0.7-1.0x the float32 time on the 2-core AVX512-BF16 CPU
+without AMX it was measured on, largest deviation from float32 on 85 patches of recorded music
+4.0e-3 (musicnn-msd), 6.5e-3 (msd-vgg) (``benchmarks/tagger_speed.py``).
 
 Preprocessing, exactly as ``musicnn.extractor.batch_data`` run with librosa >= 0.10:
 
@@ -49,47 +63,48 @@ at least 47616 samples). Clips shorter than one patch are zero-padded to one
 patch with a :class:`~xmtag.taggers.base.ShortClipWarning` (the original fails
 on them).
 
-Network: a faithful transcription of ``musicnn.models`` in inference mode
-(batch norm with the moving statistics and ``epsilon=1e-3``, dropout off,
-TensorFlow's asymmetric ``"same"`` padding for even kernels, the
-max/mean-pool interleaving of the original ``concat`` + ``flatten``). Exact
-algebraic rewrites (no approximation) are used for speed: the frequency max-pool
-after ``relu`` and batch norm is taken before them (``max`` commutes with ``relu``
-and with an affine map of positive slope, and becomes ``min`` for a negative slope,
-handled by negating those channels' weights once); the ``(k, 1)`` temporal
-convolutions run as one matrix product per patch over im2col windows. Outputs
-match the original to float32 summation-order noise (max |difference| ~1e-5 on
-the fixtures, tested at 1e-3). ``benchmarks/tagger_speed.py`` compares the speed.
-
-The network costs 2.80 GFLOP per patch (``torch.utils.flop_counter``), 81 % of
+The network (:mod:`xmtag.taggers.musicnn_net`) is a faithful transcription of
+``musicnn.models`` in inference mode, run through exact algebraic rewrites (batch norm folded
+into the convolutions, pooling before the element-wise work); outputs match the original
+TensorFlow code to float32 summation-order noise (max |difference| ~2e-6 on the fixtures,
+tested at 2e-5). The network costs 2.80 GFLOP per patch (``torch.utils.flop_counter``), 81 % of
 it in the two timbral convolutions (7 x 38 and 7 x 67 kernels, 204 filters).
+``benchmarks/tagger_speed.py`` measures the speed.
 
 Examples
 --------
 >>> import numpy as np, xmtag
->>> tagger = xmtag.load_tagger("musicnn-msd")  # doctest: +SKIP
+>>> tagger = xmtag.load_tagger("musicnn-msd", device="cpu")
 >>> y = np.zeros((1, 3 * 47872), np.float32)
->>> tagger.predict_patches(y).shape  # doctest: +SKIP
+>>> tagger.predict_patches(y).shape
 (1, 3, 50)
+>>> tagger.module.f74.weight.shape
+torch.Size([204, 1, 7, 38])
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import logging
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import _checks
-from ..cache import Cache, default_cache, hash_file, make_key
-from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
-from .base import check_batch, split_patches
+from .._checks import choice, positive_int, resolve_device, threads
+from .._threads import limit_threads
+from ..cache import Cache, default_cache, make_key
+from ..errors import ModelNotFoundError, TaggerError
+from .base import SampleRateAlias, check_batch, split_patches
+from .musicnn_weights import (
+    CONVERTER_VERSION,
+    checkpoint_digest,
+    convert_checkpoint,
+    musicnn_checkpoint,
+    shipped_manifest,
+    shipped_weights,
+)
 
 __all__ = [
     "MODELS",
@@ -98,6 +113,7 @@ __all__ = [
     "MusicnnTagger",
     "PATCH_FRAMES",
     "PATCH_LENGTH",
+    "PRECISIONS",
     "SAMPLE_RATE",
     "log_mel",
     "mel_filterbank",
@@ -112,8 +128,8 @@ HOP = 256
 N_MELS = 96
 PATCH_FRAMES = 187
 PATCH_LENGTH = PATCH_FRAMES * HOP  # 47872 samples
-_BN_EPS = 1e-3
-_CONVERTER_VERSION = 1
+PRECISIONS = ("fp32", "bf16")
+_CPU_BATCH, _GPU_BATCH = 2, 64
 
 # fmt: off
 MTT_LABELS = ['guitar', 'classical', 'slow', 'techno', 'strings', 'drums', 'electronic', 'rock', 'fast', 'piano', 'ambient', 'beat', 'violin', 'vocal', 'synth', 'female', 'indian', 'opera', 'male', 'singing', 'vocals', 'no vocals', 'harpsichord', 'loud', 'quiet', 'flute', 'woman', 'male vocal', 'no vocal', 'pop', 'soft', 'sitar', 'solo', 'man', 'classic', 'choir', 'voice', 'new age', 'dance', 'male voice', 'female vocal', 'beats', 'harp', 'cello', 'no voice', 'weird', 'country', 'metal', 'female voice', 'choral']  # noqa: E501
@@ -202,226 +218,39 @@ def log_mel(batch: np.ndarray) -> np.ndarray:
 def _log_mel_torch(y):
     import torch
 
-    if "fb" not in _FB_CACHE:
-        _FB_CACHE["fb"] = torch.from_numpy(mel_filterbank().astype(np.float64))
-        _FB_CACHE["win"] = torch.hann_window(N_FFT, periodic=True, dtype=torch.float64)
+    dev = str(y.device)
+    if dev not in _FB_CACHE:  # filterbank and window per device
+        fb = torch.from_numpy(mel_filterbank().astype(np.float64)).to(y.device)
+        _FB_CACHE[dev] = (fb, torch.hann_window(N_FFT, periodic=True, dtype=torch.float64, device=y.device))
+    fb, win = _FB_CACHE[dev]
     spec = torch.stft(
         y.to(torch.float64),
         n_fft=N_FFT,
         hop_length=HOP,
-        window=_FB_CACHE["win"],
+        window=win,
         center=True,
         pad_mode="constant",
         return_complex=True,
     )  # (B, 257, T)
     power = spec.real.square() + spec.imag.square()
-    mel = torch.matmul(_FB_CACHE["fb"], power).transpose(1, 2)  # (B, T, 96)
+    mel = torch.matmul(fb, power).transpose(1, 2)  # (B, T, 96)
     mel = mel.to(torch.float32).to(torch.float16).to(torch.float32)
     return torch.log10(mel * 10000.0 + 1.0)
 
 
 # --------------------------------------------------------------------------- weights
-def musicnn_checkpoint(folder_name: str) -> Path:
-    """The folder of a checkpoint shipped by the installed ``musicnn`` package.
-
-    Raises
-    ------
-    MissingDependencyError
-        If ``musicnn`` is not installed.
-    ModelNotFoundError
-        If the package lacks that checkpoint.
-    """
-    spec = importlib.util.find_spec("musicnn")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(
-            "The pretrained musicnn weights come from the 'musicnn' package, which is not installed. "
-            "Install it without its outdated dependencies: pip install --no-deps musicnn==0.1.0"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / folder_name
-    if not (folder / ".index").is_file():
-        raise ModelNotFoundError(
-            f"The installed musicnn package has no checkpoint {folder_name!r} (looked in {folder}). "
-            "Reinstall it: pip install --no-deps --force-reinstall musicnn==0.1.0"
-        )
-    return folder
-
-
-def _checkpoint_files(folder: Path) -> list[Path]:
-    files = [folder / ".index", *sorted(folder.glob(".data-*-of-*"))]
-    if len(files) < 2:
-        raise ModelNotFoundError(f"Checkpoint folder {folder} has an index but no .data file.")
-    return files
-
-
-def _bn(ckpt, name: str) -> tuple[np.ndarray, np.ndarray]:
-    gamma = ckpt[f"{name}/gamma"].astype(np.float32)
-    beta = ckpt[f"{name}/beta"].astype(np.float32)
-    mean = ckpt[f"{name}/moving_mean"].astype(np.float32)
-    var = ckpt[f"{name}/moving_variance"].astype(np.float32)
-    scale = (gamma / np.sqrt(var + np.float32(_BN_EPS))).astype(np.float32)
-    return scale, (beta - mean * scale).astype(np.float32)
-
-
-def _convert(folder: Path, arch: str) -> dict[str, np.ndarray]:
-    """Checkpoint -> dict of PyTorch-layout float32 arrays."""
-    from .tfcheckpoint import TFCheckpoint
-
-    ckpt = TFCheckpoint(folder)
-    w: dict[str, np.ndarray] = {}
-
-    def conv(tf_name: str, key: str) -> None:
-        # TF (kh, kw, in, out) -> torch (out, in, kh, kw)
-        w[key + ".weight"] = np.ascontiguousarray(ckpt[f"{tf_name}/kernel"].transpose(3, 2, 0, 1))
-        w[key + ".bias"] = ckpt[f"{tf_name}/bias"]
-
-    def bn(tf_name: str, key: str) -> None:
-        w[key + ".scale"], w[key + ".shift"] = _bn(ckpt, tf_name)
-
-    def dense(tf_name: str, key: str) -> None:
-        w[key + ".weight"] = np.ascontiguousarray(ckpt[f"{tf_name}/kernel"].T)
-        w[key + ".bias"] = ckpt[f"{tf_name}/bias"]
-
-    bn("batch_normalization", "bn_in")
-    if arch == "musicnn":
-        for i, key in enumerate(["f74", "f77", "s1", "s2", "s3"]):
-            conv("conv2d" if i == 0 else f"conv2d_{i}", key)
-            bn(f"batch_normalization_{i + 1}", key + "_bn")
-        for i in range(3):
-            conv(f"conv2d_{5 + i}", f"mid{i + 1}")
-            bn(f"batch_normalization_{6 + i}", f"mid{i + 1}_bn")
-            # (64, 1, 7, C) -> conv1d (64, C, 7)
-            w[f"mid{i + 1}.weight"] = np.ascontiguousarray(w[f"mid{i + 1}.weight"][:, 0].transpose(0, 2, 1))
-        bn("batch_normalization_9", "pool_bn")
-        dense("dense", "dense")
-        bn("batch_normalization_10", "dense_bn")
-        dense("dense_1", "out")
-    else:
-        for i in range(1, 6):
-            conv(f"{i}CNN", f"conv{i}")
-            bn(f"batch_normalization_{i}", f"conv{i}_bn")
-        dense("dense", "out")
-    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in w.items()}
-
-
-def _load_weights(folder: Path, arch: str, cache: Cache) -> tuple[dict[str, np.ndarray], str]:
-    files = _checkpoint_files(folder)
-    digest = make_key("musicnn-checkpoint", [hash_file(f) for f in files])
-    key = make_key("musicnn-torch-weights", _CONVERTER_VERSION, arch, digest)
-    arrays, _meta = cache.get_or_compute(
-        "taggers",
-        key,
-        lambda: (_convert(folder, arch), {"source": str(folder), "arch": arch, "checkpoint": digest}),
-    )
+def _checkpoint_weights(folder: Path, arch: str, cache: Cache) -> tuple[dict[str, np.ndarray], str]:
+    """A user's TF checkpoint, converted once and cached under the checkpoint files' SHA-256."""
+    digest = checkpoint_digest(folder)
+    key = make_key("musicnn-torch-weights", CONVERTER_VERSION, arch, digest)
+    meta = {"source": str(folder), "arch": arch, "checkpoint": digest}
+    arrays, _meta = cache.get_or_compute("taggers", key, lambda: (convert_checkpoint(folder, arch), meta))
     return arrays, digest
 
 
-# --------------------------------------------------------------------------- networks
-def _build_network(arch: str, weights: dict[str, np.ndarray]):
-    import torch
-    import torch.nn.functional as F
-
-    t = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in weights.items()}
-
-    class Musicnn(torch.nn.Module):
-        """musicnn in inference mode.
-
-        Front-end blocks compute conv -> relu -> batch norm -> max over frequency. With
-        ``a`` the batch-norm scale of a channel, ``max_f(a relu(z) + b) = a relu(max_f z) + b``
-        for ``a > 0`` and ``a relu(min_f z) + b`` for ``a < 0``; the weights of channels with
-        ``a < 0`` are negated once here so that one ``max`` serves both (``min z = -max(-z)``),
-        and the bias is added after the max (rounding is monotone: all of this is exact).
-        """
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.front: dict[str, tuple] = {}
-            for k in ("f74", "f77", "s1", "s2", "s3"):
-                scale, shift = t[k + "_bn.scale"], t[k + "_bn.shift"]
-                sign = torch.where(scale > 0, 1.0, -1.0)
-                w = t[k + ".weight"] * sign.view(-1, 1, 1, 1)  # (C, 1, kh, kw)
-                if k.startswith("s"):  # temporal (kh, 1) kernels as a GEMM weight (kh, C)
-                    w = w[:, 0, :, 0].t().contiguous()
-
-                self.front[k] = (w, t[k + ".bias"] * sign, sign, scale, shift)
-
-        def bn(self, x, key: str, dim: int = 1):
-            shape = [1] * x.dim()
-            shape[dim] = -1
-            return x * t[key + ".scale"].view(shape) + t[key + ".shift"].view(shape)
-
-        def _finish(self, m, key: str):  # m: (B, C, T) = max over frequency of the signed conv
-            _w, bias, sign, scale, shift = self.front[key]
-            v = ((m + bias.view(1, -1, 1)) * sign.view(1, -1, 1)).clamp_min_(0)
-            return v * scale.view(1, -1, 1) + shift.view(1, -1, 1)
-
-        def forward(self, x):  # x: (B, 187, 96) log-mel patches
-            x = self.bn(x.unsqueeze(1), "bn_in")  # (B, 1, T, 96)
-            xt = F.pad(x, (0, 0, 3, 3))
-            feats = [self._finish(F.conv2d(xt, self.front[k][0]).amax(dim=-1), k) for k in ("f74", "f77")]
-            xf = x[:, 0].transpose(1, 2)  # (B, 96, T)
-            for k, (before, after) in zip(("s1", "s2", "s3"), ((63, 64), (31, 32), (15, 16))):
-                w = self.front[k][0]
-                kh = w.shape[0]
-                padded = F.pad(xf, (before, after))
-                # one patch at a time: the im2col windows (96 x 187 x kh floats) stay in cache,
-                # measured 2x faster than one conv2d over the batch
-                m = torch.stack(
-                    [
-                        torch.mm(p.unfold(1, kh, 1).reshape(-1, kh), w)
-                        .view(N_MELS, -1, w.shape[1])
-                        .amax(dim=0)
-                        for p in padded
-                    ]
-                )  # (B, T, C): TF "same" conv, max over mels
-                feats.append(self._finish(m.transpose(1, 2), k))
-            front = torch.cat(feats, dim=1)  # (B, 561, T)
-            h1 = self.bn(F.relu(F.conv1d(F.pad(front, (3, 3)), t["mid1.weight"], t["mid1.bias"])), "mid1_bn")
-            h2 = (
-                self.bn(F.relu(F.conv1d(F.pad(h1, (3, 3)), t["mid2.weight"], t["mid2.bias"])), "mid2_bn") + h1
-            )
-            h3 = (
-                self.bn(F.relu(F.conv1d(F.pad(h2, (3, 3)), t["mid3.weight"], t["mid3.bias"])), "mid3_bn") + h2
-            )
-            feat = torch.cat([front, h1, h2, h3], dim=1)  # (B, 753, T)
-            pooled = torch.stack([feat.amax(dim=2), feat.mean(dim=2)], dim=2).flatten(1)  # interleaved
-            pooled = self.bn(pooled, "pool_bn")
-            h = self.bn(F.relu(F.linear(pooled, t["dense.weight"], t["dense.bias"])), "dense_bn")
-            return torch.sigmoid(F.linear(h, t["out.weight"], t["out.bias"]))
-
-    class Vgg(torch.nn.Module):
-        def bn(self, x, key: str):
-            return x * t[key + ".scale"].view(1, -1, 1, 1) + t[key + ".shift"].view(1, -1, 1, 1)
-
-        def forward(self, x):
-            x = self.bn(x.unsqueeze(1), "bn_in")
-            pools = [((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4))]
-            for i, (k, s) in enumerate(pools, start=1):
-                x = F.relu(F.conv2d(x, t[f"conv{i}.weight"], t[f"conv{i}.bias"], padding=1))
-                x = F.max_pool2d(self.bn(x, f"conv{i}_bn"), kernel_size=k, stride=s)
-            x = x.permute(0, 2, 3, 1).flatten(1)  # NHWC flatten, as TensorFlow
-            return torch.sigmoid(F.linear(x, t["out.weight"], t["out.bias"]))
-
-    net = Musicnn() if arch == "musicnn" else Vgg()
-    return net.eval()
-
-
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    import torch
-
-    if not n:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-class MusicnnTagger:
-    """A pretrained musicnn (or VGG) tagger from the ``musicnn`` package, run in PyTorch.
+# --------------------------------------------------------------------------- the tagger
+class MusicnnTagger(SampleRateAlias):
+    """A pretrained musicnn (or VGG) tagger, run in PyTorch on the CPU or a GPU.
 
     Usually made with :func:`xmtag.load_tagger` (``"musicnn-msd"``, ``"musicnn-mtt"``,
     ``"msd-vgg"``, ``"mtt-vgg"``).
@@ -431,21 +260,26 @@ class MusicnnTagger:
     model : str
         One of :data:`MODELS`.
     checkpoint : str or os.PathLike, optional
-        Folder holding the checkpoint (``.index`` + ``.data-00000-of-00001``);
-        default: the one shipped by the installed ``musicnn`` package.
-    batch_size : int
+        Folder holding a TensorFlow checkpoint of the same architecture (``.index`` +
+        ``.data-00000-of-00001``), e.g. one you trained with the musicnn training code;
+        default: the weights shipped inside xmtag.
+    device : str or torch.device
+        ``"auto"`` (default: CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    precision : str
+        ``"fp32"`` (default) or ``"bf16"``: the network under ``torch.autocast`` in bfloat16
+        (faster where the CPU has AVX512-BF16 or AMX, and on recent GPUs; tag probabilities
+        within ~5e-3 of float32, see the module docstring).
+    batch_size : int, optional
         Patches per forward pass (bounds memory: about 20 MB of intermediates per musicnn
-        patch). All patches of all clips are streamed through the network in passes of
-        this size. On CPU small passes are the fastest because the intermediates stay in
-        cache (measured single-threaded on a 2-core Xeon: 30 ms per patch at 1-2, 41 at 4,
-        44 at 16); raise it on GPUs.
+        patch). Default 2 on the CPU (small passes keep the intermediates in cache) and 64
+        on a GPU.
     num_threads : int, optional
-        Threads for inference (default: ``torch.get_num_threads()``). Passes of
-        ``batch_size`` patches run as that many independent single-threaded workers
-        (each pass is computed the same way whatever the thread count, so results do
-        not depend on it).
+        CPU threads (default: the calling thread's ``torch.get_num_threads()``). Passes run as
+        that many independent single-threaded workers; each pass is computed the same way
+        whatever the thread count, so results do not depend on it. Never changes torch's
+        process-wide setting (:mod:`xmtag._threads`).
     cache : xmtag.cache.Cache, optional
-        Where converted weights are cached (default :func:`xmtag.cache.default_cache`).
+        Where a converted user checkpoint is cached (default :func:`xmtag.cache.default_cache`).
 
     Attributes
     ----------
@@ -455,13 +289,21 @@ class MusicnnTagger:
     patch_length : int
         47872 samples (187 frames of 256 samples).
     name : str
+        The model name (``"+bf16"`` appended in bfloat16, so cached results never mix).
+    module : torch.nn.Module
+        The network (:class:`~xmtag.taggers.musicnn_net.MusicnnNet` or ``VggNet``).
+    device : torch.device
+    weights : str
+        ``"xmtag"`` (shipped) or the checkpoint folder.
+    checkpoint_hash : str
+        Digest of the TensorFlow checkpoint the weights come from.
 
     Raises
     ------
     ModelNotFoundError
         Unknown model name or missing checkpoint.
-    MissingDependencyError
-        ``musicnn`` is not installed.
+    XmtagError
+        A bad ``device``, ``precision``, ``batch_size`` or ``num_threads``.
     """
 
     sample_rate: int = SAMPLE_RATE
@@ -474,60 +316,118 @@ class MusicnnTagger:
         model: str = "musicnn-msd",
         *,
         checkpoint: str | os.PathLike[str] | None = None,
-        batch_size: int = 2,
+        device: Any = "auto",
+        precision: str = "fp32",
+        batch_size: int | None = None,
         num_threads: int | None = None,
         cache: Cache | None = None,
     ) -> None:
+        from .musicnn_net import build_network
+
         if model not in MODELS:
             raise ModelNotFoundError(f"Unknown musicnn model {model!r}; choose one of {sorted(MODELS)}.")
         folder_name, self.arch, labels = MODELS[model]
-        self.name = model
+        self.precision = choice(precision, "precision", PRECISIONS)
+        self.model = model
+        self.name = model if self.precision == "fp32" else f"{model}+{self.precision}"
         self.labels = list(labels)
-        if int(batch_size) < 1:
-            raise TaggerError(f"batch_size must be >= 1, got {batch_size}.")
-        self.batch_size = int(batch_size)
-        self.num_threads = _checks.threads(num_threads, "num_threads")
-        folder = Path(checkpoint) if checkpoint is not None else musicnn_checkpoint(folder_name)
-        if not (folder / ".index").is_file():
-            raise ModelNotFoundError(f"No checkpoint index {folder / '.index'}; pass the checkpoint folder.")
-        weights, self.checkpoint_hash = _load_weights(folder, self.arch, cache or default_cache())
-        self.checkpoint = folder
-        self._net = _build_network(self.arch, weights)
-        self.n_parameters = int(sum(v.size for v in weights.values()))
+        self._batch_size = positive_int(batch_size, "batch_size", allow_none=True, error=TaggerError)
+        self.num_threads = threads(num_threads, "num_threads")
+        if checkpoint is None:
+            state = shipped_weights(folder_name)
+            self.weights = "xmtag"
+            self.checkpoint_hash = shipped_manifest()[folder_name]["checkpoint_digest"]
+        else:
+            folder = Path(checkpoint)
+            state, self.checkpoint_hash = _checkpoint_weights(folder, self.arch, cache or default_cache())
+            self.weights = str(folder)
+        self.module = build_network(self.arch, state)
+        self.n_parameters = int(sum(p.numel() for p in self.module.parameters()))
+        self.device = resolve_device(device)
+        self.module.to(self.device)
 
     def __repr__(self) -> str:
-        return f"MusicnnTagger({self.name!r}, checkpoint={str(self.checkpoint)!r})"
+        return (
+            f"MusicnnTagger({self.model!r}, device={str(self.device)!r}, precision={self.precision!r}, "
+            f"weights={self.weights!r})"
+        )
+
+    @property
+    def batch_size(self) -> int:
+        """Patches per forward pass (default 2 on the CPU, 64 on a GPU)."""
+        if self._batch_size is not None:
+            return self._batch_size
+        return _CPU_BATCH if self.device.type == "cpu" else _GPU_BATCH
+
+    def to(self, device: Any) -> MusicnnTagger:
+        """Move the network to ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``, ...); returns ``self``."""
+        self.device = resolve_device(device)
+        self.module.to(self.device)
+        return self
 
     def melspectrogram(self, batch: np.ndarray) -> np.ndarray:
         """The network's input for whole clips, ``(B, 1 + N // 256, 96)`` (see :func:`log_mel`)."""
         return log_mel(batch)
 
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _forward(self, x):
+        """One pass on a device tensor of log-mel patches -> float32 CPU tensor."""
+        with self._autocast():
+            out = self.module(x)
+        return out.float().cpu()
+
+    def _check_runnable(self) -> None:
+        if self.device.type == "meta":
+            raise TaggerError(
+                "This tagger is on the 'meta' device, which holds shapes but no data; "
+                "move it with tagger.to('cpu') or tagger.to('cuda') to compute tags."
+            )
+
     def predict_mel(self, patches: np.ndarray) -> np.ndarray:
         """Run the network on log-mel patches ``(M, 187, 96)`` -> ``(M, n_tags)``."""
         import torch
 
+        self._check_runnable()
         x = np.asarray(patches, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (PATCH_FRAMES, N_MELS):
             raise TaggerError(f"expected log-mel patches shaped (M, 187, 96), got {x.shape}.")
         out = np.empty((x.shape[0], len(self.labels)), np.float32)
         xt = torch.from_numpy(np.ascontiguousarray(x))
-        starts = range(0, x.shape[0], self.batch_size)
+        bs = self.batch_size
+        starts = range(0, x.shape[0], bs)
+        self.module.folded()  # fold the weights once, before any worker thread runs
 
         def run(start: int) -> None:
             with torch.inference_mode():
-                out[start : start + self.batch_size] = self._net(xt[start : start + self.batch_size]).numpy()
+                out[start : start + bs] = self._forward(xt[start : start + bs].to(self.device)).numpy()
 
+        if self.device.type != "cpu":
+            for start in starts:
+                run(start)
+            return out
         n_threads = int(self.num_threads or torch.get_num_threads())
         if n_threads > 1 and len(starts) > 1:
             # independent single-threaded workers over chunks of patches (torch releases the GIL
-            # in its kernels): no OpenMP barrier per operation, which on a busy machine made
-            # intra-op threading several times slower than one thread
+            # in its kernels): no OpenMP barrier per operation, which on a busy machine makes
+            # intra-op threading much slower than one thread
             from concurrent.futures import ThreadPoolExecutor
 
-            with _threads(1), ThreadPoolExecutor(min(n_threads, len(starts))) as pool:
-                list(pool.map(run, starts))
+            def work(start: int) -> None:
+                with limit_threads(1):
+                    run(start)
+
+            with ThreadPoolExecutor(min(n_threads, len(starts))) as pool:
+                list(pool.map(work, starts))
         else:
-            with _threads(self.num_threads):
+            with limit_threads(self.num_threads):
                 for start in starts:
                     run(start)
         return out
@@ -552,6 +452,7 @@ class MusicnnTagger:
         """
         import torch
 
+        self._check_runnable()
         y = check_batch(batch)
         b, n = y.shape
         if n < PATCH_LENGTH:
@@ -560,11 +461,12 @@ class MusicnnTagger:
         # spectrogram in bounded chunks of clips, patches of all clips in one stream
         clips_per_chunk = max(1, 64 // p)  # STFT of at most ~64 patches at a time
         mels = []
-        with torch.inference_mode(), _threads(self.num_threads):
+        n_threads = self.num_threads if self.device.type == "cpu" else None
+        with torch.inference_mode(), limit_threads(n_threads):
             for start in range(0, b, clips_per_chunk):
                 chunk = torch.from_numpy(y[start : start + clips_per_chunk, : p * PATCH_LENGTH])
-                mel = _log_mel_torch(chunk)[:, : p * PATCH_FRAMES]
-                mels.append(mel.reshape(-1, PATCH_FRAMES, N_MELS).numpy())
+                mel = _log_mel_torch(chunk.to(self.device))[:, : p * PATCH_FRAMES]
+                mels.append(mel.reshape(-1, PATCH_FRAMES, N_MELS).cpu().numpy())
         out = self.predict_mel(np.concatenate(mels))
         return out.reshape(b, p, len(self.labels))
 
@@ -612,7 +514,7 @@ class MusicnnTagger:
         Examples
         --------
         >>> import xmtag
-        >>> tagger = xmtag.load_tagger("musicnn-msd")
+        >>> tagger = xmtag.load_tagger("musicnn-msd", device="cpu")
         >>> y, sr = xmtag.load_audio(xmtag.datasets.demo_path() / "guitar.ogg", sr=16000, mono=True)
         >>> probs = tagger.predict(y[:, : 3 * 16000])
         >>> probs.shape, tagger.labels[int(probs[0].argmax())]
