@@ -184,7 +184,10 @@ def test_patch_context_none_turns_reuse_off():
     cv = coalitions.evaluate(sparse_stems(), tagger, sr=SR, progress=False)
     assert cv.reuse == "off" and cv.n_tagger_rows == 16 * 8
     tagger.patch_context = -1
-    with pytest.raises(TaggerError, match=r"patch_context \(samples before a patch that reach its output\) must be a non-negative integer"):
+    with pytest.raises(
+        TaggerError,
+        match=r"patch_context \(samples before a patch that reach its output\) must be a non-negative",
+    ):
         coalitions.evaluate(sparse_stems(), tagger, sr=SR, progress=False)
     with pytest.raises(XmtagError, match="reuse must be True or False"):
         coalitions.evaluate(sparse_stems(), WindowTagger(), sr=SR, progress=False, reuse="yes")
