@@ -43,7 +43,6 @@ per minute of stereo audio on the 2-core reference machine while it was loaded b
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -52,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import positive_int
+from .._packages import package_dir
 from ..audio import load_audio, resample
 from ..cache import Cache, default_cache, hash_array, make_key
 from ..errors import AudioError, MissingDependencyError, ModelNotFoundError, XmtagError
@@ -164,13 +164,7 @@ def UNet(channels: int = 2) -> Any:
 
 # -- the packaged weights --------------------------------------------------------------------------
 def _package_dir() -> Path | None:
-    try:
-        spec = importlib.util.find_spec(_PACKAGE)  # finds the package without importing it
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir(_PACKAGE)  # finds the package without importing it
 
 
 def checkpoint_files() -> list[Path]:

