@@ -248,8 +248,12 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         listens = [(k.split(":", 1)[1], p) for k, p in written.items() if k.startswith("listen:")]
         if listens:
             print("\nListenable explanations (fewest stems keeping each tag's gain over silence):")
+            from ..listening import DEFAULT_SHARE
+
+            share = DEFAULT_SHARE if args.share is None else args.share
             for tag, path in listens:
-                print(f"  {tag:<16} {path}")
+                pick = expl.smallest_coalition(tag, share)
+                print(f"  {tag:<16} {' + '.join(pick.stems):<28} {pick.value:.3f}  {path}")
         print(f"\nWrote to {out}/:")
         print(f"  {written['explanation'].name:<22} the explanation (xmtag.Explanation.load)")
         print(f"  {written['table'].name:<22} tidy table of all {expl.n_tags} tags")
