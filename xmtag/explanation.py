@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _checks
+from ._fields import _as_float_array, _names, _optional
 from .errors import (
     CoalitionsUnavailableError,
     ExplanationFileError,
@@ -81,35 +82,6 @@ ARRAY_FIELDS = (
     "envelope",
 )
 _ARRAY_FIELDS = ARRAY_FIELDS
-
-
-def _as_float_array(x: Any, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    try:
-        a = np.array(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidGameError(f"Explanation: {name} must be a numeric array ({exc}).") from exc
-    if shape is not None and a.shape != shape:
-        raise InvalidGameError(f"Explanation: {name} must have shape {shape}, got {a.shape}.")
-    if not np.isfinite(a).all():
-        raise InvalidGameError(f"Explanation: {name} contains NaN or infinite values.")
-    a.flags.writeable = False
-    return a
-
-
-def _optional(x: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
-    return None if x is None else _as_float_array(x, name, shape)
-
-
-def _names(names: Sequence[str], what: str) -> list[str]:
-    if isinstance(names, (str, bytes)):
-        raise InvalidGameError(
-            f"Explanation: {what} names must be a list of strings, got the string {names!r}."
-        )
-    out = [str(s) for s in names]
-    if len(set(out)) != len(out):
-        dup = sorted({x for x in out if out.count(x) > 1})
-        raise InvalidGameError(f"Explanation: repeated {what} names {dup}.")
-    return out
 
 
 class Explanation:
