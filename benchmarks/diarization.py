@@ -47,7 +47,8 @@ def conversations(n: int, seed0: int, cache: dict):
 
 
 def score_set(convs, args) -> tuple[list[dict], dict]:
-    from xmtag.speech import der, diarize, jer
+    from xmtag.speech import diarize
+    from xmtag.speech import der, jer
 
     diarize(convs[0][1].audio, sr=16000, progress=False)  # warm-up: load the models
     rows = []
@@ -161,7 +162,7 @@ def long_file(minutes: float, threads: int) -> dict:
 def tune(args) -> dict:
     import xmtag.speech  # noqa: F401
 
-    D = sys.modules["xmtag.speech.diarize"]
+    D = sys.modules["xmtag.speech._diarize"]
     from xmtag.speech.scoring import der
 
     cache: dict = {}

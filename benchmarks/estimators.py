@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     _common.setup(args)
     import xmtag
-    from xmtag import baselines, coalitions, estimators, shapley
+    from xmtag.attribution import baselines, estimators, shapley
+    from xmtag.coalitions import _evaluate as coalitions
 
     env = _common.environment(args)
     _common.print_environment(env)
@@ -246,7 +247,7 @@ def engine_games(tagger, repeats: int, args) -> dict:
     """Error vs budget of every ``xmtag.attribution`` method on the three engine games."""
     import xmtag
     from xmtag.attribution import attribute
-    from xmtag.decompose import bands
+    from xmtag.separation.decompose import bands
 
     demo = xmtag.load_demo()
     seconds = 12.0 if args.quick else demo.duration

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    from xmtag import shapley
+    from xmtag.attribution import shapley
 
     rng = np.random.default_rng(0)
     rows = []

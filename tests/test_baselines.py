@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmtag import baselines, shapley
+from xmtag.attribution import baselines, shapley
 from xmtag.errors import InvalidGameError
 
 

@@ -242,7 +242,7 @@ def test_vocal_tiling_and_params():
 
 def test_segment_game_has_the_exact_segment_values():
     """The assembled (stem, segment) game of estimators.py: brute-force Shapley == shapley.segments."""
-    from xmtag import shapley
+    from xmtag.attribution import shapley
 
     est = _load(BENCH / "estimators.py")
     rng = np.random.default_rng(0)
@@ -266,7 +266,8 @@ def test_segment_game_has_the_exact_segment_values():
 
 def test_naive_loop_matches_exact_shapley(tmp_path):
     import xmtag
-    from xmtag import coalitions, shapley
+    from xmtag.attribution import shapley
+    from xmtag.coalitions import _evaluate as coalitions
     from xmtag.taggers import FunctionTagger
 
     cost = _load(BENCH / "cost.py")
@@ -342,7 +343,7 @@ def test_common_writes_json_and_tables(tmp_path, capsys):
 
 def test_methods_share_one_coalition_table():
     """benchmarks/_methods.py: every method on one table, charged the rows it queried."""
-    from xmtag import shapley
+    from xmtag.attribution import shapley
 
     meth = _load(BENCH / "_methods.py")
     rng = np.random.default_rng(0)

@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from xmtag import Stems, decompose
+from xmtag import Stems
 from xmtag.errors import AudioError, XmtagError
+from xmtag.separation import decompose
 
 SR = 22050
 

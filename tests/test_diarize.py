@@ -19,7 +19,8 @@ import pytest
 from xmtag.errors import MissingDependencyError, XmtagError
 
 pytest.importorskip("onnxruntime", reason="needs the [diarize] extra")
-from xmtag.speech import Diarization, Turn, der, diarize, jer
+from xmtag.speech import Diarization, Turn, der, jer
+from xmtag.speech import diarize
 from xmtag.speech import conversation as conv
 from xmtag.speech._segmentation import segmentation_model_path
 from xmtag.speech.scoring import der_components, speaker_mapping
@@ -265,7 +266,7 @@ _HIDE = textwrap.dedent(
     import numpy as np
     from xmtag.errors import MissingDependencyError
     from xmtag.speech import diarize
-    diarize_module = sys.modules["xmtag.speech.diarize"]
+    diarize_module = sys.modules["xmtag.speech._diarize"]
 
     class Hide(importlib.abc.MetaPathFinder):
         def __init__(self, name):

@@ -13,9 +13,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from xmtag import Explanation, Stems, plots
+from xmtag import Explanation, Stems
 from xmtag.errors import XmtagError
-from xmtag.explanation import UnknownTagError
+from xmtag.explanation._explanation import UnknownTagError
+from xmtag import plots
 from xmtag.report import render_plots, slug
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

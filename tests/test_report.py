@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import xmtag
-from xmtag import Explanation, Stems, report
-from xmtag._report_data import SIZE_BUDGET_MB, page_data, unpack
+from xmtag import Explanation, Stems
 from xmtag.errors import OutputError, UnknownTagError, XmtagError
+from xmtag import report
+from xmtag.report._data import SIZE_BUDGET_MB, page_data, unpack
 
 STEMS = ["drums", "bass", "guitar"]
 LABELS = ["rock", "jazz", "female vocalists", "pop"]

@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from xmtag import coalitions, shapley
+from xmtag.attribution import shapley
+from xmtag.coalitions import _evaluate as coalitions
 from xmtag.errors import TaggerError, XmtagError
 
 SR = 8000

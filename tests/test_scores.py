@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import xmtag
-from xmtag import estimators, shapley
+from xmtag.attribution import estimators, shapley
 from xmtag.coalitions import export
 from xmtag.errors import AudioFileNotFoundError, XmtagError
-from xmtag.scores import ScoreTableError, from_scores, needed_masks
+from xmtag.explanation import ScoreTableError, from_scores, needed_masks
 from xmtag.taggers import FunctionTagger
 
 NAMES = ["drums", "bass", "other", "vocals"]

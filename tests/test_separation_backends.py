@@ -34,8 +34,8 @@ from xmtag.separation import (  # noqa: E402
     SpleeterSeparator,
     Stems,
     available_separators,
-    spleeter,
 )
+from xmtag.separation import _spleeter as spleeter  # noqa: E402
 
 SR = 44100
 FOUR = ["drums", "bass", "other", "vocals"]
@@ -156,7 +156,7 @@ def test_decomposition_alone_keeps_the_input_rate_and_sums_exactly():
 
 
 def test_chain_cache(repo, cache_dir, monkeypatch):
-    from xmtag.separation import chain
+    from xmtag.separation import _chain as chain
 
     calls = []
     real = chain.Step.apply
@@ -285,7 +285,7 @@ def test_missing_extra_gives_a_clear_error():
 
 # -- the automatic choice -------------------------------------------------------------------------------
 def test_auto_chooses_demucs_when_its_weights_are_here(offline, repo):
-    from xmtag.separation.demucs_models import _remote_listing
+    from xmtag.separation._demucs_models import _remote_listing
 
     sep = Separator(repo=repo, progress=False)
     assert isinstance(sep, DemucsSeparator) and "model folder" in sep.chosen_because

@@ -26,7 +26,7 @@ import xmtag  # noqa: E402
 from xmtag.cli import main  # noqa: E402
 from xmtag.errors import AudioError, ModelNotFoundError, XmtagError  # noqa: E402
 from xmtag.separation import Separator, Stems  # noqa: E402
-from xmtag.separation import demucs as sepmod  # noqa: E402
+from xmtag.separation import _demucs as sepmod  # noqa: E402
 
 SR = 44100
 FOUR = ["drums", "bass", "other", "vocals"]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xmtag import shapley
+from xmtag.attribution import shapley
 from xmtag.errors import InvalidGameError, XmtagError
 
 # ---------------------------------------------------------------------------------------------

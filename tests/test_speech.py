@@ -22,9 +22,10 @@ from xmtag.errors import (
 
 pytest.importorskip("faster_whisper", reason="needs the [speech] extra")
 speech = pytest.importorskip("xmtag.speech")
-from xmtag.speech import Transcript, models, transcribe, wer  # noqa: E402
+from xmtag.speech import Transcript, models, wer  # noqa: E402
+from xmtag.speech import transcribe  # noqa: E402
 
-transcribe_mod = sys.modules["xmtag.speech.transcribe"]
+transcribe_mod = sys.modules["xmtag.speech._transcribe"]
 pytestmark = pytest.mark.speech
 
 # Plain words (no digits: espeak reads numbers as words, Whisper writes digits).

@@ -10,8 +10,7 @@ import pytest
 import xmtag
 from conftest import tone
 from xmtag.errors import AudioError, AudioFileNotFoundError, OutputError, XmtagError
-from xmtag.separation import Stems, UnknownStemError
-from xmtag.separation.stems import DEFAULT_MAX_PAD
+from xmtag.separation import DEFAULT_MAX_PAD, Stems, UnknownStemError
 
 SR = 8000
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import xmtag
-from xmtag import shapley
+from xmtag.attribution import shapley
 from xmtag.coalitions import value_function
 from xmtag.errors import MissingDependencyError, ModelNotFoundError, TaggerError, XmtagError
 from xmtag.taggers import ShortClipWarning, TorchTagger, load_tagger

@@ -20,11 +20,13 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from . import _aliases
 from ._version import __version__
 from .audio import load_audio, save_audio
 from .errors import XmtagError
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+_aliases.install()
 
 # public name -> module that defines it (imported lazily on first attribute access)
 _LAZY = {
@@ -32,7 +34,7 @@ _LAZY = {
     "Separator": "xmtag.separation",
     "load_tagger": "xmtag.taggers",
     "explain": "xmtag.pipeline",
-    "export": "xmtag.outputs",
+    "export": "xmtag.report",
     "Explanation": "xmtag.explanation",
     "load_demo": "xmtag.datasets",
 }
@@ -67,8 +69,8 @@ __all__ = ["__version__", "XmtagError", "load_audio", "save_audio", *sorted(_LAZ
 if TYPE_CHECKING:  # pragma: no cover
     from .datasets import load_demo  # noqa: F401
     from .explanation import Explanation  # noqa: F401
-    from .outputs import export  # noqa: F401
     from .pipeline import explain  # noqa: F401
+    from .report import export  # noqa: F401
     from .separation import Separator, Stems  # noqa: F401
     from .taggers import load_tagger  # noqa: F401
 

@@ -57,9 +57,7 @@ import numpy as np
 from . import _checks
 from ._version import __version__
 from .errors import AudioError, AudioFileNotFoundError, InvalidGameError, TaggerError, XmtagError
-from .explanation import Explanation
-from .listening import ENVELOPE_RATE, _envelope, stems_digest
-from .provenance import Provenance, versions
+from .explanation import ENVELOPE_RATE, Explanation, Provenance, stems_digest, versions, waveform_envelope
 from .taggers.base import tagger_sr
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,9 +133,9 @@ def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
     (:func:`xmtag.decompose.bands`; ``bands`` is a count of mel-spaced bands or inner edges in Hz)."""
     if bands is None:
         return stems, None
-    from .decompose import bands as split
-    from .decompose import mel_edges
     from .separation import Stems as _Stems
+    from .separation.decompose import bands as split
+    from .separation.decompose import mel_edges
 
     try:
         edges = mel_edges(bands, stems.sr) if _checks._is_int(bands) else [float(x) for x in bands]
@@ -254,7 +252,7 @@ def _sampled(
     if segments is None:
         fields.update(values=a.values, stderr=a.stderr, coalition_values=a.coalition_values)
         if a.coalition_values is not None:
-            from . import shapley
+            from .attribution import shapley
 
             fields["interactions"] = shapley.interactions(a.coalition_values)
         return fields
@@ -450,7 +448,7 @@ def explain(
             "envelope_rate": ENVELOPE_RATE,
         },
     )
-    common = {"envelope": _envelope(stems), "provenance": provenance, "audio": units}
+    common = {"envelope": waveform_envelope(stems), "provenance": provenance, "audio": units}
     if "coalition_values" in fields and chosen in ("exact", "banzhaf") and decomposable:
         expl = Explanation.from_game(
             fields.pop("coalition_values"),

@@ -242,7 +242,7 @@ def test_foreign_non_empty_folder_is_refused_without_force(tmp_path):
 
 @pytest.mark.parametrize("owned", [None, "export"])
 def test_output_of_an_older_xmtag_without_marker_is_recognised(tmp_path, owned):
-    from xmtag.outputs import OWNED
+    from xmtag.report import OWNED
 
     out = tmp_path / "old"
     (out / "plots").mkdir(parents=True)

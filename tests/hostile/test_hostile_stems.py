@@ -12,7 +12,8 @@ from hostile_support import make_tone
 
 import xmtag
 from xmtag.errors import AudioError, AudioFileNotFoundError, XmtagError
-from xmtag.separation.stems import RESIDUAL_WARN_DB, MixtureWarning
+from xmtag.separation import MixtureWarning
+from xmtag.separation._stems import RESIDUAL_WARN_DB
 
 
 def _folder(tmp_path, files: dict, sr=8000, subtype="FLOAT"):

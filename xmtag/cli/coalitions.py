@@ -51,7 +51,7 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..mixes import MANIFEST, export
+    from ..coalitions import MANIFEST, export
 
     table = export(
         args.stems,

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
     if args.scores:  # an external tagger's scores (xmtag.scores)
-        from ..scores import from_scores
+        from ..explanation import from_scores
 
         kw = {"stems": args.stems, "units": args.units, "method": args.method, "seed": args.seed}
         expl = from_scores(args.scores, **kw)
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"separator: {separator.model_name}" + (f" ({why})" if why else ""), file=sys.stderr)
     source = args.source
     if (getattr(args, "mixture", None) or getattr(args, "sr", None)) and Path(source).is_dir():
-        from ..separation.stems import Stems
+        from ..separation import Stems
 
         source = Stems.from_folder(source, sr=args.sr, mixture=args.mixture or "file")
     expl = explain(
@@ -223,7 +223,7 @@ def format_table(expl: Explanation, tags: list[str]) -> str:
 
 def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title: str | None = None) -> dict:
     """:func:`xmtag.export` with the CLI's options, then print the summary."""
-    from ..outputs import export, shown_tags
+    from ..report import export, shown_tags
 
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
     written = export(
@@ -248,7 +248,7 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         listens = [(k.split(":", 1)[1], p) for k, p in written.items() if k.startswith("listen:")]
         if listens:
             print("\nListenable explanations (fewest stems keeping each tag's gain over silence):")
-            from ..listening import DEFAULT_SHARE
+            from ..explanation import DEFAULT_SHARE
 
             share = DEFAULT_SHARE if args.share is None else args.share
             for tag, path in listens:
@@ -270,6 +270,6 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
 
 
 def _units(expl: Explanation) -> str:
-    from ..plots import _units as units
+    from ..plots import units_label as units
 
     return units(expl)

@@ -65,7 +65,6 @@ def explain_task(task: dict[str, Any]) -> dict[str, Any]:
     """
     from pathlib import Path
 
-    from ..fileformat import save
     from ..pipeline import explain
 
     t0 = time.perf_counter()
@@ -92,7 +91,7 @@ def explain_task(task: dict[str, Any]) -> dict[str, Any]:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="xmtag-corpus-") as tmp:
-            path = save(expl, Path(tmp) / "e.xmtag")
+            path = expl.save(Path(tmp) / "e.xmtag")
             out["data"] = path.read_bytes()
         out.update(ok=True, n_stems=expl.n_stems, budget=expl.budget, method=expl.method)
     except XmtagError as exc:

@@ -14,30 +14,30 @@ One job per module: :mod:`.base` (the entry point, residual policy, shared check
 ['drums', 'bass']
 """
 
-from __future__ import annotations
-
-from .base import RESIDUAL_FLOOR_DB, RESIDUAL_NAME, Separator
-from .chain import ChainSeparator
-from .demucs import DEFAULT_MODEL, DemucsSeparator
-from .demucs_models import network_available
-from .registry import available_separators, choose_separator
-from .spleeter import SpleeterSeparator
-from .stems import DEFAULT_MAX_PAD, MIXTURE_NAME, MixtureWarning, Stems, UnknownStemError
+from . import decompose
+from ._base import RESIDUAL_FLOOR_DB, RESIDUAL_NAME, Separator
+from ._chain import ChainSeparator
+from ._demucs import DEFAULT_MODEL, DemucsSeparator
+from ._demucs_models import network_available
+from ._registry import available_separators, choose_separator
+from ._spleeter import SpleeterSeparator
+from ._stems import DEFAULT_MAX_PAD, MIXTURE_NAME, MixtureWarning, Stems, UnknownStemError
 
 __all__ = [
     "Stems",
+    "UnknownStemError",
+    "MixtureWarning",
+    "DEFAULT_MAX_PAD",
+    "MIXTURE_NAME",
     "Separator",
+    "RESIDUAL_FLOOR_DB",
+    "RESIDUAL_NAME",
     "DemucsSeparator",
+    "DEFAULT_MODEL",
     "SpleeterSeparator",
     "ChainSeparator",
     "choose_separator",
     "available_separators",
-    "UnknownStemError",
-    "MixtureWarning",
-    "DEFAULT_MODEL",
-    "DEFAULT_MAX_PAD",
-    "MIXTURE_NAME",
-    "RESIDUAL_FLOOR_DB",
-    "RESIDUAL_NAME",
     "network_available",
+    "decompose",
 ]

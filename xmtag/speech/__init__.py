@@ -23,13 +23,13 @@ helpers and the extractive summary.
 
 from __future__ import annotations
 
+from ._diarize import diarize
+from ._summarize import summarize
+from ._transcribe import transcribe
 from .diarization import Diarization, Turn
-from .diarize import diarize
 from .models import BACKENDS, load_model, resolve_model
 from .scoring import der, jer, wer
-from .summarize import summarize
 from .text import chunk_sentences, split_sentences
-from .transcribe import transcribe
 from .transcript import Segment, Transcript, Word
 
 __all__ = [

@@ -25,10 +25,10 @@ import numpy as np
 
 from .._packages import package_file
 from ..errors import ModelNotFoundError, require
+from ._audio import SAMPLE_RATE
 
 __all__ = ["VoiceEncoder", "resemblyzer_weights", "mel_filterbank", "EMBEDDING_SIZE"]
 
-SAMPLE_RATE = 16000
 N_FFT = 400
 HOP = 160
 N_MELS = 40

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._packages import package_file
 from ..errors import ModelNotFoundError, require
+from ._audio import SAMPLE_RATE
 
 __all__ = [
     "Segmenter",
@@ -26,7 +27,6 @@ __all__ = [
     "RECEPTIVE_FIELD",
 ]
 
-SAMPLE_RATE = 16000
 WINDOW_SAMPLES = 10 * SAMPLE_RATE
 FRAMES = 589
 FRAME_HOP = 270

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingDependencyError, XmtagError
+from ._audio import SAMPLE_RATE
 from .diarization import Diarization, Turn
 
 __all__ = ["VOICES", "available_voices", "say", "Conversation", "make_conversation", "SENTENCES"]
 
-SAMPLE_RATE = 16000
 #: voices with clearly different speaker embeddings: espeak-ng variant + pitch, festival HTS
 VOICES = {
     "espeak:en-us": ["espeak-ng", "-v", "en-us", "-p", "40", "-s", "160"],

@@ -24,7 +24,7 @@ from typing import Any
 
 from .._packages import package_dir
 from ..errors import MissingDependencyError, ModelNotFoundError, XmtagError, require
-from .text import chunk_sentences, split_sentences
+from .text import chunk_sentences, split_sentences, truncate_words
 
 __all__ = ["LLMSummarizer", "default_gguf", "DEFAULT_GGUF_PACKAGE"]
 
@@ -151,7 +151,6 @@ class LLMSummarizer:
         """Map-reduce summary of ``text`` with at most ``max_words`` words."""
         from tqdm.auto import tqdm
 
-        from .summarize import _truncate_words
 
         current = " ".join(text.split())
         if not current:
@@ -163,7 +162,7 @@ class LLMSummarizer:
             ]
             template = _MAP_PROMPT if level == 0 else _REDUCE_PROMPT
             if len(pieces) == 1:
-                return _truncate_words(
+                return truncate_words(
                     self.ask(template.format(words=max_words, text=pieces[0]), tokens), max_words
                 )
             bar = tqdm(

@@ -12,9 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
-__all__ = ["normalize_text", "word_errors", "wer", "split_sentences", "chunk_sentences"]
+__all__ = ["normalize_text", "split_sentences", "chunk_sentences", "truncate_words"]
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "no", "fig",
@@ -45,72 +43,6 @@ def normalize_text(text: str) -> list[str]:
     text = text.replace("’", "'").replace("-", " ")
     text = re.sub(r"[^\w\s']", " ", text)
     return [w.strip("'") for w in text.split() if w.strip("'")]
-
-
-def word_errors(reference: str | Sequence[str], hypothesis: str | Sequence[str]) -> tuple[int, int]:
-    """Word-level Levenshtein distance and reference length.
-
-    Parameters
-    ----------
-    reference, hypothesis : str or sequence of str
-        Texts (normalized with ``normalize_text``) or lists of already normalized words.
-
-    Returns
-    -------
-    errors : int
-        Minimum number of substitutions + deletions + insertions.
-    n_ref : int
-        Number of reference words.
-
-    Examples
-    --------
-    >>> word_errors("the cat sat", "the cat sat down")
-    (1, 3)
-    """
-    ref = normalize_text(reference) if isinstance(reference, str) else list(reference)
-    hyp = normalize_text(hypothesis) if isinstance(hypothesis, str) else list(hypothesis)
-    if not ref:
-        return len(hyp), 0
-    # one row of the DP table at a time; the inner min over insertions is a running scan
-    prev = np.arange(len(hyp) + 1)
-    hyp_arr = np.array(hyp, dtype=object)
-    for i, r in enumerate(ref, 1):
-        sub = prev[:-1] + (hyp_arr != r)
-        cur = np.empty_like(prev)
-        cur[0] = i
-        cur[1:] = np.minimum(sub, prev[1:] + 1)
-        for j in range(1, len(cur)):  # insertions depend on the left neighbour
-            if cur[j - 1] + 1 < cur[j]:
-                cur[j] = cur[j - 1] + 1
-        prev = cur
-    return int(prev[-1]), len(ref)
-
-
-def wer(reference: str | Sequence[str], hypothesis: str | Sequence[str]) -> float:
-    """Word error rate of ``hypothesis`` against ``reference`` (after :func:`normalize_text`).
-
-    Parameters
-    ----------
-    reference, hypothesis : str or sequence of str
-        The true and the recognised text; a sequence is taken as already normalized words.
-
-    Returns
-    -------
-    float
-        (substitutions + deletions + insertions) / reference words; may exceed 1, and is
-        ``inf`` for an empty reference with a non-empty hypothesis.
-
-    Examples
-    --------
-    >>> wer("the cat sat on the mat", "the cat sat on a mat")
-    0.16666666666666666
-    >>> wer("a b c", "a b c")
-    0.0
-    """
-    errors, n = word_errors(reference, hypothesis)
-    if n == 0:
-        return 0.0 if errors == 0 else float("inf")
-    return errors / n
 
 
 def split_sentences(text: str) -> list[str]:
@@ -236,3 +168,15 @@ def chunk_sentences(
     if current:
         chunks.append(current)
     return chunks
+
+
+def truncate_words(text: str, max_words: int) -> str:
+    """The first ``max_words`` words, cut back to the last whole sentence when one ends inside them."""
+    words = text.split()
+    if len(words) <= max_words:
+        return " ".join(words)
+    cut = " ".join(words[:max_words])
+    sentences = split_sentences(cut)
+    if len(sentences) > 1 and not sentences[-1].endswith((".", "!", "?")):
+        return " ".join(sentences[:-1])
+    return cut

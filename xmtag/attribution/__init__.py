@@ -1,0 +1,69 @@
+r"""Every attribution method over one game, with one result type: :func:`attribute`.
+
+A *game* is a value function ``fn(masks) -> (len(masks), n_outputs)`` over coalition bitmasks
+of ``n`` players (see :mod:`xmtag.estimators`). :func:`attribute` runs one method on it and
+returns an :class:`Attribution`, which :func:`xmtag.explain` turns into an
+:class:`~xmtag.Explanation`:
+
+=============== ======================================================== ==================
+method          what it computes                                          tagger rows
+=============== ======================================================== ==================
+``exact``       Shapley values from all ``2**n`` coalitions               ``2**n``
+``banzhaf``     Banzhaf values from all ``2**n`` coalitions (not          ``2**n``
+                efficient: they need not add up to the prediction)
+``permutation`` antithetic permutation sampling, standard errors          <= ``budget``
+``kernel``      KernelSHAP (``shap.KernelExplainer``), up to 8 seeded     <= ``budget``
+                runs sharing one memo, for standard errors; exact when
+                the budget covers every coalition
+``lime``        audioLIME's LIME (:func:`xmtag.baselines.lime`):          <= ``budget``
+                ridge coefficients, not Shapley values
+``loo``         leave-one-out occlusion: ``f(N) - f(N \ {i})``           ``n + 2``
+``auto``        ``exact`` up to :data:`AUTO_EXACT_MAX_PLAYERS` players,
+                else ``permutation``
+=============== ======================================================== ==================
+
+"Tagger rows" counts distinct coalitions passed to the value function (each is evaluated
+once). All methods are seeded and deterministic.
+
+Standard errors: permutation sampling is unbiased, so ``values ± 3 * stderr`` covers the exact
+values (tested at >= 95 % of entries). KernelSHAP's standard errors are the spread of its seeded
+runs; with budgets far below ``2**n`` its estimates also carry a small-sample bias that the
+spread does not include (on the demo song at 31 of 32 coalitions, 3-sigma intervals cover
+75-93 % of the exact values), so prefer permutation sampling when intervals matter.
+
+Examples
+--------
+>>> import numpy as np
+>>> w = np.array([1.0, 2.0, 3.0])
+>>> game = lambda masks: (((masks[:, None] >> np.arange(3)) & 1) @ w)[:, None]
+>>> a = attribute(game, 3, method="permutation", budget=40, seed=0)
+>>> a.method, a.values.ravel().round(6).tolist(), a.budget <= 40
+('permutation', [1.0, 2.0, 3.0], True)
+>>> attribute(game, 3, method="loo").values.ravel().tolist()
+[1.0, 2.0, 3.0]
+"""
+
+from . import baselines, estimators, shapley
+from ._attribute import Attribution, attribute
+from ._methods import (
+    AUTO_EXACT_MAX_PLAYERS,
+    DEFAULT_BUDGET,
+    EXACT_MAX_PLAYERS,
+    MAX_PERMUTATIONS,
+    METHODS,
+    resolve_method,
+)
+
+__all__ = [
+    "Attribution",
+    "attribute",
+    "resolve_method",
+    "METHODS",
+    "AUTO_EXACT_MAX_PLAYERS",
+    "EXACT_MAX_PLAYERS",
+    "DEFAULT_BUDGET",
+    "MAX_PERMUTATIONS",
+    "shapley",
+    "estimators",
+    "baselines",
+]

@@ -1,0 +1,238 @@
+"""Reading audio files: :func:`load_audio` and :func:`audio_info` (libsndfile, PyAV for containers)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import positive_int
+from .._files import check_input_file
+from ..errors import AudioError
+from ._signal import _BLOCK, _check_finite, resample, to_mono
+
+# writing lives in xmtag._audio_write (kept public here: xmtag.audio.save_audio, encode_audio)
+
+__all__ = ['load_audio', 'audio_info']
+
+
+logger = logging.getLogger(__name__)
+
+
+
+
+def _soundfile():
+    import soundfile as sf
+
+    return sf
+
+
+def audio_info(path: str | os.PathLike[str]):
+    """Return soundfile's ``info`` for ``path`` or raise :class:`AudioError` naming the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    soundfile._SoundFileInfo
+        With ``samplerate``, ``channels``, ``frames``, ``duration``, ``format``, ...
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        If the path does not exist or is not a readable regular file (directory, pipe,
+        device, link loop, permission denied).
+    AudioError
+        If it is not audio that libsndfile can read.
+
+    Examples
+    --------
+    >>> import xmtag
+    >>> info = audio_info(xmtag.datasets.demo_path() / "bass.ogg")
+    >>> info.samplerate, info.channels
+    (44100, 2)
+    """
+    p = check_input_file(path, "audio file")
+    if p.stat().st_size == 0:
+        raise AudioError(f"Audio file {str(p)!r} is empty (0 bytes). Re-export or re-download it.")
+    sf = _soundfile()
+    try:
+        return sf.info(str(p))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(
+            f"Cannot read {str(p)!r} as audio: {_clean(exc)}. Supported: wav, flac, ogg, mp3 "
+            "(and the other formats libsndfile reads)."
+        ) from exc
+
+
+def _clean(exc: Exception) -> str:
+    return str(exc).replace("Error : ", "").strip().rstrip(".")
+
+
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # written by streaming encoders that could not seek back
+
+
+def _declared_data(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes of a WAV/RF64/AIFF file's audio data chunk, else ``None``."""
+    total = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12:
+            return None
+        riff = head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE"
+        aiff = head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")
+        if not (riff or aiff):
+            return None
+        endian = ">" if head[:4] in (b"RIFX", b"FORM") else "<"
+        data_id = b"data" if riff else b"SSND"
+        ds64 = None
+        pos = 12
+        for _ in range(10_000):
+            fh.seek(pos)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+            if cid == b"ds64":
+                body = fh.read(16)
+                if len(body) == 16:
+                    ds64 = struct.unpack("<QQ", body)[1]
+            if cid == data_id:
+                if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None:
+                    size = ds64
+                elif size in _UNKNOWN_SIZES:
+                    return None
+                return size, total - (pos + 8)
+            pos += 8 + size + (size & 1)
+    return None
+
+
+def _check_length(path: Path) -> None:
+    try:
+        found = _declared_data(path)
+    except OSError:
+        return
+    if found is not None and found[0] > found[1]:
+        declared, present = found
+        raise AudioError(
+            f"Audio file {str(path)!r} is truncated: its header announces {declared} bytes of audio data "
+            f"but the file holds only {present} ({100 * present / declared:.1f} %). Re-export or "
+            "re-download it."
+        )
+
+
+def load_audio(
+    path: str | os.PathLike[str], sr: int | None = None, mono: bool = False
+) -> tuple[np.ndarray, int]:
+    """Load an audio file as float32 ``(channels, samples)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        wav, flac, ogg/vorbis, mp3, or any other format libsndfile reads; video and
+        compressed containers (mp4, m4a, webm, mkv, aac, ...) through PyAV (:mod:`xmtag._av`).
+    sr : int, optional
+        Resample to this rate (soxr, high quality). ``None`` keeps the file's rate.
+    mono : bool
+        Mix down to the mean of the channels, returned as ``(1, samples)``.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        float32 samples, shape ``(channels, samples)``.
+    sr : int
+        The sample rate of ``y``.
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        If the path does not exist or is not a readable regular file.
+    AudioError
+        If the file is empty, not audio, corrupt or truncated (a WAV/AIFF data chunk shorter
+        than its header says, or fewer frames than announced), has zero samples, or contains
+        NaN/inf samples; or if ``sr`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> t = np.arange(8000) / 8000
+    >>> _ = save_audio(path, np.sin(2 * np.pi * 440 * t).astype(np.float32), 8000)
+    >>> y, sr = load_audio(path, sr=16000)
+    >>> y.shape, y.dtype, sr
+    ((1, 16000), dtype('float32'), 16000)
+    """
+    sr = positive_int(sr, "load_audio(): sr (target rate in Hz)", allow_none=True, error=AudioError)
+    from . import (
+        _containers as _av,  # video and compressed containers (mp4, m4a, webm, mkv, aac) through PyAV
+    )
+
+    if _av.wants_av(path):
+        check_input_file(path, "audio file")
+        return _av.load_av(path, sr=sr, mono=mono)
+    try:
+        info = audio_info(path)
+    except AudioError:  # not a libsndfile format: FFmpeg gets a second chance
+        if not _av.may_try(path):
+            raise
+        try:
+            return _av.load_av(path, sr=sr, mono=mono)
+        except AudioError:
+            pass
+        raise
+    p = Path(path)
+    _check_length(p)
+    sf = _soundfile()
+    n_ch, n_frames, file_sr = int(info.channels), int(info.frames), int(info.samplerate)
+    try:
+        y = _read_blocks(sf, p, n_ch, n_frames)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(
+            f"Cannot decode {str(p)!r}: {_clean(exc)}. The file is corrupt or truncated; re-export it."
+        ) from exc
+    if y.shape[1] == 0:
+        raise AudioError(
+            f"Audio file {str(p)!r} contains zero samples (empty, or truncated or damaged so that no "
+            "frame decodes). Re-export it."
+        )
+    _check_finite(y, f"Audio file {str(p)!r}")
+    if mono:
+        y = to_mono(y)
+    if sr is not None and sr != file_sr:
+        y = resample(y, file_sr, sr)
+        file_sr = sr
+    return y, file_sr
+
+
+def _read_blocks(sf, path: Path, n_ch: int, n_frames: int) -> np.ndarray:
+    """Read into one preallocated ``(channels, frames)`` array, block by block."""
+    if n_frames <= 0 or n_frames >= 2**62:  # unknown length: let libsndfile size it
+        data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+        return np.ascontiguousarray(data.T)
+    try:
+        out = np.empty((n_ch, n_frames), dtype=np.float32)
+    except (MemoryError, ValueError):
+        raise AudioError(
+            f"Audio file {str(path)!r}: its header announces {n_frames} frames x {n_ch} channels "
+            f"({n_frames * n_ch * 4 / 2**30:.1f} GiB as float32), more than this machine can hold. The "
+            "header is damaged, or the recording is too long to load at once: cut it into parts."
+        ) from None
+    pos = 0
+    with sf.SoundFile(str(path)) as fh:
+        while pos < n_frames:
+            block = fh.read(min(_BLOCK, n_frames - pos), dtype="float32", always_2d=True)
+            if block.shape[0] == 0:
+                break
+            out[:, pos : pos + block.shape[0]] = block.T
+            pos += block.shape[0]
+    if pos < n_frames:
+        raise AudioError(
+            f"Audio file {str(path)!r} is truncated: its header announces {n_frames} frames but only "
+            f"{pos} could be decoded. Re-export or re-download it."
+        )
+    return out

@@ -1,0 +1,505 @@
+"""Evaluate a tagger on the mix of every coalition of stems: :func:`evaluate` and :class:`CoalitionValues`."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._checks import positive_int
+from ..attribution.shapley import MAX_PLAYERS
+from ..audio import check_waveform, resample, to_mono
+from ..errors import AudioError, InvalidGameError, TaggerError, XmtagError
+from . import _mix
+from ._mix import Mixer, NoiseFloor, resolve_baseline
+from ._reuse import PatchReuse, patch_context
+
+__all__ = ["CoalitionValues", "evaluate", "prepare_stems", "patch_segments"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CoalitionValues:
+    """Tagger outputs for every coalition of stems.
+
+    Attributes
+    ----------
+    names : list of str
+        Stem names; stem ``i`` is bit ``i`` of a coalition mask.
+    labels : list of str
+        The tagger's tag names.
+    values : numpy.ndarray
+        float64 ``(2**n, n_tags)``: clip output of the tagger for each coalition mask.
+    segment_values : numpy.ndarray or None
+        float64 ``(2**n, K, n_tags)``: mean patch output within each segment, when
+        ``segments`` was given.
+    segment_weights : numpy.ndarray or None
+        ``(K,)`` share of the clip's patches in each segment (sums to 1); ``values`` equals
+        ``sum_k segment_weights[k] * segment_values[:, k]``.
+    segment_bounds : numpy.ndarray or None
+        ``(K, 2)`` start and end of each segment in seconds.
+    n_tagger_rows : int
+        Rows the tagger actually computed: patches for a patch-wise tagger (a clip of ``P``
+        patches is ``P`` rows), clips otherwise. Silence memoised from an earlier call costs 0.
+    sample_rate : int
+        Rate of the mixes the tagger saw (the tagger's ``sample_rate``).
+    duration : float
+        Length of the stems in seconds.
+    n_patches : int or None
+        Whole patches per clip for patch-decomposable taggers, else ``None``.
+    tagger_name : str
+        The tagger's ``name`` (or its class name).
+    n_naive_rows : int or None
+        Rows that evaluating every coalition as a whole clip costs: ``2**n * P`` for a
+        patch-wise tagger, ``2**n`` otherwise (compare with ``n_tagger_rows``).
+    row_unit : str
+        ``"patch"`` or ``"clip"``: what one row of ``n_tagger_rows`` is.
+    baseline : str
+        What an absent stem became: ``"silence"`` or the noise floor's description.
+    reuse : str
+        How patches were fed: ``"off"`` (whole clips), ``"windows"``, ``"patches"`` or ``"lead"``
+        (see :mod:`xmtag._coalition_reuse`).
+    """
+
+    names: list[str]
+    labels: list[str]
+    values: np.ndarray
+    segment_values: np.ndarray | None
+    segment_weights: np.ndarray | None
+    segment_bounds: np.ndarray | None
+    n_tagger_rows: int
+    sample_rate: int
+    duration: float
+    n_patches: int | None = None
+    tagger_name: str = ""
+    n_naive_rows: int | None = None
+    row_unit: str = "clip"
+    baseline: str = "silence"
+    reuse: str = "off"
+
+    @property
+    def sr(self) -> int:
+        """The tagger's sample rate (same as ``sample_rate``)."""
+        return self.sample_rate
+
+    @property
+    def n_players(self) -> int:
+        """Number of stems."""
+        return len(self.names)
+
+    @property
+    def base_values(self) -> np.ndarray:
+        """``(n_tags,)`` output for silence (mask 0)."""
+        return self.values[0]
+
+    @property
+    def prediction(self) -> np.ndarray:
+        """``(n_tags,)`` output for the sum of all stems."""
+        return self.values[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+
+
+def _tagger_name(tagger: Any) -> str:
+    return str(getattr(tagger, "name", None) or type(tagger).__name__)
+
+
+def _check_tagger(tagger: Any, need_patches: bool) -> tuple[list[str], int, int | None]:
+    from ..taggers.base import tagger_spec  # the one place taggers are validated
+
+    return tagger_spec(tagger, need_patches=need_patches)
+
+
+def prepare_stems(
+    stems: Any, target_sr: int, *, sr: int | None = None
+) -> tuple[list[str], np.ndarray, int, int]:
+    """Downmix and resample every stem once.
+
+    Parameters
+    ----------
+    stems : xmtag.Stems or Mapping[str, numpy.ndarray]
+        Anything with ``.names``, ``.sr`` and ``[name]`` (a :class:`xmtag.Stems`), or a mapping
+        of name to ``(C, N)`` (or 1-D) waveforms with ``sr`` given.
+    target_sr : int
+        Rate to resample to.
+    sr : int, optional
+        Rate of the arrays of a plain mapping (must match ``stems.sr`` if both are given).
+
+    Returns
+    -------
+    names : list of str
+    tracks : numpy.ndarray
+        float32 ``(n, N)`` mono stems at ``target_sr``.
+    orig_sr : int
+    orig_samples : int
+
+    Raises
+    ------
+    XmtagError
+        For no stems, a missing or mismatched ``sr``, or stems of different lengths.
+    AudioError
+        For an invalid waveform (NaN, wrong shape, ...), naming the stem.
+
+    Examples
+    --------
+    >>> names, tracks, _, _ = prepare_stems({"a": np.ones(4), "b": np.zeros((2, 4))}, 16000, sr=16000)
+    >>> names, tracks.shape
+    (['a', 'b'], (2, 4))
+    """
+    if hasattr(stems, "names") and hasattr(stems, "sr") and hasattr(stems, "__getitem__"):
+        names = [str(nm) for nm in stems.names]
+        if sr is not None and int(sr) != int(stems.sr):
+            raise XmtagError(f"sr={sr} was given but the stems are at {stems.sr} Hz; drop sr=.")
+        orig_sr = int(stems.sr)
+        getter: Callable[[str], Any] = stems.__getitem__
+    elif isinstance(stems, Mapping):
+        names = [str(nm) for nm in stems]
+        if sr is None:
+            raise XmtagError(
+                "A plain mapping of stems needs its sample rate: pass sr=... (or use xmtag.Stems)."
+            )
+        orig_sr = int(sr)
+        keys = list(stems)
+        getter = dict(zip(names, (stems[k] for k in keys))).__getitem__
+    else:
+        raise XmtagError(
+            f"stems must be an xmtag.Stems or a mapping of name -> (channels, samples) array, "
+            f"got {type(stems).__name__}."
+        )
+    if not names:
+        raise XmtagError("No stems given: coalitions need at least one stem.")
+    if len(set(names)) != len(names):
+        raise XmtagError(f"Stem names must be unique, got {names}.")
+    if orig_sr <= 0:
+        raise XmtagError(f"The stems' sample rate must be positive, got {orig_sr}.")
+    lengths = {}
+    mono = []
+    for nm in names:
+        y = check_waveform(getter(nm), name=f"stem {nm!r}")
+        lengths[nm] = y.shape[1]
+        mono.append(to_mono(y)[0])
+    if len(set(lengths.values())) > 1:
+        raise AudioError(
+            f"All stems must have the same length; got {lengths} samples. Trim or pad them to one length."
+        )
+    orig_samples = next(iter(lengths.values()))
+    tracks = np.stack([resample(y, orig_sr, target_sr) for y in mono]).astype(np.float32, copy=False)
+    return names, np.ascontiguousarray(tracks), orig_sr, orig_samples
+
+
+def patch_segments(n_patches: int, segments: int) -> list[tuple[int, int]]:
+    """Split ``n_patches`` into ``segments`` contiguous groups as evenly as possible.
+
+    Parameters
+    ----------
+    n_patches : int
+        Patches of the clip.
+    segments : int
+        Groups wanted.
+
+    Returns
+    -------
+    list of (start, stop)
+        Patch index ranges; earlier groups get the extra patch when the split is uneven.
+
+    Raises
+    ------
+    XmtagError
+        If ``segments`` is not a positive int or exceeds ``n_patches``.
+
+    Examples
+    --------
+    >>> patch_segments(7, 3)
+    [(0, 3), (3, 5), (5, 7)]
+    """
+    segments = positive_int(segments, "segments (the number of time segments)")
+    if segments > n_patches:
+        raise XmtagError(
+            f"segments={segments} but the clip has only {n_patches} whole tagger patch(es); segments "
+            f"are aligned to patches, so ask for at most {n_patches}."
+        )
+    edges = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(n_patches), int(segments))])
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+
+def evaluate(
+    stems: Any,
+    tagger: Any,
+    *,
+    sr: int | None = None,
+    segments: int | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+    baseline: str | NoiseFloor = "silence",
+    reuse: bool = True,
+) -> CoalitionValues:
+    """Run a tagger on the mix of every subset of stems, each distinct input exactly once.
+
+    Parameters
+    ----------
+    stems : xmtag.Stems or Mapping[str, numpy.ndarray]
+        The stems (players), in order: stem ``i`` is bit ``i``. A mapping needs ``sr``.
+    tagger : Tagger
+        Any object with ``labels``, ``sample_rate``, ``patch_length``, ``predict`` and (for
+        ``segments``) ``predict_patches``. Optional: ``patch_context`` (samples before a patch
+        that reach its output; ``None``: the whole clip) and ``predict_windows`` (see
+        :mod:`xmtag._coalition_reuse`).
+    sr : int, optional
+        Sample rate of a plain mapping of arrays.
+    segments : int, optional
+        Split the clip's patches into this many contiguous segments and also return each
+        segment's game (needs a patch-decomposable tagger).
+    batch_size : int
+        Most clips' worth of audio passed to the tagger at once (``batch_size`` mixes, or
+        ``batch_size * P`` single patches with reuse).
+    progress : bool
+        Show a tqdm progress bar.
+    baseline : {"silence", "noise"} or NoiseFloor
+        What an absent stem becomes: digital silence (default) or a seeded noise floor added to
+        every mix (``"noise"``: pink, -60 dBFS RMS, seed 0; pass a :class:`NoiseFloor` for
+        another level, colour or seed).
+    reuse : bool
+        Patch-wise taggers: evaluate each distinct (patch, active stems) input once (exact).
+        ``False`` evaluates every coalition as a whole clip.
+
+    Returns
+    -------
+    CoalitionValues
+
+    Raises
+    ------
+    InvalidGameError
+        For more than :data:`xmtag.shapley.MAX_PLAYERS` stems (use the estimators) or a bad
+        ``batch_size``.
+    TaggerError
+        For an object that is not a tagger, ``segments`` with a tagger that is not
+        patch-decomposable, or a tagger returning the wrong shape or NaN (naming the mix).
+    XmtagError
+        For invalid stems, ``segments`` larger than the number of patches or an unknown
+        ``baseline``.
+
+    Warns
+    -----
+    ReuseWarning
+        When a tagger that does not declare ``patch_context`` turns out to have patches that
+        are not independent; every coalition is then evaluated as a whole clip.
+
+    Examples
+    --------
+    >>> class Loudness:  # a toy tagger: RMS level of the clip
+    ...     labels, sample_rate, patch_length = ["loud"], 16000, None
+    ...     def predict(self, batch):
+    ...         return np.sqrt((batch.astype(np.float64) ** 2).mean(axis=1, keepdims=True))
+    ...     def predict_patches(self, batch):
+    ...         return self.predict(batch)[:, None, :]
+    >>> t = np.arange(16000) / 16000
+    >>> stems = {"low": np.sin(2 * np.pi * 110 * t), "high": 0.5 * np.sin(2 * np.pi * 880 * t)}
+    >>> cv = evaluate(stems, Loudness(), sr=16000, progress=False)
+    >>> cv.values.shape, cv.n_tagger_rows
+    ((4, 1), 4)
+    >>> from xmtag import shapley
+    >>> shapley.exact(cv.values).round(3)  # the louder stem gets more credit
+    array([[0.572],
+           [0.219]])
+    >>> noisy = evaluate(stems, Loudness(), sr=16000, progress=False, baseline="noise")
+    >>> noisy.baseline, round(float(noisy.base_values[0]), 4)  # the empty coalition: the floor
+    ('noise(pink, -60 dBFS RMS, seed 0)', 0.001)
+    """
+    batch = _mix.batch_size(batch_size)
+    floor_spec = resolve_baseline(baseline)
+    if not isinstance(reuse, (bool, np.bool_)):
+        raise XmtagError(f"reuse must be True or False, got {reuse!r}.")
+    labels, tsr, patch_length = _check_tagger(tagger, need_patches=segments is not None)
+    names, tracks, orig_sr, orig_samples = prepare_stems(stems, tsr, sr=sr)
+    n = len(names)
+    if n > MAX_PLAYERS:
+        raise InvalidGameError(
+            f"{n} stems need {2**n:,} tagger passes; exact evaluation supports at most {MAX_PLAYERS} stems. "
+            "Merge stems, or use xmtag.coalitions.value_function with xmtag.estimators."
+        )
+    n_samples = tracks.shape[1]
+    n_tags = len(labels)
+    tname = _mix.tagger_name(tagger)
+
+    groups = None
+    n_patches = None if patch_length is None else _mix.n_patches(n_samples, patch_length)
+    if segments is not None:
+        if patch_length is None:
+            raise TaggerError(
+                f"{tname} is not patch-decomposable (patch_length is None), so exact time-resolved "
+                "values are not available from the 2**n stem mixes. Use "
+                "xmtag.coalitions.estimate_segments(stems, tagger, segments) for sampled values "
+                "with standard errors."
+            )
+        assert n_patches is not None
+        groups = patch_segments(n_patches, segments)
+        if n_samples % patch_length or n_samples < patch_length:
+            logger.info(
+                "Segments are aligned to the tagger's %d patches of %.3f s; the last %d samples are not "
+                "seen by the tagger.",
+                n_patches,
+                patch_length / tsr,
+                max(n_samples - n_patches * patch_length, 0),
+            )
+    floor = _mix.floor_signal(floor_spec, n_samples, tsr)
+    mixer = Mixer(tracks, [(i, 0, n_samples) for i in range(n)], floor)
+    row = n_patches or 1  # rows per whole clip
+    values = np.empty((2**n, n_tags))
+    seg_values = None if groups is None else np.empty((2**n, len(groups), n_tags))
+
+    def store(rows: np.ndarray, out: np.ndarray) -> None:
+        """``out``: (B, n_tags) clip outputs, or (B, P, n_tags) patch outputs."""
+        if out.ndim == 2:
+            values[rows] = out
+            return
+        values[rows] = out.mean(axis=1)
+        if groups is not None:
+            for k, (a, b) in enumerate(groups):
+                seg_values[rows, k] = out[:, a:b].mean(axis=1)
+
+    engine = None
+    if reuse and n_patches is not None and callable(getattr(tagger, "predict_patches", None)):
+        context, _ = patch_context(tagger)
+        if context is not None:
+            engine = PatchReuse(
+                tagger, tracks, mixer.players, patch_length, n_patches, floor, names, batch * row
+            )
+            if engine.mode == "lead" and engine.upper_bound_rows() >= 2**n * row:
+                engine = None  # lead patches would cost more than whole clips
+    rows_fed = 0
+    todo = np.arange(2**n, dtype=np.int64)
+    if engine is not None:
+        full, ok = engine.seed_full_clip(mixer)
+        store(todo[-1:], full[None])
+        if not ok:  # the guard check failed: whole clips for the others
+            rows_fed, engine, todo = engine.n_rows, None, todo[:-1]
+    if engine is not None:
+        _evaluate_reused(engine, n, store, progress)
+        rows_fed, mode = engine.n_rows, engine.mode
+    else:
+        rows_fed += _evaluate_clips(
+            tagger,
+            mixer,
+            todo,
+            store,
+            groups,
+            n_patches,
+            n_tags,
+            names,
+            batch,
+            progress,
+            memo_ok=floor is None,
+        )
+        mode = "off"
+
+    bounds = weights = None
+    if groups is not None:
+        assert patch_length is not None and n_patches is not None
+        weights = np.array([(b - a) / n_patches for a, b in groups])
+        ends = np.array([min(b * patch_length, n_samples) for _, b in groups], dtype=np.float64)
+        starts = np.array([a * patch_length for a, _ in groups], dtype=np.float64)
+        bounds = np.stack([starts, ends], axis=1) / tsr
+    return CoalitionValues(
+        names=names,
+        labels=labels,
+        values=values,
+        segment_values=seg_values,
+        segment_weights=weights,
+        segment_bounds=bounds,
+        n_tagger_rows=int(rows_fed),
+        sample_rate=tsr,
+        duration=orig_samples / orig_sr,
+        n_patches=n_patches,
+        tagger_name=tname,
+        n_naive_rows=2**n * row,
+        row_unit="clip" if n_patches is None else "patch",
+        baseline=_mix.baseline_name(floor_spec),
+        reuse=mode,
+    )
+
+
+def _evaluate_reused(engine: PatchReuse, n: int, store: Callable, progress: bool) -> None:
+    """Every coalition's patch outputs from the distinct windows (the full clip is already stored)."""
+    n_patches = engine.P
+    keys: list[tuple[int, int]] = []
+    subs_of: list[np.ndarray] = []
+    for p in range(n_patches):
+        bits = [j for j in range(n) if engine.rel[p] >> j & 1]
+        k = np.arange(2 ** len(bits), dtype=np.int64)
+        subs = np.zeros(k.size, np.int64)
+        for t, j in enumerate(bits):
+            subs |= ((k >> t) & 1) << j
+        subs_of.append(subs)
+        keys.extend((p, int(m)) for m in subs)
+    uids = engine.uids(keys, progress=progress)
+    idx = np.empty((2**n, n_patches), np.int64)
+    masks = np.arange(2**n, dtype=np.int64)
+    start = 0
+    for p, subs in enumerate(subs_of):
+        table = np.zeros(int(subs.max()) + 1, np.int64)
+        table[subs] = uids[start : start + subs.size]
+        idx[:, p] = table[masks & engine.rel[p]]
+        start += subs.size
+    step = max(1, (1 << 22) // max(1, n_patches * engine.n_tags))  # bounded (chunk, P, n_tags) blocks
+    for a in range(0, 2**n - 1, step):
+        rows = masks[a : min(a + step, 2**n - 1)]
+        store(rows, engine.patch_outputs(idx[rows]))
+
+
+def _evaluate_clips(
+    tagger: Any,
+    mixer: Mixer,
+    todo: np.ndarray,
+    store: Callable,
+    groups: list[tuple[int, int]] | None,
+    n_patches: int | None,
+    n_tags: int,
+    names: list[str],
+    batch: int,
+    progress: bool,
+    memo_ok: bool,
+) -> int:
+    """Every coalition in ``todo`` as a whole clip; returns the rows spent."""
+    n_samples = mixer.tracks.shape[1]
+    mode = "clip" if groups is None else "patches"
+    memo = _mix.silence_memo(tagger) if memo_ok else None
+    silence = memo.get((n_samples, mode)) if memo is not None else None
+    if silence is not None and todo.size and todo[0] == 0:
+        store(np.array([0]), silence[np.newaxis])
+        todo = todo[1:]
+    row = n_patches or 1
+    rows_fed = 0
+    with tqdm(total=int(todo.size), desc="coalitions", unit="mix", disable=not progress) as bar:
+        for start in range(0, todo.size, batch):
+            chunk = todo[start : start + batch]
+            mix = mixer(chunk)
+            if groups is None:
+                out = _mix.check_output(
+                    tagger.predict(mix), (chunk.size, n_tags), tagger, "predict", chunk, names
+                )
+            else:
+                out = _mix.check_output(
+                    tagger.predict_patches(mix),
+                    (chunk.size, n_patches, n_tags),
+                    tagger,
+                    "predict_patches",
+                    chunk,
+                    names,
+                )
+            del mix
+            store(chunk, out)
+            rows_fed += chunk.size * row
+            bar.update(chunk.size)
+            if chunk[0] == 0 and memo is not None:
+                memo[(n_samples, mode)] = out[0].copy()
+    return rows_fed
+
+

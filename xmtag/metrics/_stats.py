@@ -1,0 +1,191 @@
+"""Intervals for faithfulness results: bootstrap means of metric tables and Wilson intervals.
+
+:func:`summarize` aggregates a :func:`xmtag.metrics.faithfulness` table (or any table of
+per-clip numbers) into means with percentile-bootstrap confidence intervals, per group.
+The bootstrap is written here rather than taken from :func:`scipy.stats.bootstrap` because it
+draws one matrix of resampling indices per group and applies it to every metric column at
+once, skips NaN entries per column (a metric undefined for some rows, e.g. AG on logit-free
+units), and returns a degenerate interval for a single row where scipy raises.
+:func:`wilson` is scipy's Wilson score interval (:meth:`scipy.stats.binomtest`).
+
+All functions are re-exported by :mod:`xmtag.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._checks import finite_float, non_negative_int, positive_int
+from ..errors import XmtagError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["bootstrap_mean", "summarize", "wilson"]
+
+
+def bootstrap_mean(
+    x: Any, *, ci: float = 0.95, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of ``x`` (NaN skipped) and its percentile-bootstrap confidence interval.
+
+    Parameters
+    ----------
+    x : array_like
+        1-D numbers.
+    ci : float
+        Confidence level in (0, 1).
+    n_boot : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    (mean, low, high) : tuple of float
+        NaN for no finite value; ``low == high == mean`` for one value.
+
+    Examples
+    --------
+    >>> bootstrap_mean([1.0, 1.0, 1.0])
+    (1.0, 1.0, 1.0)
+    >>> m, lo, hi = bootstrap_mean(np.arange(100.0), seed=1)
+    >>> m, bool(40 < lo < m < hi < 60)
+    (49.5, True)
+    """
+    a = np.asarray(x, dtype=np.float64).ravel()
+    a = a[np.isfinite(a)]
+    ci = finite_float(ci, "ci", low=0.0, high=1.0, low_open=True)
+    if ci >= 1.0:
+        raise XmtagError(f"ci must be below 1 (e.g. 0.95), got {ci}.")
+    n_boot = positive_int(n_boot, "n_boot")
+    if a.size == 0:
+        return (float("nan"),) * 3
+    mean = float(a.mean())
+    if a.size == 1:
+        return mean, mean, mean
+    rng = np.random.default_rng(non_negative_int(seed, "seed"))
+    means = a[rng.integers(0, a.size, size=(n_boot, a.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
+    return mean, float(min(lo, mean)), float(max(hi, mean))
+
+
+def summarize(
+    frame: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    *,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Means of metric columns with percentile-bootstrap confidence intervals, per group.
+
+    Rows (clips x tags) are resampled with replacement ``n_boot`` times within each group;
+    the interval is the ``(1 - ci) / 2`` and ``(1 + ci) / 2`` quantiles of the resampled means.
+    NaN entries are skipped per column.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        E.g. :func:`xmtag.metrics.faithfulness` of many explanations.
+    by : str or list of str, optional
+        Group columns (e.g. ``"method"``, ``"genre"``); default one group of all rows.
+    ci : float
+        Confidence level (default 0.95).
+    n_boot : int
+        Bootstrap resamples (default 1000).
+    seed : int
+        Seed; the same seed gives the same intervals.
+    columns : list of str, optional
+        Columns to summarise; default the :data:`xmtag.metrics.METRICS` present in ``frame``,
+        else every numeric column that is not a group column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and metric: the ``by`` columns, ``metric``, ``mean``, ``ci_low``,
+        ``ci_high`` and ``n`` (finite values averaged).
+
+    Raises
+    ------
+    XmtagError
+        For a missing group or metric column, or invalid ``ci`` / ``n_boot``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"method": ["a", "a", "b"], "AI": [100.0, 0.0, 100.0]})
+    >>> summarize(df, by="method", n_boot=200)
+      method metric   mean  ci_low  ci_high  n
+    0      a     AI   50.0     0.0    100.0  2
+    1      b     AI  100.0   100.0    100.0  1
+    """
+    import pandas as pd
+
+    from . import METRICS
+
+    if not isinstance(frame, pd.DataFrame):
+        raise XmtagError(f"summarize() needs a pandas DataFrame, got {type(frame).__name__}.")
+    groups = [] if by is None else [by] if isinstance(by, str) else list(by)
+    missing = [c for c in groups if c not in frame.columns]
+    if missing:
+        raise XmtagError(f"summarize(by=...): no column(s) {missing}; the table has {list(frame.columns)}.")
+    if columns is None:
+        columns = [c for c in METRICS if c in frame.columns] or [
+            c for c in frame.select_dtypes("number").columns if c not in groups
+        ]
+    else:
+        columns = list(columns)
+        bad = [c for c in columns if c not in frame.columns]
+        if bad:
+            raise XmtagError(f"summarize(columns=...): no column(s) {bad} in the table.")
+    out = []
+    parts = frame.groupby(groups, sort=False, dropna=False) if groups else [((), frame)]
+    for key, part in parts:
+        key = key if isinstance(key, tuple) else (key,)
+        for col in columns:
+            values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=np.float64)
+            mean, lo, hi = bootstrap_mean(values, ci=ci, n_boot=n_boot, seed=seed)
+            row = dict(zip(groups, key))
+            row.update(metric=col, mean=mean, ci_low=lo, ci_high=hi, n=int(np.isfinite(values).sum()))
+            out.append(row)
+    return pd.DataFrame(out, columns=[*groups, "metric", "mean", "ci_low", "ci_high", "n"])
+
+
+def wilson(successes: int, n: int, ci: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (e.g. "drums ranked first" in k of n clips).
+
+    Parameters
+    ----------
+    successes : int
+        Successes, ``0 <= successes <= n``.
+    n : int
+        Trials, at least 1.
+    ci : float
+        Confidence level.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in wilson(66, 70)]
+    [0.862, 0.978]
+    """
+    from scipy.stats import binomtest
+
+    n = positive_int(n, "n")
+    k = non_negative_int(successes, "successes")
+    if k > n:
+        raise XmtagError(f"successes ({k}) cannot exceed n ({n}).")
+    ci = finite_float(ci, "ci", low=0.0, high=1.0, low_open=True)
+    if ci >= 1.0:
+        raise XmtagError(f"ci must be below 1 (e.g. 0.95), got {ci}.")
+    interval = binomtest(k, n).proportion_ci(confidence_level=ci, method="wilson")
+    return float(interval.low), float(interval.high)

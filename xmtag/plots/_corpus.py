@@ -1,0 +1,83 @@
+"""``plots.corpus_heatmap``: group means of a corpus with their bootstrap intervals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import XmtagError
+from ._style import DIVERGING, _target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["corpus_heatmap"]
+
+
+def corpus_heatmap(
+    corpus: Any,
+    by: str = "genre",
+    tag: str = "own",
+    *,
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    ax: Axes | None = None,
+) -> Figure:
+    """Groups x stems: mean attribution over a corpus, cells whose interval contains 0 hatched.
+
+    Parameters
+    ----------
+    corpus : xmtag.corpus.Corpus
+    by : str
+        Label column to group tracks by.
+    tag : str
+        A tag, or ``"own"``: each group's own tag (genre ``rock`` → tag ``rock``).
+    ci, n_boot
+        As for :meth:`xmtag.corpus.Corpus.summarize`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
+
+    summary = corpus.summarize(by=by, tags="own" if tag == "own" else [tag], ci=ci, n_boot=n_boot)
+    if summary.empty:
+        raise XmtagError(f"corpus_heatmap(): no group of {by!r} has a tag of its own name; pass tag=.")
+    groups = list(dict.fromkeys(summary[by]))
+    stems = list(dict.fromkeys(summary["stem"]))
+    m = np.full((len(groups), len(stems)), np.nan)
+    z = np.zeros_like(m, dtype=bool)
+    for r in summary.itertuples(index=False):
+        i, j = groups.index(getattr(r, by)), stems.index(r.stem)
+        m[i, j], z[i, j] = r.mean, r.zero_in_ci
+    fig, ax = _target(ax, (1.8 + 1.0 * len(stems), 1.4 + 0.45 * len(groups)))
+    vmax = float(np.nanmax(np.abs(m))) or 1.0
+    im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
+    for i in range(len(groups)):
+        for j in range(len(stems)):
+            if np.isnan(m[i, j]):
+                continue
+            ax.text(
+                j,
+                i,
+                f"{m[i, j]:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="0.45" if z[i, j] else "black",
+            )
+            if z[i, j]:
+                ax.add_patch(
+                    Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.6", lw=0)
+                )
+    ax.set_xticks(range(len(stems)), stems, rotation=30, ha="right")
+    ax.set_yticks(range(len(groups)), [str(g) for g in groups])
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label(f"mean Shapley value ({int(ci * 100)} % CI)")
+    what = "its own tag" if tag == "own" else repr(tag)
+    ax.set_title(f"Mean attribution to {what} by {by}\n(hatched: interval contains 0)", fontsize=10)
+    return fig

@@ -1,0 +1,115 @@
+"""What every plot shares: stem colours, value names and units, figure and axes set-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _checks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..explanation import Explanation
+# the corpus heatmap lives in xmtag._plots_corpus (public here as plots.corpus_heatmap)
+
+__all__ = ['stem_colors', 'POSITIVE', 'NEGATIVE']
+
+
+#: Bar colours for positive and negative contributions (shap's red and blue).
+POSITIVE = "#ff0051"
+
+
+NEGATIVE = "#008bfb"
+
+
+NEUTRAL = "#9a9a9a"
+
+
+DIVERGING = "RdBu_r"
+
+
+UNITS = "tagger output"
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    # a Figure not registered with pyplot: no global state, nothing to close, never shown by accident
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _target(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = _figure(figsize)
+        return fig, fig.add_subplot()
+    return ax.get_figure(), ax
+
+
+def stem_colors(stems: Sequence[str]) -> dict[str, str]:
+    """One colour per stem (matplotlib's ``tab10`` cycle, in stem order).
+
+    Parameters
+    ----------
+    stems : sequence of str
+        Stem names, in stem order.
+
+    Returns
+    -------
+    dict of str to str
+        Hex colours; the same stem order gives the same colours in every plot.
+
+    Examples
+    --------
+    >>> stem_colors(["drums", "bass"])
+    {'drums': '#1f77b4', 'bass': '#ff7f0e'}
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab10"] if len(stems) <= 10 else colormaps["tab20"]
+    return {s: to_hex(cmap(i % cmap.N)) for i, s in enumerate(stems)}
+
+
+_VALUE_NAMES = {
+    "exact": "Shapley value",
+    "permutation": "Shapley value",
+    "kernel": "Shapley value",
+    "banzhaf": "Banzhaf value",
+    "lime": "LIME coefficient",
+    "loo": "leave-one-out effect",
+}
+
+
+def units_label(expl: Explanation) -> str:
+    """How a plot labels the explanation's values: ``tag probability``, the tagger's units, else
+    ``tagger output``."""
+    units = expl.provenance.units
+    if units == "probability":
+        return "tag probability"
+    return units or UNITS
+
+
+def _value_name(expl: Explanation) -> str:
+    name = _VALUE_NAMES.get(expl.method, "attribution")
+    if expl.stderr is not None:
+        name += f", {expl.method} estimate ± 95 % CI"
+    return name
+
+
+def _ci(expl: Explanation, j: int) -> np.ndarray | None:
+    """Half-widths of the 95 % normal intervals of tag ``j``'s values, when sampled."""
+    return None if expl.stderr is None else 1.959964 * expl.stderr[:, j]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+.3f}" if abs(x) < 10 else f"{x:+.3g}"
+
+
+def _tags_for(expl: Explanation, tags: Iterable[str] | None, top: int | None, default_max: int) -> list[int]:
+    if tags is None and top is None and expl.n_tags > default_max:
+        top = default_max
+    return _checks.tag_indices(expl.labels, tags, top, expl.prediction, who="plot")

@@ -1,0 +1,416 @@
+"""What the interactive report shows, as plain data: :func:`page_data` turns an Explanation into the
+JSON-compatible dict that the page's script (``xmtag/templates/report.js``) reads.
+
+:func:`desk`, :func:`table` and :func:`size_text` give the template what it shows before the
+script runs (names, first values, the static table, the page's stated size).
+
+Large arrays travel as little-endian float32 in base64 (:func:`pack`): about 5.3 characters a
+number instead of 8-10 as JSON text, exact to float32. The page draws everything from this data
+(SVG and canvas); nothing here renders pixels.
+
+Examples
+--------
+>>> from xmtag import Explanation
+>>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+>>> d = page_data(e, shown=["rock"], audio=False)
+>>> d["stems"], d["labels"], d["shown"], d["coalitions"]["shape"]
+(['drums', 'bass'], ['rock'], [0], [4, 1])
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import XmtagError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..explanation import Explanation
+
+logger = logging.getLogger(__name__)
+
+#: The page's stated size budget (MB) for a 30-s, 5-stem song with its stems' audio embedded.
+SIZE_BUDGET_MB = 8.0
+#: At most this many waveform frames are embedded (min/max pooled from the explanation's envelope).
+MAX_ENVELOPE_FRAMES = 4000
+#: Two-sided normal quantile of the intervals drawn for sampled explanations (95 %).
+Z95 = 1.959964
+
+
+def pack(a: Any) -> dict[str, Any]:
+    """An array as ``{"shape": [...], "b64": <little-endian float32 bytes in base64>}``.
+
+    Parameters
+    ----------
+    a : array_like
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> pack([[1.0, 2.0]])["shape"], len(pack([[1.0, 2.0]])["b64"])
+    ([1, 2], 12)
+    """
+    arr = np.ascontiguousarray(np.asarray(a, dtype="<f4"))
+    return {"shape": list(arr.shape), "b64": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def unpack(d: Mapping[str, Any]) -> np.ndarray:
+    """Inverse of :func:`pack` (for tests and debugging).
+
+    Examples
+    --------
+    >>> unpack(pack([[1.5, -2.0]])).tolist()
+    [[1.5, -2.0]]
+    """
+    flat = np.frombuffer(base64.b64decode(d["b64"]), dtype="<f4")
+    return flat.reshape(d["shape"]).astype(np.float64)
+
+
+def _fmt_seconds(s: Any) -> str:
+    try:
+        return f"{float(s):.1f} s"
+    except (TypeError, ValueError):
+        return "?"
+
+
+#: What each method's numbers are: (short name for labels, a phrase for the page's note).
+VALUE_KINDS = {
+    "exact": ("Shapley value", "exact Shapley value"),
+    "permutation": ("Shapley value", "Shapley value (a permutation-sampling estimate)"),
+    "kernel": ("Shapley value", "Shapley value (a KernelSHAP estimate)"),
+    "banzhaf": ("Banzhaf value", "exact Banzhaf value (these need not add up to the prediction)"),
+    "lime": ("LIME weight", "LIME weight (audioLIME's ridge coefficients, not Shapley values)"),
+    "loo": ("leave-one-out effect", "leave-one-out effect (full mix minus the mix without the stem)"),
+}
+
+
+def value_kind(method: str) -> tuple[str, str]:
+    """``(short name, phrase)`` describing the values of ``method``.
+
+    Examples
+    --------
+    >>> value_kind("loo")[0], value_kind("something-new")[0]
+    ('leave-one-out effect', 'attribution')
+    """
+    return VALUE_KINDS.get(method, ("attribution", f"attribution ({method})"))
+
+
+def method_of(expl: Explanation) -> str:
+    """The attribution method (``"exact"`` for explanations made before methods existed)."""
+    return str(getattr(expl, "method", None) or "exact")
+
+
+def meta_rows(expl: Explanation) -> list[tuple[str, str]]:
+    """``(label, text)`` rows describing where an explanation came from."""
+    md = expl.metadata
+    tagger = md.get("tagger") or {}
+    source = md.get("source") or {}
+    audio = md.get("audio") or {}
+    sep = md.get("separator")
+    method = method_of(expl)
+    budget = getattr(expl, "budget", None)
+    n_coal = md.get("n_coalitions", 2**expl.n_stems)
+    if expl.coalition_values is not None:
+        scored = f"all {2**expl.n_stems} coalitions"
+    else:
+        scored = "not every coalition (sampled)"
+    how = f"{method}" + ("" if budget is None else f", {budget} tagger rows")
+    rows = [
+        ("source", str(source.get("path") or source.get("kind") or "?")),
+        ("stems", ", ".join(expl.stems)),
+        ("tagger", f"{tagger.get('name', '?')} ({tagger.get('n_labels', expl.n_tags)} tags)"),
+        ("separator", str((sep or {}).get("repr") or (sep or {}).get("name") or "none (stems given)")),
+        ("duration", _fmt_seconds(audio.get("duration"))),
+        ("method", how),
+        ("coalitions scored", scored if expl.coalition_values is None else f"{n_coal} ({scored})"),
+        ("time segments", str(md.get("segments") or expl.n_segments or "none")),
+    ]
+    res = md.get("residual_db")
+    if res is not None and str(res) not in ("-inf", "None"):
+        rows.append(("separation residual", f"{float(res):.1f} dB relative to the mix (not a player)"))
+    rows.append(("created", f"{md.get('created', '?')} with xmtag {md.get('xmtag_version', '?')}"))
+    return rows
+
+
+def _units(expl: Explanation) -> str:
+    units = getattr(expl, "units", None)
+    if units:
+        return str(units)
+    return str((expl.metadata.get("tagger") or {}).get("units") or "probability")
+
+
+def _envelope(expl: Explanation) -> tuple[np.ndarray, float] | None:
+    """``(2, frames)`` min/max and frames per second, pooled to at most MAX_ENVELOPE_FRAMES."""
+    env = expl.envelope
+    rate = float(expl.metadata.get("envelope_rate") or 100)
+    if env is None:
+        audio = expl.audio
+        if audio is None:
+            return None
+        from ..explanation import waveform_envelope as compute
+
+        env, rate = compute(audio), 100.0
+    env = np.asarray(env, dtype=np.float32)
+    frames = env.shape[1]
+    if frames > MAX_ENVELOPE_FRAMES:
+        pool = int(np.ceil(frames / MAX_ENVELOPE_FRAMES))
+        n = frames // pool
+        lo = env[0, : n * pool].reshape(n, pool).min(axis=1)
+        hi = env[1, : n * pool].reshape(n, pool).max(axis=1)
+        env, rate = np.stack([lo, hi]), rate / pool
+    return env, rate
+
+
+def _duration(expl: Explanation, env: tuple[np.ndarray, float] | None) -> float:
+    audio = expl.audio
+    if audio is not None:
+        return float(audio.duration)
+    d = (expl.metadata.get("audio") or {}).get("duration")
+    if d is not None:
+        return float(d)
+    if expl.segment_bounds is not None and len(expl.segment_bounds):
+        return float(expl.segment_bounds[-1, 1])
+    if env is not None:
+        return env[0].shape[0] / env[1]
+    return 0.0
+
+
+def _listenables(expl: Explanation, shown: Sequence[int], share: float) -> dict[str, Any]:
+    """Per shown tag: the smallest coalition keeping ``share`` of it (needs every coalition)."""
+    out: dict[str, Any] = {}
+    if expl.coalition_values is None:
+        return out
+    for j in shown:
+        try:
+            pick = expl.smallest_coalition(j, share)
+        except XmtagError:
+            continue
+        out[str(j)] = {"mask": int(pick.mask), "value": float(pick.value), "kept": float(pick.kept)}
+    return out
+
+
+def _encoded_rate(cache: Mapping[int, bytes] | None, default: int) -> int:
+    """The sample rate of the encoded stem audio (the encoder may have resampled it)."""
+    import io
+
+    import soundfile as sf
+
+    data = (cache or {}).get(1)
+    if data is None:
+        return default
+    try:
+        return int(sf.info(io.BytesIO(data)).samplerate)
+    except RuntimeError:  # pragma: no cover - libsndfile without an MP3 decoder
+        return default
+
+
+def encode_stems(expl: Explanation, cache: dict[int, bytes] | None = None) -> list[dict[str, Any]]:
+    """Each stem's audio as compressed audio in base64 (``name``, ``mime``, ``b64``, ``bytes``).
+
+    Encoded with :func:`xmtag.report.audio_mp3`; ``cache`` (``{mask: bytes}``) is read and filled so
+    a stem already encoded for another output is not encoded again.
+    """
+    from ._encode import audio_mp3, audio_suffix
+
+    memo: dict[int, bytes] = {} if cache is None else cache
+    out = []
+    for i, name in enumerate(expl.stems):
+        mask = 1 << i
+        if mask not in memo:
+            y, sr = expl.mix([name])
+            memo[mask] = audio_mp3(y, sr)
+        data = memo[mask]
+        mime = "audio/ogg" if audio_suffix(data) == ".ogg" else "audio/mpeg"
+        out.append(
+            {"name": name, "mime": mime, "bytes": len(data), "b64": base64.b64encode(data).decode("ascii")}
+        )
+    return out
+
+
+def page_data(
+    expl: Explanation,
+    shown: Sequence[str],
+    *,
+    selected: str | None = None,
+    share: float = 0.9,
+    audio: bool = True,
+    audio_cache: dict[int, bytes] | None = None,
+    title: str = "",
+) -> dict[str, Any]:
+    """Everything the page's script needs, JSON-compatible.
+
+    Parameters
+    ----------
+    expl : Explanation
+    shown : sequence of str
+        The tags drawn as bars (the selected tag is added to them in the page).
+    selected : str, optional
+        The tag selected when the page opens (default: the first shown).
+    share : float
+        Share kept by the listenable explanations.
+    audio : bool
+        Embed the stems' audio when it is attached.
+    audio_cache : dict, optional
+        ``{mask: encoded bytes}`` shared with other outputs.
+    title : str
+
+    Returns
+    -------
+    dict
+    """
+    shown_idx = [expl.tag_index(t) for t in shown]
+    sel = expl.tag_index(selected) if selected is not None else shown_idx[0]
+    env = _envelope(expl)
+    duration = _duration(expl, env)
+    stderr = getattr(expl, "stderr", None)
+    data: dict[str, Any] = {
+        "title": title,
+        "stems": list(expl.stems),
+        "labels": list(expl.labels),
+        "units": _units(expl),
+        "method": method_of(expl),
+        "budget": None if getattr(expl, "budget", None) is None else int(expl.budget),
+        "exact": method_of(expl) == "exact",
+        "value_name": value_kind(method_of(expl))[0],
+        "value_kind": value_kind(method_of(expl))[1],
+        "z": Z95,
+        "shown": shown_idx,
+        "selected": int(sel),
+        "duration": duration,
+        "values": pack(expl.values),
+        "stderr": None if stderr is None else pack(stderr),
+        "base": pack(expl.base_values),
+        "prediction": pack(expl.prediction),
+        "coalitions": None if expl.coalition_values is None else pack(expl.coalition_values),
+        "listen": _listenables(expl, shown_idx, share),
+        "share": float(share),
+        "segments": None,
+        "envelope": None,
+        "audio": None,
+        "audio_note": "",
+    }
+    if expl.segment_bounds is not None:
+        segcv = getattr(expl, "segment_coalition_values", None)
+        data["segments"] = {
+            "bounds": [[float(a), float(b)] for a, b in np.asarray(expl.segment_bounds)],
+            "values": None if expl.segment_values is None else pack(expl.segment_values),
+            "coalitions": None if segcv is None else pack(segcv),
+        }
+    if env is not None:
+        data["envelope"] = {"rate": float(env[1]), "min": pack(env[0][0]), "max": pack(env[0][1])}
+    if not audio:
+        data["audio_note"] = "Audio was left out of this page (audio=False); the scores still follow the mix."
+    elif expl.audio is None:
+        data["audio_note"] = (
+            "No audio: the stems' audio was not attached to this explanation "
+            "(expl.attach_audio(stems) before writing the report)."
+        )
+    else:
+        audio_cache = {} if audio_cache is None else audio_cache
+        stems = encode_stems(expl, audio_cache)
+        data["audio"] = {
+            "stems": stems,
+            "bytes": sum(s["bytes"] for s in stems),
+            "sr": _encoded_rate(audio_cache, int(expl.audio.sr)),
+            "codec": "MP3" if stems and stems[0]["mime"] == "audio/mpeg" else "Ogg Vorbis",
+        }
+    return data
+
+
+# -- what the template shows before the script runs ------------------------------------------
+def _cell_color(x: float, vmax: float) -> str:
+    """Background colour for a contribution cell (red positive, blue negative)."""
+    if vmax <= 0:
+        return "#ffffff"
+    a = min(abs(x) / vmax, 1.0) * 0.55
+    r, g, b = (224, 0, 77) if x >= 0 else (0, 119, 217)
+    return f"rgba({r},{g},{b},{a:.2f})"
+
+
+def _signed(v: float, err: float | None) -> str:
+    return f"{v:+.3f}" + ("" if err is None else f" ± {err:.3f}")
+
+
+def table(expl: Explanation, idx: list[int]) -> list[dict[str, Any]]:
+    """Rows of the static table: tag, full mix, silence, and each stem's value (± 95 % interval)."""
+    stderr = getattr(expl, "stderr", None)
+    vmax = float(np.abs(expl.values[:, idx]).max()) if idx else 0.0
+    rows = []
+    for j in idx:
+        cells = []
+        for i in range(expl.n_stems):
+            v = float(expl.values[i, j])
+            err = None if stderr is None else Z95 * float(stderr[i, j])
+            cells.append({"text": _signed(v, err), "color": _cell_color(v, vmax)})
+        rows.append(
+            {
+                "tag": expl.labels[j],
+                "full": f"{expl.prediction[j]:.3f}",
+                "silence": f"{expl.base_values[j]:.3f}",
+                "cells": cells,
+            }
+        )
+    return rows
+
+
+def desk(expl: Explanation, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the desk's markup needs before the script runs (names, first values, notes)."""
+    j = int(data["selected"])
+    stderr = getattr(expl, "stderr", None)
+    dur = float(data["duration"])
+    stems = []
+    for i, name in enumerate(expl.stems):
+        err = None if stderr is None else Z95 * float(stderr[i, j])
+        stems.append({"name": name, "value": _signed(float(expl.values[i, j]), err)})
+    if expl.coalition_values is not None:
+        scored = f"all {2**expl.n_stems} mixes of the {expl.n_stems} stems were scored"
+    else:
+        scored = (
+            f"estimated with the {data['method']} method: only the full mix and silence have scores, "
+            "the page says so for the other mixes"
+        )
+    seg = data["segments"]
+    return {
+        "stems": stems,
+        "n_tags": expl.n_tags,
+        "duration": f"{dur:.3f}",
+        "duration_text": f"{int(dur // 60)}:{dur % 60:04.1f}" if dur > 0 else "?",
+        "has_audio": data["audio"] is not None,
+        "audio_note": data["audio_note"],
+        "has_segment_coalitions": bool(seg and seg["coalitions"] is not None),
+        "scored": scored,
+        "exact": data["exact"],
+        "has_stderr": data["stderr"] is not None,
+        "units": data["units"],
+        "value_kind": data["value_kind"],
+        "value_name": data["value_name"],
+    }
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def size_text(total: int, data: Mapping[str, Any], n_stems: int) -> str:
+    audio = data["audio"]
+    if audio is None:
+        return f"{_mb(total)} (no audio embedded)"
+    b64 = sum(len(s["b64"]) for s in audio["stems"])
+    return (
+        f"{_mb(total)}, of which {_mb(b64)} is the audio of {n_stems} stems × {data['duration']:.1f} s "
+        f"({audio['codec']}, {_mb(audio['bytes'])} before base64)"
+    )
+
+
+def source_name(expl: Explanation) -> str:
+    """A short name of the explained song for titles."""
+    source = (expl.metadata.get("source") or {}).get("path")
+    return Path(source).name if source else "stems"

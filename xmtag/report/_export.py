@@ -1,0 +1,172 @@
+"""Everything ``xmtag explain`` writes, as one library call: :func:`export`.
+
+The module is named ``outputs`` because ``xmtag.export`` is the function (a submodule of that
+name would shadow it).
+
+Examples
+--------
+>>> import os, tempfile
+>>> from xmtag import Explanation
+>>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
+>>> out = export(e, os.path.join(tempfile.mkdtemp(), "run"), plots=False, report=False)
+>>> sorted(p.name for p in out.values())
+['attributions.csv', 'explanation.xmtag']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import _checks
+from ..errors import XmtagError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..explanation import Explanation
+
+__all__ = ["export", "shown_tags", "OWNED"]
+
+logger = logging.getLogger(__name__)
+
+#: Files an export writes (what a rerun into the same folder replaces).
+OWNED = ("explanation.xmtag", "attributions.csv", "segments.csv", "plots/*.png", "audio/*", "report.html")
+
+
+def shown_tags(expl: Explanation, tags: Iterable[str] | str | None, top: int) -> list[str]:
+    """The tags an export shows: ``tags`` when given (checked), else the ``top`` predictions."""
+    if tags is not None:
+        return [expl.labels[i] for i in _checks.tag_indices(expl.labels, tags, who="tags")]
+    top = _checks.positive_int(top, "top")
+    return expl.top_tags(min(top, expl.n_tags))
+
+
+def export(
+    expl: Explanation,
+    out: str | os.PathLike[str],
+    *,
+    tags: Iterable[str] | None = None,
+    top: int = 5,
+    audio: bool = True,
+    plots: bool = True,
+    report: bool = True,
+    share: float | None = None,
+    force: bool = False,
+    title: str | None = None,
+) -> dict[str, Path]:
+    """Write an explanation's files into a folder: what ``xmtag explain`` writes.
+
+    ::
+
+        explanation.xmtag       the Explanation (xmtag.Explanation.load)
+        attributions.csv        tidy table: tag, stem, value, stderr, solo, without, base_value, prediction
+        segments.csv            time-resolved values (when the explanation has segments)
+        plots/*.png             heatmap, and per shown tag: bar, waterfall, timeline, interactions
+        audio/listen-<tag>.*    the smallest stem coalition that keeps each shown tag
+        report.html             self-contained interactive report
+
+    Every file is written atomically. A rerun into the same folder first removes the files
+    the previous export wrote there (a marker file lists them), so no stale plot of another
+    song stays behind; a non-empty folder that xmtag did not write is refused unless
+    ``force=True``.
+
+    Parameters
+    ----------
+    expl : Explanation
+    out : str or os.PathLike
+        The output folder (created if needed).
+    tags : iterable of str, optional
+        Tags to show in plots, audio and report (default: the ``top`` predictions).
+    top : int
+        How many top tags to show when ``tags`` is not given.
+    audio, plots, report : bool
+        Write the listenable explanations, the PNG plots, the HTML report.
+    share : float, optional
+        Share of a tag's gain over silence a listenable explanation keeps (default 0.9).
+    force : bool
+        Write into a non-empty folder that is not an earlier xmtag output.
+    title : str, optional
+        Title of the report.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        What was written, by role (``"explanation"``, ``"table"``, ``"plot:<name>"``,
+        ``"listen:<tag>"``, ``"report"``).
+
+    Raises
+    ------
+    OutputError
+        If the folder cannot be used or a file cannot be written.
+    UnknownTagError
+        For a tag that is not a label.
+    """
+    from .._files import atomic_write_bytes, atomic_write_text, prepare_output_dir, record_outputs
+    from ..explanation import DEFAULT_SHARE
+
+    share = _checks.share(DEFAULT_SHARE if share is None else share, "share")
+    shown = shown_tags(expl, tags, top)
+    folder = prepare_output_dir(out, force=force, owned=OWNED)
+    written: dict[str, Path] = {}
+    try:
+        written["explanation"] = expl.save(folder / "explanation.xmtag")
+        written["table"] = atomic_write_text(folder / "attributions.csv", expl.to_frame().to_csv(index=False))
+        if expl.segment_values is not None:
+            written["segments"] = atomic_write_text(
+                folder / "segments.csv", expl.to_frame(segments=True).to_csv(index=False)
+            )
+        images: dict[str, tuple[str, bytes]] = {}
+        if plots:  # the report draws its own figures in the page
+            from ._encode import render_plots
+
+            images = render_plots(expl, shown)
+        if plots:
+            (folder / "plots").mkdir(exist_ok=True)
+            for key, (_, png) in images.items():
+                written[f"plot:{key}"] = atomic_write_bytes(folder / "plots" / f"{key}.png", png)
+        cache: dict[int, bytes] = {}
+        if audio and expl.audio is not None and expl.has_coalitions:
+            written.update(_listenables(expl, folder, shown, share, cache))
+        if report:
+            from ._html import write_html
+
+            written["report"] = write_html(
+                expl,
+                folder / "report.html",
+                tags=shown,
+                share=share,
+                audio=audio,
+                images=images,
+                audio_cache=cache,
+                title=title,
+            )
+    finally:  # even a partial export is listed, so that the next run cleans it up
+        record_outputs(folder, list(written.values()))
+    logger.info("Exported %r to %s (%d files)", expl, folder, len(written))
+    return written
+
+
+def _listenables(
+    expl: Explanation, folder: Path, shown: list[str], share: float, cache: dict[int, bytes]
+) -> dict[str, Path]:
+    from .._files import atomic_write_bytes
+    from ._encode import audio_mp3, audio_suffix, slug
+
+    out: dict[str, Path] = {}
+    (folder / "audio").mkdir(exist_ok=True)
+    for tag in shown:
+        try:
+            pick = expl.smallest_coalition(tag, share)
+        except XmtagError as exc:
+            logger.info("No listenable explanation for %r: %s", tag, exc)
+            continue
+        if pick.mask not in cache:
+            y, sr = expl.mix(pick.stems)
+            cache[pick.mask] = audio_mp3(y, sr)
+        data = cache[pick.mask]
+        out[f"listen:{tag}"] = atomic_write_bytes(
+            folder / "audio" / f"listen-{slug(tag)}{audio_suffix(data)}", data
+        )
+    return out
