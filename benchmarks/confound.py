@@ -217,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     import _tools
 
     import xmtag
-    from xmtag import metrics
-    from xmtag.coalitions import _evaluate as coalitions
+    from xmtag import coalitions, metrics
     from xmtag.taggers import FunctionTagger
 
     xmtag.explain  # noqa: B018 (import the module now, not mid-run)

@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     import shap
 
     import xmtag
+    from xmtag import coalitions
     from xmtag.attribution import baselines
-    from xmtag.coalitions import _evaluate as coalitions
 
     env = _common.environment(args)
     _common.print_environment(env)

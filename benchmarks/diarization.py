@@ -47,8 +47,7 @@ def conversations(n: int, seed0: int, cache: dict):
 
 
 def score_set(convs, args) -> tuple[list[dict], dict]:
-    from xmtag.speech import diarize
-    from xmtag.speech import der, jer
+    from xmtag.speech import der, diarize, jer
 
     diarize(convs[0][1].audio, sr=16000, progress=False)  # warm-up: load the models
     rows = []

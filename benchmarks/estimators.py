@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     _common.setup(args)
     import xmtag
+    from xmtag import coalitions
     from xmtag.attribution import baselines, estimators, shapley
-    from xmtag.coalitions import _evaluate as coalitions
 
     env = _common.environment(args)
     _common.print_environment(env)

@@ -85,8 +85,8 @@ def compare(stems, tagger, label: str, repeats: int, segments: int, progress: bo
     """
     import time
 
+    from xmtag import coalitions
     from xmtag.attribution import shapley
-    from xmtag.coalitions import _evaluate as coalitions
 
     times: dict[bool, list[float]] = {True: [], False: []}
     cpu: dict[bool, list[float]] = {True: [], False: []}

@@ -266,8 +266,8 @@ def test_segment_game_has_the_exact_segment_values():
 
 def test_naive_loop_matches_exact_shapley(tmp_path):
     import xmtag
+    from xmtag import coalitions
     from xmtag.attribution import shapley
-    from xmtag.coalitions import _evaluate as coalitions
     from xmtag.taggers import FunctionTagger
 
     cost = _load(BENCH / "cost.py")

@@ -45,6 +45,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_input_file",
+    "make_output_dir",
     "prepare_output_dir",
     "record_outputs",
     "OUTPUT_MARKER",
@@ -396,6 +397,41 @@ def _remove_listed(folder: Path, names: Iterable[str]) -> None:
             d.rmdir()  # only if now empty
 
 
+def make_output_dir(path: str | os.PathLike[str]) -> Path:
+    """Create a folder for outputs (with its parents), or refuse clearly: a file there, no permission.
+
+    Used by :func:`prepare_output_dir` (what ``xmtag explain`` writes) and ``Stems.save``.
+
+    Raises
+    ------
+    OutputError
+        If the path is a file, or the folder cannot be created or written into.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> make_output_dir(pathlib.Path(tempfile.mkdtemp()) / "a" / "b").is_dir()
+    True
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise OutputError(
+            f"Output folder {str(out)!r} is a file. Choose another output folder (--out): a file is "
+            "not a folder."
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot create output folder {str(out)!r}: {exc.strerror or exc}. Choose a writable location."
+        ) from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"Cannot write into output folder {str(out)!r}: permission denied. Choose a writable location."
+        )
+    return out
+
+
 def prepare_output_dir(
     path: str | os.PathLike[str], *, force: bool = False, owned: Iterable[str] = DEFAULT_OWNED
 ) -> Path:
@@ -441,19 +477,7 @@ def prepare_output_dir(
     >>> sorted(p.name for p in prepare_output_dir(out).iterdir())  # the old report is gone
     []
     """
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"Output folder {str(out)!r} is a file. Choose another output folder (--out).")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"Cannot create output folder {str(out)!r}: {exc.strerror or exc}. Choose a writable location."
-        ) from exc
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(
-            f"Cannot write into output folder {str(out)!r}: permission denied. Choose a writable location."
-        )
+    out = make_output_dir(path)
     listed = _read_marker(out)
     if listed is not None:
         _remove_listed(out, listed)

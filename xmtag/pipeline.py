@@ -20,7 +20,7 @@ Which path a call takes
   stem's ``values`` are the sum of its segments' values (with standard errors of that sum).
 
 The explanation records the method actually used, the tagger rows spent (``expl.budget``) and
-the rest of its provenance (:class:`~xmtag.provenance.Provenance`).
+the rest of its provenance (:class:`~xmtag.explanation._provenance.Provenance`).
 
 Examples
 --------
@@ -56,9 +56,10 @@ import numpy as np
 
 from . import _checks
 from ._version import __version__
+from .attribution import ENUMERATED_METHODS, EXACT_MAX_PLAYERS, METHODS
 from .errors import AudioError, AudioFileNotFoundError, InvalidGameError, TaggerError, XmtagError
 from .explanation import ENVELOPE_RATE, Explanation, Provenance, stems_digest, versions, waveform_envelope
-from .taggers.base import tagger_sr
+from .taggers import TaggerSpec, tagger_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .separation import Separator, Stems
@@ -74,13 +75,13 @@ CACHE_NAMESPACE = "coalitions"
 _CACHE_VERSION = 2
 
 
-def _resolve_tagger(tagger: Any, device: Any) -> Any:
+def _resolve_tagger(tagger: Any, device: Any) -> tuple[Any, TaggerSpec]:
+    """The tagger (loaded when given by name) and its spec, validated here once for the whole call."""
     from .taggers import load_tagger
-    from .taggers.base import check_tagger
 
     if isinstance(tagger, (str, os.PathLike)):
-        return load_tagger(tagger) if device in (None, "auto") else load_tagger(tagger, device=device)
-    return check_tagger(tagger)
+        tagger = load_tagger(tagger) if device in (None, "auto") else load_tagger(tagger, device=device)
+    return tagger, tagger_spec(tagger)
 
 
 def _resolve_source(
@@ -130,7 +131,8 @@ def _resolve_source(
 
 def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
     """The players' audio: the stems, or each stem split into frequency bands that sum to it
-    (:func:`xmtag.decompose.bands`; ``bands`` is a count of mel-spaced bands or inner edges in Hz)."""
+    (:func:`xmtag.separation.decompose.bands`; ``bands`` is a count of mel-spaced bands or inner edges
+    in Hz)."""
     if bands is None:
         return stems, None
     from .separation import Stems as _Stems
@@ -149,7 +151,7 @@ def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
     return _Stems(out, sr=stems.sr), [round(float(e), 3) for e in edges]
 
 
-def _cache_key(units: Stems, tagger: Any, segments: int | None, baseline: str) -> str:
+def _cache_key(units: Stems, tagger: Any, spec: TaggerSpec, segments: int | None, baseline: str) -> str:
     from .cache import make_key
 
     return make_key(
@@ -158,16 +160,23 @@ def _cache_key(units: Stems, tagger: Any, segments: int | None, baseline: str) -
         __version__,
         stems_digest(units),
         getattr(tagger, "name", None),
-        int(tagger_sr(tagger)),
-        getattr(tagger, "patch_length", None),
-        list(tagger.labels),
+        spec.sr,
+        spec.patch_length,
+        list(spec.labels),
         segments,
         baseline,
     )
 
 
 def _evaluate(
-    units: Stems, tagger: Any, segments: int | None, baseline: str, progress: bool, cache: bool, by_name: bool
+    units: Stems,
+    tagger: Any,
+    spec: TaggerSpec,
+    segments: int | None,
+    baseline: str,
+    progress: bool,
+    cache: bool,
+    by_name: bool,
 ):
     """Coalition values, from the cache when the same audio, tagger, segments and baseline were seen.
 
@@ -178,7 +187,7 @@ def _evaluate(
     from .coalitions import CoalitionValues, evaluate
 
     store = default_cache(enabled=bool(cache) and by_name)
-    key = _cache_key(units, tagger, segments, baseline)
+    key = _cache_key(units, tagger, spec, segments, baseline)
     hit = store.get(CACHE_NAMESPACE, key)
     if hit is not None:
         arrays, meta = hit
@@ -198,7 +207,7 @@ def _evaluate(
             baseline=meta.get("baseline", baseline),
             reuse=meta.get("reuse", "off"),
         ), True
-    cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline)
+    cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline, spec=spec)
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
     for name in ("segment_values", "segment_weights", "segment_bounds"):
         if getattr(cv, name) is not None:
@@ -221,6 +230,7 @@ def _evaluate(
 def _sampled(
     units: Stems,
     tagger: Any,
+    spec: TaggerSpec,
     segments: int | None,
     method: str,
     budget: int | None,
@@ -232,7 +242,7 @@ def _sampled(
     from .attribution import attribute
     from .coalitions import value_function
 
-    fn, players, bounds = value_function(units, tagger, segments=segments, baseline=baseline)
+    fn, players, bounds = value_function(units, tagger, segments=segments, baseline=baseline, spec=spec)
     n, k = len(units), bounds.shape[0]
     groups = None
     if segments is not None:
@@ -321,7 +331,7 @@ def explain(
         :data:`~xmtag.attribution.DEFAULT_BUDGET`).
     bands : int or list of float, optional
         Split every stem into frequency bands (a count of mel-spaced bands, or inner edges in
-        Hz) with :func:`xmtag.decompose.bands`: players become stem × band; with one stem (a
+        Hz) with :func:`xmtag.separation.decompose.bands`: players become stem × band; with one stem (a
         mix) and ``segments``, a time × frequency grid.
     seed : int
         Seed of the sampled methods.
@@ -364,21 +374,21 @@ def explain(
     budget = _checks.positive_int(budget, "budget", allow_none=True)
     seed = _checks.non_negative_int(seed, "seed")
     baseline = _checks.choice(baseline, "baseline", BASELINES)
-    _checks.choice(method, "method", ("exact", "banzhaf", "permutation", "kernel", "lime", "loo", "auto"))
+    _checks.choice(method, "method", METHODS)
     tags = [tags] if isinstance(tags, str) else (None if tags is None else list(tags))
     t_start = time.perf_counter()
     by_name = isinstance(tagger, (str, os.PathLike))
-    tagger = _resolve_tagger(tagger, device)
+    tagger, spec = _resolve_tagger(tagger, device)
     if tags is not None:  # fail before the expensive part
-        _checks.tag_indices(list(tagger.labels), tags)
+        _checks.tag_indices(list(spec.labels), tags)
     stems, source_info, separator_info = _resolve_source(source, separator, progress, cache)
     units, edges = _units(stems, bands)
     t_sep = time.perf_counter()
     n = len(units)
-    decomposable = segments is None or getattr(tagger, "patch_length", None) is not None
+    decomposable = segments is None or spec.patch_length is not None
     players = n if decomposable else n * segments
     chosen = resolve_method(method, players)
-    if chosen in ("exact", "banzhaf") and not decomposable and players > 16:
+    if chosen in ENUMERATED_METHODS and not decomposable and players > EXACT_MAX_PLAYERS:
         raise TaggerError(
             f"segments={segments} with a tagger that is not patch-decomposable makes {players} "
             "(stem, segment) players: too many to enumerate. Use method='permutation' (or 'auto') "
@@ -387,15 +397,15 @@ def explain(
     cached = False
     fields: dict[str, Any]
     rows_info: dict[str, Any] = {}
-    if chosen in ("exact", "banzhaf") and decomposable:
-        if n > 16:
+    if chosen in ENUMERATED_METHODS and decomposable:
+        if n > EXACT_MAX_PLAYERS:
             raise InvalidGameError(
                 f"{n} players ({len(stems)} stems{' x bands' if edges else ''}) is too many to enumerate "
                 f"(2**{n} coalitions); use method='permutation' or 'auto'."
             )
         if n > 12:
             logger.warning("%d players: %d coalition mixes will be scored.", n, 2**n)
-        cv, cached = _evaluate(units, tagger, segments, baseline, progress, cache, by_name)
+        cv, cached = _evaluate(units, tagger, spec, segments, baseline, progress, cache, by_name)
         if list(cv.names) != list(units.names):
             raise XmtagError(f"Internal error: coalition stems {cv.names} != {units.names}.")
         fields = {"coalition_values": cv.values, "n_rows": int(cv.n_tagger_rows)}
@@ -407,19 +417,17 @@ def explain(
                 segment_bounds=cv.segment_bounds,
             )
     else:
-        fields = _sampled(units, tagger, segments, chosen, budget, seed, baseline, progress)
+        fields = _sampled(units, tagger, spec, segments, chosen, budget, seed, baseline, progress)
         rows_info = fields.pop("rows_info")
     t_eval = time.perf_counter()
-    from .taggers.base import tagger_name
-
     rows = int(fields.pop("n_rows", fields.get("budget", 0)))
     provenance = Provenance(
         source=source_info,
         tagger={
-            "name": tagger_name(tagger),
-            "sample_rate": int(tagger_sr(tagger)),
-            "patch_length": getattr(tagger, "patch_length", None),
-            "n_labels": len(tagger.labels),
+            "name": spec.name,
+            "sample_rate": spec.sr,
+            "patch_length": spec.patch_length,
+            "n_labels": len(spec.labels),
         },
         separator=separator_info,
         method=chosen,
@@ -440,7 +448,7 @@ def explain(
             "stems": list(stems.names),
             "residual_db": stems.residual_db,
             "requested_method": method,
-            "seed": seed if chosen not in ("exact", "banzhaf", "loo") else None,
+            "seed": seed if chosen not in (*ENUMERATED_METHODS, "loo") else None,
             "n_coalitions": 2**n if n <= 63 else None,
             "from_cache": cached,
             "tagger_rows": rows_info,
@@ -449,11 +457,11 @@ def explain(
         },
     )
     common = {"envelope": waveform_envelope(stems), "provenance": provenance, "audio": units}
-    if "coalition_values" in fields and chosen in ("exact", "banzhaf") and decomposable:
+    if "coalition_values" in fields and chosen in ENUMERATED_METHODS and decomposable:
         expl = Explanation.from_game(
             fields.pop("coalition_values"),
             units.names,
-            list(tagger.labels),
+            list(spec.labels),
             method=chosen,
             budget=rows,
             **fields,
@@ -461,7 +469,7 @@ def explain(
         )
     else:
         fields.pop("budget", None)
-        expl = Explanation(units.names, list(tagger.labels), budget=rows, **fields, **common)
+        expl = Explanation(units.names, list(spec.labels), budget=rows, **fields, **common)
     if tags is not None or top is not None:
         expl = expl.select(tags, top)
     logger.info("%r in %.1f s", expl, time.perf_counter() - t_start)

@@ -18,8 +18,8 @@ import time
 import numpy as np
 import pytest
 
-from xmtag.cache import Cache, make_key
 from xmtag import cache as cachemod
+from xmtag.cache import Cache, make_key
 from xmtag.cli import main
 from xmtag.errors import CacheError
 

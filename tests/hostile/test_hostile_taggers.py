@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hostile_support import make_tone, run_python
 
-from xmtag.coalitions import _evaluate as coalitions
+from xmtag import coalitions
 from xmtag.errors import MissingDependencyError, TaggerError
 from xmtag.taggers import FunctionTagger, check_tagger
 

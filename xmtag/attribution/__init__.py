@@ -1,7 +1,7 @@
 r"""Every attribution method over one game, with one result type: :func:`attribute`.
 
 A *game* is a value function ``fn(masks) -> (len(masks), n_outputs)`` over coalition bitmasks
-of ``n`` players (see :mod:`xmtag.estimators`). :func:`attribute` runs one method on it and
+of ``n`` players (see :mod:`xmtag.attribution.estimators`). :func:`attribute` runs one method on it and
 returns an :class:`Attribution`, which :func:`xmtag.explain` turns into an
 :class:`~xmtag.Explanation`:
 
@@ -15,7 +15,7 @@ method          what it computes                                          tagger
 ``kernel``      KernelSHAP (``shap.KernelExplainer``), up to 8 seeded     <= ``budget``
                 runs sharing one memo, for standard errors; exact when
                 the budget covers every coalition
-``lime``        audioLIME's LIME (:func:`xmtag.baselines.lime`):          <= ``budget``
+``lime``        audioLIME's LIME (:func:`xmtag.attribution.baselines.lime`):          <= ``budget``
                 ridge coefficients, not Shapley values
 ``loo``         leave-one-out occlusion: ``f(N) - f(N \ {i})``           ``n + 2``
 ``auto``        ``exact`` up to :data:`AUTO_EXACT_MAX_PLAYERS` players,
@@ -48,9 +48,14 @@ from ._attribute import Attribution, attribute
 from ._methods import (
     AUTO_EXACT_MAX_PLAYERS,
     DEFAULT_BUDGET,
+    EFFICIENT_METHODS,
+    ENUMERATED_METHODS,
     EXACT_MAX_PLAYERS,
+    EXPLANATION_METHODS,
     MAX_PERMUTATIONS,
+    MAX_SAMPLED_PLAYERS,
     METHODS,
+    SCORE_TABLE_METHODS,
     resolve_method,
 )
 
@@ -63,6 +68,11 @@ __all__ = [
     "EXACT_MAX_PLAYERS",
     "DEFAULT_BUDGET",
     "MAX_PERMUTATIONS",
+    "MAX_SAMPLED_PLAYERS",
+    "EXPLANATION_METHODS",
+    "ENUMERATED_METHODS",
+    "EFFICIENT_METHODS",
+    "SCORE_TABLE_METHODS",
     "shapley",
     "estimators",
     "baselines",

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _checks
 from ..errors import InvalidGameError, XmtagError
-from ._methods import DEFAULT_BUDGET, EXACT_MAX_PLAYERS, MAX_PERMUTATIONS, resolve_method
+from ._methods import DEFAULT_BUDGET, ENUMERATED_METHODS, EXACT_MAX_PLAYERS, MAX_PERMUTATIONS, resolve_method
 from .estimators import MAX_SAMPLED_PLAYERS, ValueFunction, _MemoGame
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,7 +60,7 @@ def _groups(groups: np.ndarray | None, a: np.ndarray) -> np.ndarray | None:
 
 
 def _distinct_coalitions(n: int, n_perm: int, seed: int) -> int:
-    """Distinct coalitions :func:`xmtag.estimators.permutation` visits with these arguments."""
+    """Distinct coalitions :func:`xmtag.attribution.estimators.permutation` visits with these arguments."""
     rng = np.random.default_rng(seed)  # the same draws as the estimator's
     base = rng.random((n_perm // 2, n)).argsort(axis=1)
     perms = np.concatenate([base, base[:, ::-1]])
@@ -191,7 +191,7 @@ def attribute(
     budget = _checks.positive_int(budget, "budget", allow_none=True, error=InvalidGameError)
     seed = _checks.non_negative_int(seed, "seed")
     full = (1 << n) - 1 if n < 63 else None
-    if method in ("exact", "banzhaf"):
+    if method in ENUMERATED_METHODS:
         if n > EXACT_MAX_PLAYERS:
             raise InvalidGameError(
                 f"method={method!r} enumerates all 2**{n} coalitions; above {EXACT_MAX_PLAYERS} players use "

@@ -80,7 +80,7 @@ def lime(
     Parameters
     ----------
     fn : callable
-        Value function ``masks (B,) int64 -> (B, ...)`` (see :mod:`xmtag.estimators`).
+        Value function ``masks (B,) int64 -> (B, ...)`` (see :mod:`xmtag.attribution.estimators`).
     n : int
         Number of components (e.g. stems, or stems × segments).
     n_samples : int

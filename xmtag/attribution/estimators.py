@@ -30,13 +30,13 @@ from tqdm.auto import tqdm
 
 from .._checks import positive_int
 from ..errors import InvalidGameError, require
+from ._methods import MAX_SAMPLED_PLAYERS
 
 __all__ = ["Estimate", "permutation", "kernel", "kernel_from_values", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
 
 logger = logging.getLogger(__name__)
 
 #: Most players an estimator accepts (coalitions are int64 bitmasks).
-MAX_SAMPLED_PLAYERS = 63
 
 ValueFunction = Callable[[np.ndarray], np.ndarray]
 

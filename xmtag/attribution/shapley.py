@@ -27,7 +27,7 @@ segments
 
 At most :data:`MAX_PLAYERS` players (``2**16 = 65,536`` coalitions) are supported; larger
 games raise :class:`~xmtag.errors.InvalidGameError` and are the job of the sampling
-estimators in :mod:`xmtag.estimators`.
+estimators in :mod:`xmtag.attribution.estimators`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from functools import cache
 import numpy as np
 
 from ..errors import InvalidGameError
+from ._methods import EXACT_MAX_PLAYERS
 
 __all__ = [
     "MAX_PLAYERS",
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 #: Largest number of players the exact functions accept (``2**16`` coalitions).
-MAX_PLAYERS = 16
+MAX_PLAYERS = EXACT_MAX_PLAYERS
 
 
 def membership(masks: np.ndarray | int, n: int) -> np.ndarray:
@@ -163,7 +164,7 @@ def check_game(values: np.ndarray, name: str = "values", max_players: int | None
     if max_players is not None and n > max_players:
         raise InvalidGameError(
             f"{name}: {n} players ({2**n:,} coalitions) is above the supported maximum of "
-            f"{max_players} for exact values. Use the sampling estimators in xmtag.estimators "
+            f"{max_players} for exact values. Use the sampling estimators in xmtag.attribution.estimators "
             "(permutation or kernel) for larger games."
         )
     arr = arr.astype(np.float64, copy=False)

@@ -14,7 +14,7 @@ from .._files import check_input_file
 from ..errors import AudioError
 from ._signal import _BLOCK, _check_finite, resample, to_mono
 
-# writing lives in xmtag._audio_write (kept public here: xmtag.audio.save_audio, encode_audio)
+# writing lives in xmtag.audio._write (kept public here: xmtag.audio.save_audio, encode_audio)
 
 __all__ = ['load_audio', 'audio_info']
 
@@ -135,7 +135,7 @@ def load_audio(
     ----------
     path : str or os.PathLike
         wav, flac, ogg/vorbis, mp3, or any other format libsndfile reads; video and
-        compressed containers (mp4, m4a, webm, mkv, aac, ...) through PyAV (:mod:`xmtag._av`).
+        compressed containers (mp4, m4a, webm, mkv, aac, ...) through PyAV (:mod:`xmtag.audio._containers`).
     sr : int, optional
         Resample to this rate (soxr, high quality). ``None`` keeps the file's rate.
     mono : bool
@@ -160,6 +160,7 @@ def load_audio(
     Examples
     --------
     >>> import tempfile, os
+    >>> from xmtag.audio import save_audio
     >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
     >>> t = np.arange(8000) / 8000
     >>> _ = save_audio(path, np.sin(2 * np.pi * 440 * t).astype(np.float32), 8000)

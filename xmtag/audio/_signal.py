@@ -8,7 +8,7 @@ from ..errors import AudioError
 
 _BLOCK = 1 << 20  # frames per block when reading, writing and checking
 
-# writing lives in xmtag._audio_write (kept public here: xmtag.audio.save_audio, encode_audio)
+# writing lives in xmtag.audio._write (kept public here: xmtag.audio.save_audio, encode_audio)
 
 __all__ = ['resample', 'to_mono', 'to_stereo', 'check_waveform']
 

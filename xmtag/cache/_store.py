@@ -42,6 +42,7 @@ class Cache:
     Examples
     --------
     >>> import tempfile
+    >>> from xmtag.cache import make_key
     >>> c = Cache(tempfile.mkdtemp())
     >>> key = make_key("example", 1)
     >>> c.get("demo", key) is None
@@ -88,6 +89,7 @@ class Cache:
         Examples
         --------
         >>> import tempfile
+        >>> from xmtag.cache import make_key
         >>> c = Cache(tempfile.mkdtemp())
         >>> key = make_key("x")
         >>> p = c.path("demo", key)
@@ -204,6 +206,7 @@ class Cache:
         Examples
         --------
         >>> import tempfile
+        >>> from xmtag.cache import make_key
         >>> c = Cache(tempfile.mkdtemp())
         >>> calls = []
         >>> def compute():
@@ -233,6 +236,7 @@ class Cache:
         Examples
         --------
         >>> import tempfile
+        >>> from xmtag.cache import make_key
         >>> c = Cache(tempfile.mkdtemp())
         >>> _ = c.put("demo", make_key(1), {"x": np.zeros(1)})
         >>> c.clear("demo")

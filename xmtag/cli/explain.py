@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _checks
+from ..attribution import METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
 
-METHODS = ("exact", "banzhaf", "permutation", "kernel", "lime", "loo", "auto")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
-    if args.scores:  # an external tagger's scores (xmtag.scores)
+    if args.scores:  # an external tagger's scores (xmtag.explanation._scores)
         from ..explanation import from_scores
 
         kw = {"stems": args.stems, "units": args.units, "method": args.method, "seed": args.seed}

@@ -1,7 +1,7 @@
 """Evaluate a tagger on the mix of every subset of stems.
 
 :func:`evaluate` turns stems and a tagger into the coalition values that
-:mod:`xmtag.shapley` attributes: row ``m`` of ``CoalitionValues.values`` is the tagger's
+:mod:`xmtag.attribution.shapley` attributes: row ``m`` of ``CoalitionValues.values`` is the tagger's
 clip output for the sum of the stems whose bits are set in ``m`` (stem ``i`` is bit ``i``;
 mask 0 is the baseline, digital silence by default, the last mask the sum of all stems).
 
@@ -13,7 +13,7 @@ How the work is bounded:
 * **only the passes that matter** (``reuse=True``, the default, for patch-wise taggers): a
   coalition's input to a patch depends only on the stems that are not digitally silent in that
   patch's receptive field, so each distinct patch input is evaluated once and shared by every
-  coalition that agrees on it; exact, no threshold (:mod:`xmtag._coalition_reuse`);
+  coalition that agrees on it; exact, no threshold (:mod:`xmtag.coalitions._reuse`);
 * the empty coalition (silence) is memoised per tagger object for the life of the process, so
   it is paid once across calls (:func:`clear_silence_cache` forgets it);
 * a tqdm progress bar shows the passes (``progress=False`` hides it).
@@ -36,7 +36,7 @@ minus the sum of the stems) is not a player: the grand coalition is the sum of t
 patches are split into ``K`` contiguous groups as evenly as possible (segments are therefore
 always aligned to patch boundaries; the trailing samples after the last whole patch are ignored
 by the tagger and belong to no segment), and ``segment_values[m, k]`` is the mean output over
-group ``k``. :func:`xmtag.shapley.segments` turns these into exact (stem, segment) Shapley values
+group ``k``. :func:`xmtag.attribution.shapley.segments` turns these into exact (stem, segment) Shapley values
 at no extra tagger cost. Taggers that are not patch-decomposable raise a :class:`TaggerError`
 for ``segments`` here; :func:`estimate_segments` estimates their (stem, segment) values by
 permutation sampling, with standard errors.
@@ -48,10 +48,11 @@ from here.
 """
 
 
+from ..taggers import patch_context
 from ._evaluate import CoalitionValues, evaluate, patch_segments, prepare_stems
 from ._export import FORMATS, MANIFEST, coalition_name, export
 from ._mix import BASELINES, NoiseFloor, clear_silence_cache, resolve_baseline
-from ._reuse import PatchReuse, ReuseWarning, patch_context
+from ._reuse import PatchReuse, ReuseWarning
 from ._sampled import SegmentEstimate, estimate_segments, value_function
 
 __all__ = [

@@ -12,12 +12,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._checks import positive_int
-from ..attribution.shapley import MAX_PLAYERS
+from ..attribution import EXACT_MAX_PLAYERS as MAX_PLAYERS
 from ..audio import check_waveform, resample, to_mono
 from ..errors import AudioError, InvalidGameError, TaggerError, XmtagError
+from ..taggers import TaggerSpec, tagger_spec
 from . import _mix
 from ._mix import Mixer, NoiseFloor, resolve_baseline
-from ._reuse import PatchReuse, patch_context
+from ._reuse import PatchReuse
 
 __all__ = ["CoalitionValues", "evaluate", "prepare_stems", "patch_segments"]
 
@@ -64,7 +65,7 @@ class CoalitionValues:
         What an absent stem became: ``"silence"`` or the noise floor's description.
     reuse : str
         How patches were fed: ``"off"`` (whole clips), ``"windows"``, ``"patches"`` or ``"lead"``
-        (see :mod:`xmtag._coalition_reuse`).
+        (see :mod:`xmtag.coalitions._reuse`).
     """
 
     names: list[str]
@@ -108,14 +109,12 @@ class CoalitionValues:
 # inputs
 
 
-def _tagger_name(tagger: Any) -> str:
-    return str(getattr(tagger, "name", None) or type(tagger).__name__)
-
-
-def _check_tagger(tagger: Any, need_patches: bool) -> tuple[list[str], int, int | None]:
-    from ..taggers.base import tagger_spec  # the one place taggers are validated
-
-    return tagger_spec(tagger, need_patches=need_patches)
+def resolve_spec(tagger: Any, spec: TaggerSpec | None, need_patches: bool) -> TaggerSpec:
+    """The tagger's :class:`~xmtag.taggers.TaggerSpec`: the caller's (validated once per call by
+    :func:`xmtag.explain`) or a fresh one; ``predict_patches`` is checked when segments need it."""
+    if spec is None or (need_patches and not callable(getattr(tagger, "predict_patches", None))):
+        return tagger_spec(tagger, need_patches=need_patches)
+    return spec
 
 
 def prepare_stems(
@@ -240,6 +239,7 @@ def evaluate(
     progress: bool = True,
     baseline: str | NoiseFloor = "silence",
     reuse: bool = True,
+    spec: TaggerSpec | None = None,
 ) -> CoalitionValues:
     """Run a tagger on the mix of every subset of stems, each distinct input exactly once.
 
@@ -251,7 +251,7 @@ def evaluate(
         Any object with ``labels``, ``sample_rate``, ``patch_length``, ``predict`` and (for
         ``segments``) ``predict_patches``. Optional: ``patch_context`` (samples before a patch
         that reach its output; ``None``: the whole clip) and ``predict_windows`` (see
-        :mod:`xmtag._coalition_reuse`).
+        :mod:`xmtag.coalitions._reuse`).
     sr : int, optional
         Sample rate of a plain mapping of arrays.
     segments : int, optional
@@ -270,6 +270,10 @@ def evaluate(
         Patch-wise taggers: evaluate each distinct (patch, active stems) input once (exact).
         ``False`` evaluates every coalition as a whole clip.
 
+    spec : TaggerSpec, optional
+        The tagger's validated spec when the caller already has it (:func:`xmtag.explain` passes
+        it, so a tagger is validated once per call).
+
     Returns
     -------
     CoalitionValues
@@ -277,7 +281,7 @@ def evaluate(
     Raises
     ------
     InvalidGameError
-        For more than :data:`xmtag.shapley.MAX_PLAYERS` stems (use the estimators) or a bad
+        For more than :data:`xmtag.attribution.shapley.MAX_PLAYERS` stems (use the estimators) or a bad
         ``batch_size``.
     TaggerError
         For an object that is not a tagger, ``segments`` with a tagger that is not
@@ -317,17 +321,18 @@ def evaluate(
     floor_spec = resolve_baseline(baseline)
     if not isinstance(reuse, (bool, np.bool_)):
         raise XmtagError(f"reuse must be True or False, got {reuse!r}.")
-    labels, tsr, patch_length = _check_tagger(tagger, need_patches=segments is not None)
+    spec = resolve_spec(tagger, spec, need_patches=segments is not None)
+    labels, tsr, patch_length = spec.labels, spec.sr, spec.patch_length
     names, tracks, orig_sr, orig_samples = prepare_stems(stems, tsr, sr=sr)
     n = len(names)
     if n > MAX_PLAYERS:
         raise InvalidGameError(
             f"{n} stems need {2**n:,} tagger passes; exact evaluation supports at most {MAX_PLAYERS} stems. "
-            "Merge stems, or use xmtag.coalitions.value_function with xmtag.estimators."
+            "Merge stems, or use xmtag.coalitions.value_function with xmtag.attribution.estimators."
         )
     n_samples = tracks.shape[1]
     n_tags = len(labels)
-    tname = _mix.tagger_name(tagger)
+    tname = spec.name
 
     groups = None
     n_patches = None if patch_length is None else _mix.n_patches(n_samples, patch_length)
@@ -367,8 +372,7 @@ def evaluate(
 
     engine = None
     if reuse and n_patches is not None and callable(getattr(tagger, "predict_patches", None)):
-        context, _ = patch_context(tagger)
-        if context is not None:
+        if spec.patch_context is not None:
             engine = PatchReuse(
                 tagger, tracks, mixer.players, patch_length, n_patches, floor, names, batch * row
             )

@@ -4,7 +4,7 @@ A tagger behind a web service, a licence server or a colleague's laptop cannot b
 :func:`xmtag.explain`. :func:`export` writes what such a tagger must score instead: the mix of
 every subset of stems (``2**n`` files; or every coalition x time segment) with a stable,
 readable name, and a manifest that says which stems each file holds. Score the files with the
-tagger, add one column per tag to the manifest, and :func:`xmtag.scores.from_scores` (also
+tagger, add one column per tag to the manifest, and :func:`xmtag.explanation._scores.from_scores` (also
 ``xmtag.Explanation.from_scores``) turns the table into an explanation.
 
 File names are ``<mask>_<stems>.<format>``: the coalition's bitmask zero-padded to the width
@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from .._checks import choice, positive_int
 from .._files import atomic_write_text
+from ..attribution import EXACT_MAX_PLAYERS
 from ..errors import OutputError, XmtagError
 
 __all__ = ["export", "coalition_name", "MANIFEST", "FORMATS"]
@@ -152,7 +153,7 @@ def export(
         ``xmtag.explain(..., segments=K)``.
     masks : iterable of int, optional
         Only these coalitions (bitmasks), e.g. the ones a sampled estimator needs
-        (:func:`xmtag.scores.needed_masks`). Default: all ``2**n``.
+        (:func:`xmtag.explanation._scores.needed_masks`). Default: all ``2**n``.
     mono : bool
         Write mono mixes built exactly as :func:`xmtag.coalitions.evaluate` builds them (each
         stem downmixed, then resampled to ``sr``, then summed), so that a tagger reading the files
@@ -194,10 +195,10 @@ def export(
     st = _as_stems(stems)
     names = list(st.names)
     n = len(names)
-    if n > 16:
+    if n > EXACT_MAX_PLAYERS:
         raise XmtagError(
             f"export: {n} stems make {2**n:,} mixes; merge stems, or pass masks= (the coalitions a "
-            "sampled estimator needs, see xmtag.scores.needed_masks)."
+            "sampled estimator needs, see xmtag.explanation._scores.needed_masks)."
         )
     out_sr = int(st.sr) if sr is None else positive_int(sr, "sr")
     todo = _masks(masks, n)

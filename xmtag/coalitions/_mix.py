@@ -16,7 +16,7 @@ explanations), and :func:`xmtag.coalitions.evaluate` records which was used.
 **Mixes** are sums in float32: the noise floor first (if any), then the present stems in stem
 order, so a coalition's mix is the same bit for bit however it is batched, and adding a stem
 that is digitally silent over some samples leaves those samples bit-identical (``x + 0 == x``),
-which is what makes the patch-level reuse of :mod:`xmtag._coalition_reuse` exact.
+which is what makes the patch-level reuse of :mod:`xmtag.coalitions._reuse` exact.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 
 from .._checks import choice, finite_float, non_negative_int, positive_int
 from ..errors import InvalidGameError, TaggerError, XmtagError
+from ..taggers import tagger_name
 
 __all__ = ["NoiseFloor", "BASELINES", "resolve_baseline", "baseline_name", "clear_silence_cache"]
 
@@ -37,7 +38,7 @@ __all__ = ["NoiseFloor", "BASELINES", "resolve_baseline", "baseline_name", "clea
 BASELINES = ("silence", "noise")
 
 # tagger -> {key: output for digital silence}; keys: (n_samples, "clip" | "patches") for whole
-# clips, ("window", kind, width) for single patch inputs (see xmtag._coalition_reuse)
+# clips, ("window", kind, width) for single patch inputs (see xmtag.coalitions._reuse)
 _SILENCE: weakref.WeakKeyDictionary[Any, dict[tuple, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
@@ -79,22 +80,22 @@ class NoiseFloor:
     def __str__(self) -> str:
         return f"noise({self.color}, {self.level_db:g} dBFS RMS, seed {self.seed})"
 
-    def signal(self, n_samples: int, sample_rate: int) -> np.ndarray:
-        """The noise floor, float32 ``(n_samples,)`` at ``sample_rate``, RMS ``10 ** (level_db / 20)``.
+    def signal(self, n_samples: int, sr: int | None = None, *, sample_rate: int | None = None) -> np.ndarray:
+        """The noise floor, float32 ``(n_samples,)`` at ``sr``, RMS ``10 ** (level_db / 20)``.
 
         Parameters
         ----------
         n_samples : int
             Length of the clip.
-        sample_rate : int
-            Rate of the clip (sets the 20 Hz corner of pink noise).
+        sr : int
+            Rate of the clip (sets the 20 Hz corner of pink noise); ``sample_rate=`` is accepted too.
 
         Returns
         -------
         numpy.ndarray
         """
         n = positive_int(n_samples, "n_samples")
-        sr = positive_int(sample_rate, "sample_rate")
+        sr = positive_int(sr if sr is not None else sample_rate, "sr")
         white = np.random.default_rng(self.seed).standard_normal(n)
         if self.color == "pink" and n > 1:
             spec = np.fft.rfft(white)
@@ -144,9 +145,9 @@ def baseline_name(floor: NoiseFloor | None) -> str:
     return "silence" if floor is None else str(floor)
 
 
-def floor_signal(floor: NoiseFloor | None, n_samples: int, sample_rate: int) -> np.ndarray | None:
+def floor_signal(floor: NoiseFloor | None, n_samples: int, sr: int) -> np.ndarray | None:
     """The floor's samples for a clip, or ``None`` for silence."""
-    return None if floor is None else floor.signal(n_samples, sample_rate)
+    return None if floor is None else floor.signal(n_samples, sr)
 
 
 class Mixer:
@@ -172,10 +173,6 @@ class Mixer:
             if rows.size:
                 out[rows, a:b] += self.tracks[i, a:b]
         return out
-
-
-def tagger_name(tagger: Any) -> str:
-    return str(getattr(tagger, "name", None) or type(tagger).__name__)
 
 
 def check_output(out: Any, expected: tuple[int, ...], tagger: Any, what: str, masks: np.ndarray, names):

@@ -50,11 +50,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._checks import non_negative_int
-from ..errors import TaggerError
+from ..taggers import patch_context
 from ._mix import check_output, silence_memo
 
-__all__ = ["ReuseWarning", "patch_context", "PatchReuse"]
+__all__ = ["ReuseWarning", "PatchReuse"]
 
 #: agreement required between a patch fed alone and the same patch inside its clip (guard check)
 GUARD_TOLERANCE = 1e-5
@@ -62,34 +61,6 @@ GUARD_TOLERANCE = 1e-5
 
 class ReuseWarning(UserWarning):
     """Patch-level reuse was switched off for a tagger whose patches are not independent."""
-
-
-def patch_context(tagger: Any) -> tuple[int | None, bool]:
-    """``(context, declared)``: samples before a patch that reach its output, and whether the tagger said so.
-
-    ``context`` is ``None`` when the tagger declares ``patch_context = None`` (patches may see
-    the whole clip: no reuse).
-
-    Examples
-    --------
-    >>> class T:
-    ...     patch_context = 256
-    >>> patch_context(T()), patch_context(object())
-    ((256, True), (0, False))
-    """
-    if not hasattr(tagger, "patch_context"):
-        return 0, False
-    c = tagger.patch_context
-    if c is None:
-        return None, True
-    c = non_negative_int(
-        c,
-        f"{getattr(tagger, 'name', type(tagger).__name__)}.patch_context (samples before a patch that reach "
-        "its output)",
-        allow_none=True,
-        error=TaggerError,
-    )
-    return int(c), True
 
 
 class PatchReuse:

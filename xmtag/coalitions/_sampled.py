@@ -1,9 +1,9 @@
 """Value functions for the sampling estimators, and sampled (stem, segment) values.
 
 Part of :mod:`xmtag.coalitions` (import the public names from there).
-:func:`value_function` gives ``masks -> clip outputs`` for :mod:`xmtag.estimators`; with a
+:func:`value_function` gives ``masks -> clip outputs`` for :mod:`xmtag.attribution.estimators`; with a
 patch-wise tagger it shares every distinct patch input across calls (the reuse of
-:mod:`xmtag._coalition_reuse`, exact), so revisited coalitions and coalitions that agree on a
+:mod:`xmtag.coalitions._reuse`, exact), so revisited coalitions and coalitions that agree on a
 patch cost no new rows. :func:`estimate_segments` samples (stem, segment) Shapley values for
 taggers that are not patch-decomposable.
 """
@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..attribution import MAX_SAMPLED_PLAYERS
 from ..errors import InvalidGameError
+from ..taggers import TaggerSpec, tagger_spec
+from ._evaluate import patch_segments, prepare_stems, resolve_spec
 from ._mix import (
     Mixer,
     NoiseFloor,
@@ -26,7 +29,7 @@ from ._mix import (
     sample_segments,
     silence_memo,
 )
-from ._reuse import PatchReuse, patch_context
+from ._reuse import PatchReuse
 
 __all__ = ["SegmentEstimate", "value_function", "estimate_segments"]
 
@@ -154,6 +157,7 @@ def value_function(
     baseline: str | NoiseFloor = "silence",
     reuse: bool = True,
     batch_size: int = 16,
+    spec: TaggerSpec | None = None,
 ) -> tuple[Any, list[str], np.ndarray]:
     """A value function ``masks -> tagger clip outputs`` for the sampling estimators.
 
@@ -197,12 +201,12 @@ def value_function(
     >>> players, fn(np.array([0, 0b0011, 0b1111])).ravel().tolist()
     (['a@0', 'a@1', 'b@0', 'b@1'], [0.0, 1.0, 2.0])
     """
-    from ._evaluate import _check_tagger, patch_segments, prepare_stems
     from ._mix import batch_size as check_batch_size
 
     batch = check_batch_size(batch_size)
     floor_spec = resolve_baseline(baseline)
-    labels, tsr, patch_length = _check_tagger(tagger, need_patches=False)
+    spec = resolve_spec(tagger, spec, need_patches=False)
+    labels, tsr, patch_length = spec.labels, spec.sr, spec.patch_length
     names, tracks, _, _ = prepare_stems(stems, tsr, sr=sr)
     n_samples = tracks.shape[1]
     n_tags = len(labels)
@@ -222,7 +226,7 @@ def value_function(
             spans = sample_segments(n_samples, segments)
         players_idx = [(i, a, b) for i in range(len(names)) for a, b in spans]
         player_names = [f"{nm}@{k}" for nm in names for k in range(len(spans))]
-    if len(players_idx) > 63:
+    if len(players_idx) > MAX_SAMPLED_PLAYERS:
         raise InvalidGameError(
             f"{len(players_idx)} players (stems x segments) is above the 63 that int64 coalition masks "
             "hold; use fewer segments."
@@ -230,7 +234,7 @@ def value_function(
     mixer = Mixer(tracks, players_idx, floor_signal(floor_spec, n_samples, tsr))
     fn: Any = None
     if reuse and patch_length is not None and callable(getattr(tagger, "predict_patches", None)):
-        if patch_context(tagger)[0] is not None:
+        if spec.patch_context is not None:
             p_count = n_patches(n_samples, patch_length)
             engine = PatchReuse(
                 tagger, tracks, players_idx, patch_length, p_count, mixer.floor, player_names, batch * p_count
@@ -272,7 +276,7 @@ def estimate_segments(
     segments : int
         Number of time segments.
     n_permutations, seed
-        As for :func:`xmtag.estimators.permutation`.
+        As for :func:`xmtag.attribution.estimators.permutation`.
     batch_size : int
         Most mixes per tagger call.
     progress : bool
@@ -293,9 +297,7 @@ def estimate_segments(
         As for :func:`evaluate`.
     """
     from ..attribution.estimators import permutation
-    from ._evaluate import _check_tagger
-
-    labels, _, _ = _check_tagger(tagger, need_patches=False)
+    labels = tagger_spec(tagger).labels
     fn, players, bounds = value_function(
         stems, tagger, sr=sr, segments=segments, baseline=baseline, reuse=reuse, batch_size=batch_size
     )

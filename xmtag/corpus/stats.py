@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .. import _checks
 from ..errors import XmtagError
+from ..metrics import bootstrap_columns
+
+#: The corpus tables' bootstrap: :func:`xmtag.metrics.bootstrap_columns` (one implementation).
+bootstrap_mean = bootstrap_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -16,41 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["summarize", "bootstrap_mean"]
 
 
-def bootstrap_mean(x: np.ndarray, *, ci: float = 0.95, n_boot: int = 1000, seed: int = 0) -> tuple:
-    """Mean of each column of ``x`` (rows: tracks) and its percentile bootstrap interval.
-
-    Tracks are resampled with replacement ``n_boot`` times (the same resamples for every
-    column, so intervals of different stems and tags are comparable); NaN entries (a track
-    without that stem) are left out of the mean.
-
-    Returns
-    -------
-    mean, low, high, n : numpy.ndarray
-        Per column.
-
-    Examples
-    --------
-    >>> m, lo, hi, n = bootstrap_mean(np.array([[1.0], [2.0], [3.0], [4.0]]), n_boot=200)
-    >>> float(m[0]), bool(lo[0] < 2.5 < hi[0]), int(n[0])
-    (2.5, True, 4)
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, np.newaxis]
-    ok = ~np.isnan(x)
-    n = ok.sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        mean = np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1), np.nan)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
-    vals = np.where(ok, x, 0.0)[idx]  # (B, N, C)
-    cnt = ok[idx].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boots = vals.sum(axis=1) / cnt
-    alpha = (1.0 - ci) / 2.0
-    lo = np.nanquantile(boots, alpha, axis=0) if x.shape[0] > 1 else mean.copy()
-    hi = np.nanquantile(boots, 1.0 - alpha, axis=0) if x.shape[0] > 1 else mean.copy()
-    return mean, lo, hi, n
 
 
 def summarize(

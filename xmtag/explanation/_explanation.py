@@ -3,14 +3,15 @@
 :func:`xmtag.explain` (in :mod:`xmtag.pipeline`) makes one from a song; every attribution method
 (exact Shapley values, Banzhaf values, permutation sampling, KernelSHAP, LIME, leave-one-out)
 returns the same type, so the same plots (:mod:`xmtag.plots`), tables, files
-(:mod:`xmtag.fileformat`), reports and metrics work on all of them. Sampled methods carry
+(:mod:`xmtag.explanation._format`), reports and metrics work on all of them. Sampled methods carry
 standard errors in :attr:`Explanation.stderr`; an explanation made without the value of every
 coalition has ``coalition_values = None``, and the features that need them (interactions, the
 smallest coalition that keeps a tag, the report's mixing desk) say so with
 :class:`~xmtag.errors.CoalitionsUnavailableError`.
 
-Related modules: :mod:`xmtag.fileformat` (``save``/``load``), :mod:`xmtag.listening` (audio of
-coalitions), :mod:`xmtag.provenance` (where it came from), :mod:`xmtag.export` (everything
+Related modules: :mod:`xmtag.explanation._format` (``save``/``load``),
+:mod:`xmtag.explanation._listening` (audio of
+coalitions), :mod:`xmtag.explanation._provenance` (where it came from), :mod:`xmtag.export` (everything
 ``xmtag explain`` writes).
 
 """
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _checks
+from ..attribution import EFFICIENT_METHODS, EXPLANATION_METHODS
 from ..errors import (
     CoalitionsUnavailableError,
     ExplanationFileError,
@@ -55,10 +57,8 @@ __all__ = [
     "EFFICIENT_METHODS",
 ]
 
-#: Attribution methods an explanation can hold.
-METHODS = ("exact", "banzhaf", "permutation", "kernel", "lime", "loo")
-#: Methods whose values add up to ``prediction - base_values`` (checked on construction).
-EFFICIENT_METHODS = ("exact", "permutation", "kernel")
+#: Attribution methods an explanation can hold (:mod:`xmtag.attribution`'s registry).
+METHODS = EXPLANATION_METHODS
 _EFFICIENCY_TOL = 1e-6
 
 
@@ -89,7 +89,7 @@ class Explanation:
         when not every coalition was evaluated (sampled methods).
     interactions : array_like, optional
         ``(n_stems, n_stems, n_tags)`` pairwise Shapley interaction index; the diagonal holds the
-        Shapley values (see :func:`xmtag.shapley.interactions`).
+        Shapley values (see :func:`xmtag.attribution.shapley.interactions`).
     stderr : array_like, optional
         ``(n_stems, n_tags)`` standard error of each value, for sampled methods (``None`` when
         exact or unknown).
@@ -112,7 +112,7 @@ class Explanation:
         ``(2, frames)`` min/max of the mono mixture per frame at ``provenance.extra["envelope_rate"]``
         frames per second (the waveform drawn by :func:`xmtag.plots.timeline`).
     provenance : Provenance or dict, optional
-        Where the explanation came from (:class:`xmtag.provenance.Provenance`).
+        Where the explanation came from (:class:`xmtag.explanation._provenance.Provenance`).
     metadata : dict, optional
         The first wave's free-form provenance dictionary; read into :attr:`provenance`.
     audio : Stems, optional
@@ -237,7 +237,7 @@ class Explanation:
     def from_scores(cls, table: Any, **kwargs: Any) -> Explanation:
         """An explanation from a table of scores, one row per coalition.
 
-        See :func:`xmtag.scores.from_scores` for the table's layout and the keywords.
+        See :func:`xmtag.explanation._scores.from_scores` for the table's layout and the keywords.
         """
         from ._scores import from_scores
 
@@ -258,11 +258,6 @@ class Explanation:
             )
 
     # -- basic views ---------------------------------------------------------------------------
-    @property
-    def stem_names(self) -> list[str]:
-        """The player (stem) names: the same list as :attr:`stems`."""
-        return self.stems
-
     @property
     def n_stems(self) -> int:
         """Number of stems (players)."""
@@ -467,7 +462,9 @@ class Explanation:
 
     # -- tables and exports --------------------------------------------------------------------
     def to_frame(self, segments: bool = False) -> pd.DataFrame:
-        """A tidy table with one row per (tag, stem) (and segment): :func:`xmtag.tables.to_frame`.
+        """A tidy table with one row per (tag, stem) (and segment).
+
+        See :func:`xmtag.explanation._tables.to_frame`.
 
         Examples
         --------
@@ -480,14 +477,17 @@ class Explanation:
         return to_frame(self, segments)
 
     def to_shap(self, tag: str | int | None = None) -> shap.Explanation:
-        """The attributions as a :class:`shap.Explanation`, for shap's plots: :func:`xmtag.tables.to_shap`."""
+        """The attributions as a :class:`shap.Explanation`, for shap's plots.
+
+        See :func:`xmtag.explanation._tables.to_shap`.
+        """
         from ._tables import to_shap
 
         return to_shap(self, tag)
 
-    # -- save / load (xmtag.fileformat) --------------------------------------------------------
+    # -- save / load (xmtag.explanation._format) --------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the explanation to one file, atomically (:func:`xmtag.fileformat.save`).
+        """Write the explanation to one file, atomically (:func:`xmtag.explanation._format.save`).
 
         Examples
         --------
@@ -503,7 +503,7 @@ class Explanation:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], audio: Stems | None = None) -> Explanation:
-        """Read an explanation written by :meth:`save` (:func:`xmtag.fileformat.load`).
+        """Read an explanation written by :meth:`save` (:func:`xmtag.explanation._format.load`).
 
         Raises
         ------
@@ -517,9 +517,9 @@ class Explanation:
 
         return load(path, audio=audio, cls=cls)
 
-    # -- audio (xmtag.listening) ---------------------------------------------------------------
+    # -- audio (xmtag.explanation._listening) ---------------------------------------------------------------
     def attach_audio(self, audio: Stems, check: bool = True) -> Explanation:
-        """Attach the stems' audio (:func:`xmtag.listening.attach_audio`); returns ``self``."""
+        """Attach the stems' audio (:func:`xmtag.explanation._listening.attach_audio`); returns ``self``."""
         from ._listening import attach_audio
 
         return attach_audio(self, audio, check)
@@ -532,7 +532,7 @@ class Explanation:
     def smallest_coalition(self, tag: str | int, share: float = DEFAULT_SHARE) -> Listenable:
         """The smallest set of stems whose mix keeps ``share`` of the tag (no tagger pass).
 
-        See :func:`xmtag.listening.smallest_coalition` for the rule.
+        See :func:`xmtag.explanation._listening.smallest_coalition` for the rule.
 
         Examples
         --------
@@ -547,7 +547,10 @@ class Explanation:
     def listen(
         self, tag: str | int, path: str | os.PathLike[str], share: float = DEFAULT_SHARE
     ) -> Listenable:
-        """Write the smallest coalition's mix that keeps the tag (:func:`~xmtag.listening.listen`)."""
+        """Write the smallest coalition's mix that keeps the tag.
+
+        See :func:`~xmtag.explanation._listening.listen`.
+        """
         from ._listening import listen
 
         return listen(self, tag, path, share)
@@ -561,7 +564,10 @@ class Explanation:
         return save_audio(path, audio[self.stems[i]], audio.sr)
 
     def mix(self, stems: Iterable[str | int] | None = None) -> tuple[np.ndarray, int]:
-        """A coalition's audio (default: the full mix) and its rate (:func:`xmtag.listening.mix`)."""
+        """A coalition's audio (default: the full mix) and its rate.
+
+        See :func:`xmtag.explanation._listening.mix`.
+        """
         from ._listening import mix
 
         return mix(self, stems)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _checks
+from ..attribution import ENUMERATED_METHODS
 from ..errors import InvalidGameError
 from ._fields import explanation_class
 
@@ -34,7 +35,7 @@ def from_game(
     audio: Stems | None = None,
     budget: int | None = None,
 ) -> Explanation:
-    """Compute an explanation from the value of every coalition with :mod:`xmtag.shapley`.
+    """Compute an explanation from the value of every coalition with :mod:`xmtag.attribution.shapley`.
 
     Parameters
     ----------
@@ -46,7 +47,7 @@ def from_game(
         Shapley values (default) or Banzhaf values.
     segment_coalition_values : array_like, optional
         ``(2**n, K, n_tags)`` per-segment games; with ``segment_weights`` (K,) summing to 1
-        they give ``segment_values`` through :func:`xmtag.shapley.segments`.
+        they give ``segment_values`` through :func:`xmtag.attribution.shapley.segments`.
     segment_weights, segment_bounds, envelope, provenance, metadata, audio, budget
         As for :class:`~xmtag.Explanation`.
 
@@ -70,7 +71,7 @@ def from_game(
     from ..attribution import shapley
     Explanation = explanation_class()
 
-    method = _checks.choice(method, "from_game(method)", ("exact", "banzhaf"))
+    method = _checks.choice(method, "from_game(method)", ENUMERATED_METHODS)
     v = shapley.check_game(coalition_values, name="coalition_values")
     if v.ndim == 1:
         v = v[:, np.newaxis]

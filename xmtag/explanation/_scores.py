@@ -36,7 +36,7 @@ Examples
 >>> from_scores(table.iloc[:3])
 Traceback (most recent call last):
 ...
-xmtag.scores.ScoreTableError: The score table lacks 1 of the 4 coalitions of stems ['a', 'b']: a+b ...
+xmtag.explanation._scores.ScoreTableError: The score table lacks 1 of the 4 coalitions of stems ...
 """
 
 from __future__ import annotations
@@ -50,13 +50,14 @@ import numpy as np
 
 from .._checks import choice, label_list, positive_int
 from .._files import check_input_file
+from ..attribution import SCORE_TABLE_METHODS
 from ..errors import MissingDependencyError, XmtagError
 from ._fields import explanation_class
 
 __all__ = ["from_scores", "needed_masks", "read_table", "ScoreTableError", "METHODS", "RESERVED_COLUMNS"]
 
 #: Methods :func:`from_scores` accepts.
-METHODS = ("exact", "kernel", "permutation")
+METHODS = SCORE_TABLE_METHODS
 #: Columns that are never taken as tag scores.
 RESERVED_COLUMNS = ("mask", "stems", "path", "duration", "segment", "start", "end")
 _SHOWN = 12
@@ -308,7 +309,7 @@ def needed_masks(
 
     Export only these (``xmtag.coalitions.export(stems, folder, masks=needed_masks(n))``),
     score them externally, and ``from_scores(table, method="permutation", n_permutations=...,
-    seed=...)`` reproduces :func:`xmtag.estimators.permutation` with the same settings.
+    seed=...)`` reproduces :func:`xmtag.attribution.estimators.permutation` with the same settings.
 
     Parameters
     ----------
@@ -317,7 +318,7 @@ def needed_masks(
     method : {"permutation"}
         The sampled method.
     n_permutations, seed
-        As for :func:`xmtag.estimators.permutation`.
+        As for :func:`xmtag.attribution.estimators.permutation`.
 
     Returns
     -------
@@ -383,8 +384,8 @@ def from_scores(
     method : {"exact", "kernel", "permutation"}
         ``exact`` needs every coalition. ``kernel``: KernelSHAP (Shapley-kernel weighted least
         squares, efficiency imposed exactly) fitted on the coalitions present
-        (:func:`xmtag.estimators.kernel_from_values`); with all coalitions it equals the exact
-        values. ``permutation``: :func:`xmtag.estimators.permutation` with ``n_permutations`` and
+        (:func:`xmtag.attribution.estimators.kernel_from_values`); with all coalitions it equals the exact
+        values. ``permutation``: :func:`xmtag.attribution.estimators.permutation` with ``n_permutations`` and
         ``seed``, reading each coalition from the table (every coalition its orders visit must be
         present, see :func:`needed_masks`).
     base : float, sequence or mapping, optional
@@ -615,8 +616,9 @@ def _sampled(values, have, names, labels, method, n_permutations, seed, meta) ->
                 lacking,
                 names,
                 f"the {need.size} coalitions that {n_permutations} permutations (seed {seed}) visit",
-                "Score them (xmtag.scores.needed_masks lists them; xmtag.coalitions.export(..., masks=...) "
-                "writes them), or use method='kernel', which fits whatever coalitions are present.",
+                "Score them (xmtag.explanation.needed_masks lists them; "
+                "xmtag.coalitions.export(..., masks=...) writes them), or use method='kernel', which fits "
+                "whatever coalitions are present.",
             )
 
         def lookup(masks: np.ndarray) -> np.ndarray:

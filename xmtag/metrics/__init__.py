@@ -40,9 +40,9 @@ Metrics (each a function here; :func:`faithfulness` computes all of them as a ta
 FF and top-k scores are in the explanation's own units.
 
 Sanity checks of the explainer rather than of one explanation live in
-:mod:`xmtag.metrics_sanity` (:func:`randomization_check`, Adebayo et al. 2018, and
+:mod:`xmtag.metrics._sanity` (:func:`randomization_check`, Adebayo et al. 2018, and
 :func:`stability`); :func:`summarize` (bootstrap confidence intervals) and :func:`wilson`
-(binomial intervals) in :mod:`xmtag.metrics_stats`. All are importable from here.
+(binomial intervals) in :mod:`xmtag.metrics._stats`. All are importable from here.
 
 Every function accepts an :class:`~xmtag.Explanation` of any method, or any object with
 ``stems``, ``labels`` and ``values`` (``(n, T)``) and, when available, ``coalition_values``
@@ -88,13 +88,14 @@ from ._curves import (
     topk_vs_random,
 )
 from ._sanity import ATTRIBUTIONS, randomization_check, randomized_taggers, stability, tagger_layers
-from ._stats import bootstrap_mean, summarize, wilson
+from ._stats import bootstrap_columns, bootstrap_mean, summarize, wilson
 
 __all__ = [
     "ATTRIBUTIONS",
     "METRICS",
     "CoalitionsUnavailableError",
     "bootstrap_mean",
+    "bootstrap_columns",
     "tagger_layers",
     "AD",
     "AG",

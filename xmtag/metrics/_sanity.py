@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -92,24 +91,6 @@ def _module(tagger: Any) -> Any:
     return m if isinstance(m, torch.nn.Module) else None
 
 
-def _is_musicnn_port(tagger: Any) -> bool:
-    return all(hasattr(tagger, a) for a in ("_net", "checkpoint", "arch")) and type(tagger).__name__ in (
-        "MusicnnTagger",
-    )
-
-
-def _musicnn_arrays(tagger: Any) -> dict[str, np.ndarray]:
-    from ..cache import default_cache
-    from ..taggers.musicnn import _load_weights
-
-    return _load_weights(Path(tagger.checkpoint), tagger.arch, default_cache())[0]
-
-
-def _array_layer(key: str) -> str:
-    head = key.split(".")[0]
-    return head[: -len("_bn")] if head.endswith("_bn") else head
-
-
 def tagger_layers(tagger: Any) -> list[str]:
     """Names of a tagger's weight layers, input to output, as :func:`randomized_taggers` sees them.
 
@@ -125,11 +106,9 @@ def tagger_layers(tagger: Any) -> list[str]:
             for name, m in module.named_modules()
             if any(True for _ in m.parameters(recurse=False)) or _own_buffers(m)
         ]
-    if _is_musicnn_port(tagger):
-        return list(dict.fromkeys(_array_layer(k) for k in _musicnn_arrays(tagger)))
     raise TaggerError(
         f"{type(tagger).__name__} exposes no torch.nn.Module (as tagger.module), so its weights cannot "
-        "be randomised; the randomisation check supports TorchTagger and musicnn taggers."
+        "be randomised; the randomisation check supports TorchTagger and the musicnn taggers."
     )
 
 
@@ -152,32 +131,21 @@ def _rng(seed: int, layer: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(layer.encode())])
 
 
-def _randomized(tagger: Any, chosen: Sequence[str], seed: int, arrays: dict[str, np.ndarray] | None) -> Any:
+def _randomized(tagger: Any, chosen: Sequence[str], seed: int) -> Any:
     """A copy of ``tagger`` whose ``chosen`` layers are re-drawn; the original is not touched."""
     import torch
 
     label = f"{getattr(tagger, 'name', type(tagger).__name__)}~randomized[{'+'.join(chosen)}]"
-    if _module(tagger) is not None:
-        new = copy.deepcopy(tagger)
-        modules = dict(_module(new).named_modules())
-        with torch.no_grad():
-            for layer in chosen:
-                rng = _rng(seed, layer)
-                m = modules[layer]
-                tensors = [p for _, p in m.named_parameters(recurse=False)] + [b for _, b in _own_buffers(m)]
-                for p in tensors:
-                    drawn = _redraw(p.detach().cpu().numpy(), rng)
-                    p.copy_(torch.from_numpy(drawn).to(device=p.device, dtype=p.dtype))
-    else:
-        from ..taggers.musicnn import _build_network
-
-        arrays = dict(arrays if arrays is not None else _musicnn_arrays(tagger))
+    new = copy.deepcopy(tagger)
+    modules = dict(_module(new).named_modules())
+    with torch.no_grad():
         for layer in chosen:
             rng = _rng(seed, layer)
-            for key in [k for k in arrays if _array_layer(k) == layer]:
-                arrays[key] = _redraw(arrays[key], rng)
-        new = copy.copy(tagger)
-        new._net = _build_network(tagger.arch, arrays)
+            m = modules[layer]
+            tensors = [p for _, p in m.named_parameters(recurse=False)] + [b for _, b in _own_buffers(m)]
+            for p in tensors:
+                drawn = _redraw(p.detach().cpu().numpy(), rng)
+                p.copy_(torch.from_numpy(drawn).to(device=p.device, dtype=p.dtype))
     try:
         new.name = label  # distinct cache identity: never confused with the trained tagger
         if hasattr(new, "checkpoint_hash"):
@@ -228,9 +196,8 @@ def randomized_taggers(
         if unknown or not chosen:
             raise TaggerError(f"Unknown layer(s) {unknown or chosen}; the tagger's layers are {names}.")
         steps = [chosen[: j + 1] for j in range(len(chosen))]
-    arrays = _musicnn_arrays(tagger) if _module(tagger) is None else None  # read once
     for step in steps:
-        yield list(step), _randomized(tagger, step, seed, arrays)
+        yield list(step), _randomized(tagger, step, seed)
 
 
 def _attribute(method: str | Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> np.ndarray:

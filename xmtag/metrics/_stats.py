@@ -13,6 +13,7 @@ All functions are re-exported by :mod:`xmtag.metrics`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from ..errors import XmtagError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["bootstrap_mean", "summarize", "wilson"]
+__all__ = ["bootstrap_mean", "bootstrap_columns", "summarize", "wilson"]
 
 
 def bootstrap_mean(
@@ -58,19 +59,65 @@ def bootstrap_mean(
     """
     a = np.asarray(x, dtype=np.float64).ravel()
     a = a[np.isfinite(a)]
+    if a.size == 0:
+        _check_bootstrap(ci, n_boot, seed)
+        return (float("nan"),) * 3
+    mean, lo, hi, _ = bootstrap_columns(a[:, np.newaxis], ci=ci, n_boot=n_boot, seed=seed)
+    m = float(mean[0])
+    return m, float(min(lo[0], m)), float(max(hi[0], m))
+
+
+def _check_bootstrap(ci: Any, n_boot: Any, seed: Any) -> tuple[float, int, int]:
     ci = finite_float(ci, "ci", low=0.0, high=1.0, low_open=True)
     if ci >= 1.0:
         raise XmtagError(f"ci must be below 1 (e.g. 0.95), got {ci}.")
-    n_boot = positive_int(n_boot, "n_boot")
-    if a.size == 0:
-        return (float("nan"),) * 3
-    mean = float(a.mean())
-    if a.size == 1:
-        return mean, mean, mean
-    rng = np.random.default_rng(non_negative_int(seed, "seed"))
-    means = a[rng.integers(0, a.size, size=(n_boot, a.size))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
-    return mean, float(min(lo, mean)), float(max(hi, mean))
+    return ci, positive_int(n_boot, "n_boot"), non_negative_int(seed, "seed")
+
+
+def bootstrap_columns(
+    x: Any, *, ci: float = 0.95, n_boot: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of each column of ``x`` (rows: items, e.g. tracks) and its percentile bootstrap interval.
+
+    The one bootstrap of xmtag: :func:`bootstrap_mean` (one column) and the corpus tables
+    (:func:`xmtag.corpus.summarize`) use it. Rows are resampled with replacement ``n_boot`` times,
+    the same resamples for every column (so intervals of different stems and tags are
+    comparable); NaN entries (a track without that stem) are left out of the mean. The interval
+    is split evenly between its two tails: quantiles ``(1 - ci) / 2`` and ``(1 + ci) / 2``.
+
+    Returns
+    -------
+    mean, low, high, n : numpy.ndarray
+        Per column; ``low == high == mean`` with a single row.
+
+    Examples
+    --------
+    >>> m, lo, hi, n = bootstrap_columns(np.array([[1.0], [2.0], [3.0], [4.0]]), n_boot=200)
+    >>> float(m[0]), bool(lo[0] < 2.5 < hi[0]), int(n[0])
+    (2.5, True, 4)
+    """
+    ci, n_boot, seed = _check_bootstrap(ci, n_boot, seed)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, np.newaxis]
+    ok = ~np.isnan(x)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1), np.nan)
+    if x.shape[0] <= 1:
+        return mean, mean.copy(), mean.copy(), n
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
+    vals = np.where(ok, x, 0.0)[idx]  # (B, N, C)
+    cnt = ok[idx].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boots = vals.sum(axis=1) / cnt
+    alpha = (1.0 - ci) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN bounds
+        lo = np.nanquantile(boots, alpha, axis=0)
+        hi = np.nanquantile(boots, 1.0 - alpha, axis=0)
+    return mean, lo, hi, n
 
 
 def summarize(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from ..explanation import Explanation
-# the corpus heatmap lives in xmtag._plots_corpus (public here as plots.corpus_heatmap)
+# the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
 
 __all__ = ['stem_colors', 'POSITIVE', 'NEGATIVE']
 

@@ -10,8 +10,8 @@ tag's waterfall and time-resolved view are drawn in the page from the numbers. S
 embedded as compressed audio (MP3, about 0.4 MB per stem per 30 s in base64; the page of the
 26-s, 5-stem demo song is 2.1 MB, and states its size); ``audio=False`` leaves them out.
 
-The page is a jinja2 template (``xmtag/templates/report.html.j2``) with a stylesheet and a script
-next to it; :mod:`xmtag._report_data` prepares the numbers. :func:`repr_html` is the compact
+The page is a jinja2 template (``xmtag/report/templates/report.html.j2``) with a stylesheet and a script
+next to it; :mod:`xmtag.report._data` prepares the numbers. :func:`repr_html` is the compact
 notebook view (``Explanation._repr_html_``), :func:`show` writes the page and opens it.
 
 Examples

@@ -1,5 +1,5 @@
 """What the interactive report shows, as plain data: :func:`page_data` turns an Explanation into the
-JSON-compatible dict that the page's script (``xmtag/templates/report.js``) reads.
+JSON-compatible dict that the page's script (``xmtag/report/templates/report.js``) reads.
 
 :func:`desk`, :func:`table` and :func:`size_text` give the template what it shows before the
 script runs (names, first values, the static table, the page's stated size).

@@ -37,7 +37,7 @@ def _environment() -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("xmtag", "templates"),
+        loader=jinja2.PackageLoader("xmtag.report", "templates"),
         autoescape=True,
         trim_blocks=False,
         lstrip_blocks=False,
@@ -47,10 +47,10 @@ def _environment() -> Any:
 
 @functools.lru_cache(maxsize=4)
 def _asset(name: str) -> str:
-    """The text of a file in ``xmtag/templates`` (the page's script and stylesheet)."""
+    """The text of a file in ``xmtag/report/templates`` (the page's script and stylesheet)."""
     from importlib import resources
 
-    return resources.files("xmtag").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("xmtag.report").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _shown_tags(expl: Explanation, tags: Iterable[str] | str | None, top: int) -> list[str]:

@@ -8,12 +8,12 @@ returns an instance of it (all backends subclass :class:`Separator`, so
 spec                       backend
 ========================== ==================================================================
 ``"auto"``                 the best available one (:func:`~xmtag.separation.choose_separator`)
-``"htdemucs"``, ...        Demucs (:class:`~xmtag.separation.demucs.DemucsSeparator`);
+``"htdemucs"``, ...        Demucs (:class:`~xmtag.separation._demucs.DemucsSeparator`);
                            ``"demucs:NAME"`` says so explicitly
 ``"spleeter:2stems"``      Spleeter 2-stem, packaged weights
-                           (:class:`~xmtag.separation.spleeter.SpleeterSeparator`)
+                           (:class:`~xmtag.separation._spleeter.SpleeterSeparator`)
 ``"A+hpss"``, ``"A+nmf:3"`` separator ``A`` followed by a decomposition
-                           (:class:`~xmtag.separation.chain.ChainSeparator`); ``"hpss"``
+                           (:class:`~xmtag.separation._chain.ChainSeparator`); ``"hpss"``
                            alone decomposes the mix
 ========================== ==================================================================
 
@@ -74,9 +74,9 @@ class _Factory(type):
 class Separator(metaclass=_Factory):
     """Separate songs into stems: ``Separator(spec, ...).separate(song) -> Stems``.
 
-    ``Separator("htdemucs", repo=...)`` is a :class:`~xmtag.separation.demucs.DemucsSeparator`,
-    ``Separator("spleeter:2stems")`` a :class:`~xmtag.separation.spleeter.SpleeterSeparator`,
-    ``Separator("spleeter:2stems+hpss")`` a :class:`~xmtag.separation.chain.ChainSeparator`,
+    ``Separator("htdemucs", repo=...)`` is a :class:`~xmtag.separation._demucs.DemucsSeparator`,
+    ``Separator("spleeter:2stems")`` a :class:`~xmtag.separation._spleeter.SpleeterSeparator`,
+    ``Separator("spleeter:2stems+hpss")`` a :class:`~xmtag.separation._chain.ChainSeparator`,
     ``Separator()`` / ``Separator("auto")`` the best one available here (module notes).
     Keyword arguments go to the backend (``repo``, ``device``, ``cache``, ``progress``,
     ``residual``, and the backend's own).

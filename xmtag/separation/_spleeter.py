@@ -272,7 +272,7 @@ class SpleeterSeparator(Separator):
     batch : int
         Chunks of 512 frames (11.9 s) per forward pass.
     residual : {"auto", True, False}
-        Residual stem policy (:mod:`xmtag.separation.base`).
+        Residual stem policy (:mod:`xmtag.separation._base`).
     cache : bool
         Reuse and store results in the xmtag cache.
     progress : bool
@@ -395,7 +395,7 @@ class SpleeterSeparator(Separator):
             )
         mix = resample(y, in_sr, _SR)
         key = make_key(
-            "xmtag.separation.spleeter", _CODE_VERSION, hash_array(y), in_sr, self.signature, self._params()
+            "xmtag.separation._spleeter", _CODE_VERSION, hash_array(y), in_sr, self.signature, self._params()
         )
         hit = self.cache.get(CACHE_NAMESPACE, key)
         if hit is not None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import choice, finite_float, positive_int
-from .._files import check_input_file
+from .._files import check_input_file, make_output_dir
 from ..audio import check_waveform, load_audio, resample, save_audio
 from ..errors import AudioError, AudioFileNotFoundError, OutputError, XmtagError
 
@@ -427,13 +427,7 @@ class Stems(Mapping[str, np.ndarray]):
         ext = "." + str(format).lower().lstrip(".")
         if ext not in AUDIO_EXTENSIONS:
             raise OutputError(f"Cannot save stems as {format!r}: use one of wav, flac, ogg, mp3.")
-        out = Path(folder)
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"Cannot save stems into {str(out)!r}: it is a file, not a folder.")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"Cannot create the folder {str(out)!r}: {exc.strerror or exc}.") from exc
+        out = make_output_dir(folder)
         written: dict[str, Path] = {}
         for name, a in self._stems.items():
             written[name] = save_audio(out / f"{name}{ext}", a, self._sr, subtype=subtype)

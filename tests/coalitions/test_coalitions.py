@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
+from xmtag import coalitions
 from xmtag.attribution import shapley
 from xmtag.audio import resample
-from xmtag.coalitions import _evaluate as coalitions
 from xmtag.errors import AudioError, InvalidGameError, TaggerError, XmtagError
 
 SR = 8000

@@ -250,7 +250,7 @@ def test_unwritable_output_dir_nonroot(tmp_path):
         f"try:\n    xmtag.save_audio({str(d / 'x.wav')!r}, np.zeros(100, np.float32), 16000)\n"
         "except xmtag.errors.OutputError as e:\n    print('OutputError:', e)\n"
     )
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     done = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
         cwd=repo,

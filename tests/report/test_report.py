@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import xmtag
-from xmtag import Explanation, Stems
+from xmtag import Explanation, Stems, report
 from xmtag.errors import OutputError, UnknownTagError, XmtagError
-from xmtag import report
 from xmtag.report._data import SIZE_BUDGET_MB, page_data, unpack
 
 STEMS = ["drums", "bass", "guitar"]
@@ -153,7 +152,7 @@ def test_cli_open_flag_opens_the_report(expl, tmp_path, monkeypatch):
 
 
 def test_a_page_over_the_budget_says_how_to_shrink_it(expl, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(report, "SIZE_BUDGET_MB", 0.01)
+    monkeypatch.setattr(report._html, "SIZE_BUDGET_MB", 0.01)
     with caplog.at_level("WARNING", logger="xmtag.report"):
         report.write_html(expl, tmp_path / "big.html")
     assert "audio=False" in caplog.text

@@ -427,7 +427,7 @@ def test_demo_song_is_reproducible_from_its_script(tmp_path):
     pytest.importorskip("pretty_midi")
     if shutil.which("fluidsynth") is None or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
         pytest.skip("needs `apt-get install fluidsynth fluid-soundfont-gm`")
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "tools" / "make_demo_song.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "tools" / "make_demo_song.py"
     r = subprocess.run(
         [sys.executable, str(script), "--out", str(tmp_path)], capture_output=True, text=True, timeout=300
     )

@@ -22,8 +22,12 @@ from xmtag.errors import (
 
 pytest.importorskip("faster_whisper", reason="needs the [speech] extra")
 speech = pytest.importorskip("xmtag.speech")
-from xmtag.speech import Transcript, models, wer  # noqa: E402
-from xmtag.speech import transcribe  # noqa: E402
+from xmtag.speech import (  # noqa: E402
+    Transcript,
+    models,
+    transcribe,
+    wer,
+)
 
 transcribe_mod = sys.modules["xmtag.speech._transcribe"]
 pytestmark = pytest.mark.speech

@@ -20,7 +20,7 @@ from xmtag.errors import MissingDependencyError, ModelNotFoundError, TaggerError
 from xmtag.taggers import FunctionTagger, ShortClipWarning, Tagger, check_tagger, load_tagger
 from xmtag.taggers.tfcheckpoint import CheckpointError, TFCheckpoint, crc32c, write_checkpoint
 
-DATA = Path(__file__).parent / "data" / "musicnn"
+DATA = Path(__file__).parents[1] / "data" / "musicnn"
 PL = 47872
 HAVE_MUSICNN = importlib.util.find_spec("musicnn") is not None
 needs_musicnn = pytest.mark.skipif(

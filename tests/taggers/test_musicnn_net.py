@@ -19,7 +19,7 @@ from xmtag.taggers import musicnn_weights as mw
 from xmtag.taggers.musicnn import MODELS, MusicnnTagger
 from xmtag.taggers.musicnn_net import MusicnnNet, VggNet, build_network
 
-DATA = Path(__file__).parent / "data" / "musicnn"
+DATA = Path(__file__).parents[1] / "data" / "musicnn"
 FOLDERS = {name: folder for name, (folder, _arch, _labels) in MODELS.items()}
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch")
 

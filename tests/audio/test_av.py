@@ -90,8 +90,7 @@ def test_transcribe_a_video(tmp_path):
     pytest.importorskip("faster_whisper", reason="needs the [speech] extra")
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from xmtag.speech import transcribe
-    from xmtag.speech import wer
+    from xmtag.speech import transcribe, wer
 
     text = "The quick brown fox jumps over the lazy dog."
     wav = tmp_path / "say.wav"

@@ -19,8 +19,7 @@ import pytest
 from xmtag.errors import MissingDependencyError, XmtagError
 
 pytest.importorskip("onnxruntime", reason="needs the [diarize] extra")
-from xmtag.speech import Diarization, Turn, der, jer
-from xmtag.speech import diarize
+from xmtag.speech import Diarization, Turn, der, diarize, jer
 from xmtag.speech import conversation as conv
 from xmtag.speech._segmentation import segmentation_model_path
 from xmtag.speech.scoring import der_components, speaker_mapping

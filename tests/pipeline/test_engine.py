@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 import xmtag
-from xmtag import Explanation
+from xmtag import Explanation, plots
 from xmtag.attribution import AUTO_EXACT_MAX_PLAYERS, attribute, resolve_method, shapley
 from xmtag.errors import CoalitionsUnavailableError, ExplanationFileError, InvalidGameError, XmtagError
-from xmtag import plots
 from xmtag.taggers import FunctionTagger
 
 

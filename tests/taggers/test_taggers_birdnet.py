@@ -13,7 +13,7 @@ import pytest
 import xmtag
 from xmtag.coalitions import evaluate
 
-ROOT = Path(__file__).resolve().parents[1]  # subprocesses import this checkout's xmtag
+ROOT = Path(__file__).resolve().parents[2]  # subprocesses import this checkout's xmtag
 
 pytest.importorskip("ai_edge_litert", reason="the [birds] extra (ai-edge-litert) is not installed")
 birdnet = pytest.importorskip("xmtag.taggers.birdnet")
@@ -116,7 +116,7 @@ def test_birds_tutorial_runs(tmp_path):
     ]
     if not all(Path(p).is_file() for p in needed) or shutil.which("espeak-ng") is None:
         pytest.skip("needs apt-get install tuxpaint-stamps-default tuxpaint-plugins-default espeak-ng")
-    tool = Path(__file__).resolve().parents[1] / "docs" / "_tools" / "make_birds_figures.py"
+    tool = Path(__file__).resolve().parents[2] / "docs" / "_tools" / "make_birds_figures.py"
     spec = importlib.util.spec_from_file_location("make_birds_figures", tool)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

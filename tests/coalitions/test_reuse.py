@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
+from xmtag import coalitions
 from xmtag.attribution import shapley
-from xmtag.coalitions import _evaluate as coalitions
 from xmtag.errors import TaggerError, XmtagError
 
 SR = 8000
@@ -380,7 +380,7 @@ def test_essentia_graph_declares_its_context():
 
     from xmtag.taggers.essentia import load_essentia_tagger
 
-    with load_essentia_tagger(Path(__file__).parent / "data" / "musicnn" / "msd-musicnn.pb") as tagger:
+    with load_essentia_tagger(Path(__file__).parents[1] / "data" / "musicnn" / "msd-musicnn.pb") as tagger:
         assert tagger.patch_context == 256
         n = 3 * 47872
         y = demo_excerpt(["drums", "piano"], 9.0)
@@ -403,7 +403,7 @@ def _bench():
     import sys
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    bench = Path(__file__).resolve().parents[2] / "benchmarks"
     for folder in (str(bench), str(bench / "data")):
         if folder not in sys.path:
             sys.path.insert(0, folder)

@@ -13,10 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from xmtag import Explanation, Stems
+from xmtag import Explanation, Stems, plots
 from xmtag.errors import XmtagError
 from xmtag.explanation._explanation import UnknownTagError
-from xmtag import plots
 from xmtag.report import render_plots, slug
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from xmtag.errors import MissingDependencyError, XmtagError
-from xmtag.speech import Segment, Transcript
-from xmtag.speech import summarize
+from xmtag.speech import Segment, Transcript, summarize
 from xmtag.speech._summarize import _similarity, _tfidf, extractive_summary
 
 summarize_module = importlib.import_module("xmtag.speech._summarize")  # the module, not the function
