@@ -38,6 +38,7 @@ _LAZY = {
     "Explanation": "xmtag.explanation",
     "load_demo": "xmtag.datasets",
 }
+# subpackages and modules, and the old module paths kept as aliases (xmtag/_aliases.py)
 _SUBMODULES = {
     "attribution",
     "audio",
@@ -53,6 +54,7 @@ _SUBMODULES = {
     "explanation",
     "fileformat",
     "listening",
+    "metrics",
     "outputs",
     "pipeline",
     "plots",

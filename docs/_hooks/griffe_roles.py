@@ -3,10 +3,11 @@
 xmtag's docstrings follow numpydoc and use Sphinx roles (``:func:`exact```,
 ``:class:`~xmtag.Stems```, ``:meth:`listen```), which mkdocstrings would show verbatim. Once
 the package is loaded, each role is resolved the way Sphinx would resolve it: as written, then
-relative to the enclosing class, module and packages, then under ``xmtag``. Two kinds of names
-that static analysis cannot see are translated first: the lazy top-level names
-(``xmtag.Stems``, from ``_LAZY`` in ``xmtag/__init__.py``) and the old module paths kept as
-import aliases (``xmtag.shapley``, from ``ALIASES`` in ``xmtag/_aliases.py``).
+relative to the enclosing class, module and packages, then under ``xmtag`` and ``xmtag.errors``
+(a bare ``:class:`TaggerError``` is the error type). Two kinds of names that static analysis
+cannot see are translated first: the lazy top-level names (``xmtag.Stems``, from ``_LAZY`` in
+``xmtag/__init__.py``) and the old module paths kept as import aliases (``xmtag.shapley``, from
+``ALIASES`` in ``xmtag/_aliases.py``).
 
 A target that resolves to an object this site renders becomes a cross-reference
 ``[`name`][anchor]``, where the anchor is the path the page shows it under: a subpackage's
@@ -66,7 +67,12 @@ def _literal(module: griffe.Module, name: str) -> dict[str, str]:
     except (OSError, TypeError, SyntaxError):
         return {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
         if any(isinstance(t, ast.Name) and t.id == name for t in targets) and node.value is not None:
             try:
                 return dict(ast.literal_eval(node.value))
@@ -186,7 +192,7 @@ class SphinxRoles(griffe.Extension):
         while o is not None:
             scopes.append(o.path)
             o = o.parent
-        candidates = [bare, *(f"{s}.{bare}" for s in scopes), f"xmtag.{bare}"]
+        candidates = [bare, *(f"{s}.{bare}" for s in scopes), f"xmtag.{bare}", f"xmtag.errors.{bare}"]
         for candidate in candidates:
             found = self._lookup(candidate)
             anchor = self._anchor(found) if found is not None else None

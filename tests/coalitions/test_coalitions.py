@@ -196,7 +196,7 @@ def test_each_stem_is_resampled_once(monkeypatch):
         calls.append(y.shape)
         return resample(y, orig_sr, target_sr, quality)
 
-    monkeypatch.setattr(coalitions, "resample", counting)
+    monkeypatch.setattr(coalitions._evaluate, "resample", counting)
     coalitions.evaluate(
         make_stems(4, n_samples=SR, sr=2 * SR, channels=2), ClipTagger(), sr=2 * SR, progress=False
     )

@@ -1,4 +1,4 @@
-"""Signal: moved from :mod:`xmtag.audio`."""
+"""Waveform helpers over arrays: checks, mono and stereo downmixes, resampling (soxr)."""
 
 from __future__ import annotations
 

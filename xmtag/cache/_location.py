@@ -1,4 +1,4 @@
-"""Location: moved from :mod:`xmtag.cache`."""
+"""Where the cache lives: ``$XMTAG_CACHE``, else the user cache folder (:func:`cache_dir`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Store: moved from :mod:`xmtag.cache`."""
+"""The cache itself: :class:`Cache` (get, put, get_or_compute by namespace and key), :func:`default_cache`."""
 
 from __future__ import annotations
 

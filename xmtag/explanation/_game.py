@@ -1,4 +1,4 @@
-"""Game: moved from :mod:`xmtag.attribution`."""
+"""An :class:`~xmtag.Explanation` from the values of every coalition: :func:`from_game` (Shapley, Banzhaf)."""
 
 from __future__ import annotations
 

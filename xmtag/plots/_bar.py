@@ -1,4 +1,4 @@
-"""Bar: moved from :mod:`xmtag.plots`."""
+"""One tag's attributions per stem, with their intervals: :func:`bar`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Heatmap: moved from :mod:`xmtag.plots`."""
+"""Attributions of every stem to many tags at once: :func:`heatmap`."""
 
 from __future__ import annotations
 

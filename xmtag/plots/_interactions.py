@@ -1,4 +1,4 @@
-"""Interactions: moved from :mod:`xmtag.plots`."""
+"""Pairwise Shapley interactions of the stems for one tag: :func:`interactions`."""
 
 from __future__ import annotations
 

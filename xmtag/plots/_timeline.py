@@ -1,4 +1,4 @@
-"""Timeline: moved from :mod:`xmtag.plots`."""
+"""Time-resolved attributions of one tag: :func:`timeline` (segments, with the waveform under them)."""
 
 from __future__ import annotations
 

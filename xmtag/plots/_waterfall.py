@@ -1,4 +1,4 @@
-"""Waterfall: moved from :mod:`xmtag.plots`."""
+"""How each stem moves one tag's prediction from silence to the full mix: :func:`waterfall`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Encode: moved from :mod:`xmtag.report`."""
+"""What the report and the exported files embed: plots as PNG, audio as MP3, and safe file names."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Everything ``xmtag explain`` writes, as one library call: :func:`export`.
 
-The module is named ``outputs`` because ``xmtag.export`` is the function (a submodule of that
-name would shadow it).
+``xmtag.export`` and ``xmtag.report.export`` are this function (the private module name keeps a
+submodule from ever shadowing it); ``xmtag.outputs`` is an alias of this module.
 
 Examples
 --------
