@@ -14,8 +14,7 @@ replace the function of the same name.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
 from types import ModuleType
 from typing import Any
@@ -50,12 +49,16 @@ ALIASES = {
 }
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds the old paths in :data:`ALIASES`; loading one puts the real module in its place."""
+class _AliasFinder:
+    """Finds the old paths in :data:`ALIASES`; loading one puts the real module in its place.
+
+    A meta-path finder and loader by protocol (``find_spec``, ``create_module``,
+    ``exec_module``); ``importlib.abc`` is not imported, to keep ``import xmtag`` light.
+    """
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname in ALIASES:
-            return importlib.util.spec_from_loader(fullname, self)
+            return importlib.machinery.ModuleSpec(fullname, self)
         return None
 
     def create_module(self, spec: Any) -> None:

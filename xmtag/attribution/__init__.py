@@ -36,6 +36,7 @@ Examples
 >>> import numpy as np
 >>> w = np.array([1.0, 2.0, 3.0])
 >>> game = lambda masks: (((masks[:, None] >> np.arange(3)) & 1) @ w)[:, None]
+>>> from xmtag.attribution import attribute
 >>> a = attribute(game, 3, method="permutation", budget=40, seed=0)
 >>> a.method, a.values.ravel().round(6).tolist(), a.budget <= 40
 ('permutation', [1.0, 2.0, 3.0], True)
@@ -43,8 +44,9 @@ Examples
 [1.0, 2.0, 3.0]
 """
 
-from . import baselines, estimators, shapley
-from ._attribute import Attribution, attribute
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._methods import (
     AUTO_EXACT_MAX_PLAYERS,
     DEFAULT_BUDGET,
@@ -58,6 +60,28 @@ from ._methods import (
     SCORE_TABLE_METHODS,
     resolve_method,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import baselines, estimators, shapley
+    from ._attribute import Attribution, attribute
+
+
+def __getattr__(name: str) -> Any:
+    """The methods themselves load on first use: the registry above is all that
+    :class:`~xmtag.Explanation` and the CLI need, and it imports in a millisecond."""
+    if name in ("attribute", "Attribution"):
+        from . import _attribute
+
+        return getattr(_attribute, name)
+    if name in ("shapley", "estimators", "baselines"):
+        # not `from . import name`: its hasattr() check would call this function again
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Attribution",

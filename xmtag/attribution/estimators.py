@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .._checks import positive_int
 from ..errors import InvalidGameError, require
@@ -144,6 +143,8 @@ class _MemoGame:
         uniq = np.unique(masks)
         new = np.setdiff1d(uniq, self.keys, assume_unique=True)
         if new.size:
+            from tqdm.auto import tqdm  # imported on first use: keeps `import xmtag.explanation` light
+
             chunks = []
             with tqdm(
                 total=int(new.size), desc=self.desc, unit="coalition", disable=not self.progress

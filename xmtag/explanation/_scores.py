@@ -41,7 +41,6 @@ xmtag.explanation._scores.ScoreTableError: The score table lacks 1 of the 4 coal
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -175,6 +174,8 @@ def _parse_stems(df: Any, names: list[str] | None) -> tuple[list[str], np.ndarra
     for i, parts in enumerate(parsed):
         for p in parts:
             if p not in names:
+                import difflib
+
                 close = difflib.get_close_matches(p, names, n=2, cutoff=0.6)
                 hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
                 raise ScoreTableError(
@@ -243,6 +244,8 @@ def _tag_columns(df: Any, tags: Any, coalition_cols: set[str]) -> list[str]:
     out = label_list([tags] if isinstance(tags, str) else tags, "from_scores: tags", error=ScoreTableError)
     for t in out:
         if t not in cols:
+            import difflib
+
             close = difflib.get_close_matches(t, cols, n=2, cutoff=0.6)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ScoreTableError(f"The score table has no column {t!r}.{hint} Columns: {cols}.")
