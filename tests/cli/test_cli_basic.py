@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -28,6 +29,22 @@ def test_info_json(tmp_path, capsys):
     assert main(["info", str(p), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["channels"] == 2 and out["samples"] == 800 and out["duration_s"] == 0.1 and out["peak"] == 0.5
+
+
+def test_cli_in_process_leaves_logging_as_it_found_it(tmp_path, capsys):
+    """`-q` / `-v` apply to one command: a notebook or test calling main() keeps its log levels."""
+    log = logging.getLogger("xmtag")
+    log.setLevel(logging.INFO)
+    try:
+        p = xmtag.save_audio(tmp_path / "x.wav", np.zeros((1, 800), np.float32), 8000)
+        for flags in (["-q"], ["-vv"], []):
+            assert main([*flags, "info", str(p)]) == 0
+            assert log.level == logging.INFO
+        assert main(["-q", "info", str(tmp_path / "missing.wav")]) == 1  # the error path too
+        assert log.level == logging.INFO
+    finally:
+        log.setLevel(logging.NOTSET)
+    capsys.readouterr()
 
 
 def test_error_is_one_clear_line(tmp_path, capsys):

@@ -56,10 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
+def _configure_logging(verbose: int, quiet: bool) -> int:
+    """Set the ``xmtag`` logger's level for this command; returns the level it had before."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("xmtag").setLevel(level)
+    log = logging.getLogger("xmtag")
+    before = log.level
+    log.setLevel(level)
+    return before
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,11 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.quiet)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    before = _configure_logging(args.verbose, args.quiet)
     try:
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except XmtagError as exc:
         print(f"xmtag: error: {exc}", file=sys.stderr)
@@ -96,3 +100,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xmtag: interrupted", file=sys.stderr)
         return 130
+    finally:  # main() called in-process (a notebook, a test) leaves logging as it found it
+        logging.getLogger("xmtag").setLevel(before)
