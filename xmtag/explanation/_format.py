@@ -120,7 +120,13 @@ def save(expl: Explanation, path: str | os.PathLike[str]) -> Path:
         "provenance": expl.provenance.to_dict(),
     }
     path = Path(path)
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    # The file is opened write-only here, not by zipfile (which tries read-write first): on a named
+    # pipe that first try would open and close the pipe, and its reader would see an empty file.
+    with (
+        atomic_path(path) as tmp,
+        open(tmp, "wb") as fh,
+        zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+    ):
         zf.writestr("header.json", json.dumps(header, indent=1, allow_nan=False))
         for name, arr in arrays.items():
             buf = io.BytesIO()
