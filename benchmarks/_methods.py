@@ -89,7 +89,7 @@ def run(
     from xmtag.errors import InvalidGameError
 
     if method == "kernel" and budget is not None:
-        budget = max(budget, 2 * n + 2)  # KernelSHAP's minimum; distinct rows stay <= 2**n
+        budget = max(budget, 2 * n + 4)  # KernelSHAP's minimum; distinct rows stay <= 2**n
     while True:
         try:
             a = attribute(lambda m: table[m], n, method=method, budget=budget, seed=seed)

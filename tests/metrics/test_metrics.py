@@ -89,7 +89,9 @@ def test_additive_game_lmac_metrics(add_expl):
     assert metrics.FF(add_expl, "t") == pytest.approx(0.5 - 0.0)  # f({b, c}) = 0.1 - 0.1
     assert metrics.fid_in(add_expl, "t") == 1.0  # "t" is the top tag on both
     p = np.array([0.3, 0.1, 0.2]) / 0.6
-    assert metrics.complexity(add_expl, "t") == pytest.approx(-(p * np.log(p)).sum() / math.log(4))
+    # Bhatt et al.'s entropy itself (issue 26, item 6), and the share of its maximum log n
+    assert metrics.complexity(add_expl, "t") == pytest.approx(-(p * np.log(p)).sum())
+    assert metrics.complexity_normalized(add_expl, "t") == pytest.approx(-(p * np.log(p)).sum() / math.log(4))
     top1 = metrics.topk_vs_random(add_expl, "t", 1)
     assert (top1.top, top1.random, top1.n_subsets) == (pytest.approx(0.4), pytest.approx(0.2), 4)
     top2 = metrics.topk_vs_random(add_expl, "t", 2)
@@ -111,7 +113,8 @@ def test_pure_interaction_game(and_expl):
     assert (metrics.AI(and_expl, "t"), metrics.AD(and_expl, "t"), metrics.AG(and_expl, "t")) == (0, 0, 0)
     assert metrics.FF(and_expl, "t") == 1.0
     assert metrics.fid_in(and_expl, "t") == 1.0
-    assert metrics.complexity(and_expl, "t") == pytest.approx(math.log(2) / math.log(3))
+    assert metrics.complexity(and_expl, "t") == pytest.approx(math.log(2))
+    assert metrics.complexity_normalized(and_expl, "t") == pytest.approx(math.log(2) / math.log(3))
     assert metrics.topk_vs_random(and_expl, "t", 1)[:2] == (0.0, 0.0)
     assert metrics.topk_vs_random(and_expl, "t", 2)[:2] == (1.0, pytest.approx(1 / 3))
     # the constant tag: every stem is a dummy, nothing is kept, entropy undefined
@@ -396,3 +399,37 @@ def test_tagger_calls_use_the_explanations_baseline():
                                coalition_values=exact.coalition_values)  # fmt: skip
     got = metrics.faithfulness(lime, tagger=tagger)[list(metrics.METRICS)]
     pd.testing.assert_frame_equal(got, metrics.faithfulness(on_table)[list(metrics.METRICS)])
+
+
+# ------------------------------------------- Fid-In for the tag explained; AG's denominator (issue 26)
+def _two_tags():
+    """Stems a, b; rock follows a, guitar follows b (masks: none, a, b, a+b); the prediction is rock."""
+    v = np.array([[0.1, 0.05], [0.8, 0.1], [0.1, 0.6], [0.9, 0.5]])
+    return Explanation.from_game(v, ["a", "b"], ["rock", "guitar"])
+
+
+def test_fid_in_asks_whether_the_kept_stems_make_the_explained_tag_the_top_one():
+    e = _two_tags()
+    assert e.labels[int(np.argmax(e.prediction))] == "rock"
+    assert e.values[:, 1].round(3).tolist() == [-0.025, 0.475]  # guitar keeps b only
+    # mix of b: guitar 0.6 > rock 0.1, so the explanation of guitar is faithful (the top tag of
+    # the full mix, rock, does not survive: the old definition scored 0 here)
+    assert metrics.fid_in(e, "guitar") == 1.0
+    assert metrics.fid_in(e, "rock") == 1.0  # rock keeps both stems: the prediction itself
+    # an attribution that keeps a for guitar: the mix of a is rock's, so it is not faithful
+    # (the old definition scored 1: "the top tag survives")
+    bad = SimpleNamespace(
+        stems=["a", "b"], labels=["rock", "guitar"], values=np.array([[0.75, 0.4], [0.05, -0.1]]),
+        coalition_values=e.coalition_values, prediction=e.prediction, units="probability",
+    )
+    assert metrics.fid_in(bad, "guitar") == 0.0
+    frame = metrics.faithfulness([e], tags=["rock", "guitar"])
+    assert frame["fid_in"].tolist() == [1.0, 1.0]
+
+
+def test_average_gain_divides_by_one_minus_p():
+    """p = 0.8, o = 0.9: AG = 100 * 0.1 / 0.2 = 50 (dividing by p would give 12.5; at p = 0.5 both agree)."""
+    e = Explanation.from_game(additive(np.array([0.45, -0.1]), 0.45), ["a", "b"], ["t"])
+    assert e.prediction[0] == pytest.approx(0.8)  # o = f({a}) = 0.9
+    assert metrics.AG(e, "t") == pytest.approx(50.0)
+    assert metrics.AD(e, "t") == 0.0 and metrics.AI(e, "t") == 100.0

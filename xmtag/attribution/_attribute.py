@@ -11,7 +11,7 @@ import numpy as np
 from .. import _checks
 from ..errors import InvalidGameError, XmtagError
 from ._methods import DEFAULT_BUDGET, ENUMERATED_METHODS, EXACT_MAX_PLAYERS, MAX_PERMUTATIONS, resolve_method
-from .estimators import MAX_SAMPLED_PLAYERS, ValueFunction, _MemoGame
+from .estimators import MAX_SAMPLED_PLAYERS, ValueFunction, _MemoGame, _OverBudget
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -101,24 +101,27 @@ def _kernel_within_budget(
         )
         gz = None if est.group_values is None else np.zeros_like(est.group_values)
         return dataclasses.replace(est, std_errors=np.zeros_like(est.values), group_std_errors=gz)
-    if budget < 2 * n + 2:
+    if budget < 2 * n + 4:
         raise InvalidGameError(
-            f"method='kernel' needs a budget of at least 2n + 2 = {2 * n + 2} coalitions for {n} players "
-            "(shap's smallest sample)."
+            f"method='kernel' needs a budget of at least 2n + 4 = {2 * n + 4} coalitions for {n} players "
+            "(shap's smallest sample of 2n + 2, plus the empty and the full coalition)."
         )
-    memo = _MemoGame(game, n, batch_size, progress, "KernelSHAP")
-    per_run = max(2 * n + 2, budget // _KERNEL_REPEATS)
+    # A hard cap: a run that would evaluate past the budget is refused before any of its rows
+    # are computed (the memo raises), and the runs that fitted are kept.
+    memo = _MemoGame(game, n, batch_size, progress, "KernelSHAP", limit=budget)
+    per_run = max(2 * n + 2, min(budget - 2, budget // _KERNEL_REPEATS))
     seeds = np.random.SeedSequence(seed).generate_state(_KERNEL_REPEATS)
     runs: list[Estimate] = []
-    new = 0  # coalitions the last run added: runs share the memo, so later runs add fewer
     for r in range(_KERNEL_REPEATS):
-        if runs and memo.n_evaluations + new > budget:  # the next run would likely exceed the budget
+        try:
+            runs.append(
+                kernel(memo, n, n_samples=per_run, seed=int(seeds[r]), batch_size=batch_size, groups=groups)
+            )
+        except _OverBudget:
+            if not runs:  # pragma: no cover - the first run fits by the arithmetic above
+                msg = f"method='kernel': budget {budget} is too small for {n} players."
+                raise InvalidGameError(msg) from None
             break
-        before = memo.n_evaluations
-        runs.append(
-            kernel(memo, n, n_samples=per_run, seed=int(seeds[r]), batch_size=batch_size, groups=groups)
-        )
-        new = memo.n_evaluations - before
     vals = np.stack([e.values for e in runs])
     m = len(runs)
     stderr = vals.std(axis=0, ddof=1) / np.sqrt(m) if m >= 2 else None
@@ -222,8 +225,15 @@ def attribute(
     elif method == "kernel":
         est = _kernel_within_budget(game, n, budget, seed, batch_size, progress, groups)
     elif method == "lime":
-        memo = _MemoGame(game, n, batch_size, progress, "LIME")
-        res = lime(memo, n, n_samples=max(2, budget), seed=seed, batch_size=batch_size)
+        if budget < 3:
+            raise InvalidGameError(
+                f"method='lime' needs a budget of at least 3 coalitions (two samples and the empty one); "
+                f"got {budget}."
+            )
+        # audioLIME's samples include the full mix; the empty coalition (the base value) is the one
+        # row beyond them, so budget - 1 samples keep the whole run within the budget.
+        memo = _MemoGame(game, n, batch_size, progress, "LIME", limit=budget)
+        res = lime(memo, n, n_samples=budget - 1, seed=seed, batch_size=batch_size)
         ends = memo(np.array([0, full], dtype=np.int64))
         return Attribution(
             method,

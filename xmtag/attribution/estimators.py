@@ -117,10 +117,20 @@ class Estimate:
         return self.values - z * self.std_errors, self.values + z * self.std_errors
 
 
-class _MemoGame:
-    """Evaluates a value function on batches of distinct masks, once per mask."""
+class _OverBudget(Exception):
+    """Raised by a :class:`_MemoGame` with a ``limit`` before it would evaluate past it."""
 
-    def __init__(self, fn: ValueFunction, n: int, batch_size: int, progress: bool, desc: str) -> None:
+
+class _MemoGame:
+    """Evaluates a value function on batches of distinct masks, once per mask.
+
+    With ``limit``, a call that needs more distinct masks than the limit leaves raises
+    :class:`_OverBudget` before evaluating any of them: the limit is a hard cap.
+    """
+
+    def __init__(
+        self, fn: ValueFunction, n: int, batch_size: int, progress: bool, desc: str, limit: int | None = None
+    ) -> None:
         if not callable(fn):
             raise InvalidGameError(
                 f"The value function must be callable (masks -> outputs), got {type(fn).__name__}."
@@ -133,6 +143,7 @@ class _MemoGame:
         self.keys = np.empty(0, dtype=np.int64)  # sorted known masks
         self.rows = np.empty((0, 0))
         self.out_shape: tuple[int, ...] | None = None
+        self.limit = limit
 
     @property
     def n_evaluations(self) -> int:
@@ -142,6 +153,8 @@ class _MemoGame:
         masks = np.asarray(masks, dtype=np.int64).ravel()
         uniq = np.unique(masks)
         new = np.setdiff1d(uniq, self.keys, assume_unique=True)
+        if self.limit is not None and self.keys.size + new.size > self.limit:
+            raise _OverBudget(f"{new.size} new coalitions would pass the budget of {self.limit}")
         if new.size:
             from tqdm.auto import tqdm  # imported on first use: keeps `import xmtag.explanation` light
 

@@ -26,11 +26,11 @@ Metrics (each a function here; :func:`faithfulness` computes all of them as a ta
 * :func:`average_gain` (AG) -- ``100 *`` mean ``max(o - p, 0) / (1 - p)``; higher is better.
   L-MAC.
 * :func:`faithfulness_on_spectra` (FF) -- ``p - f(all minus kept)``; higher is better. L-MAC.
-* :func:`input_fidelity` (fid_in) -- share of clips whose top tag on ``kept`` is the top tag
-  on the full mix. L-MAC.
-* :func:`complexity` -- entropy of ``|values| / sum |values|`` divided by ``log n``; lower is
-  a more compact explanation. Bhatt, Weller & Moura 2020, the complexity measure used with
-  audioLIME explanations.
+* :func:`input_fidelity` (fid_in) -- share of clips whose top tag on ``kept`` is the tag being
+  explained (for the predicted tag: the kept stems keep the prediction). L-MAC.
+* :func:`complexity` -- entropy (nats) of ``|values| / sum |values|``, as Bhatt, Weller & Moura
+  2020 define it (the complexity measure used with audioLIME explanations); lower is a more
+  compact explanation. :func:`complexity_normalized` divides it by ``log n`` (in [0, 1]).
 * :func:`topk_vs_random` -- ``f(top-k)`` against the mean ``f`` of random ``k``-subsets.
   audioLIME (Haunschmid et al. 2020) and Mishra, Sturm & Dixon 2017.
 
@@ -80,6 +80,7 @@ from ._curves import (
     Scorer,
     TopK,
     complexity,
+    complexity_normalized,
     deletion,
     deletion_auc,
     insertion,
@@ -107,6 +108,7 @@ __all__ = [
     "average_gain",
     "average_increase",
     "complexity",
+    "complexity_normalized",
     "deletion",
     "deletion_auc",
     "faithfulness",

@@ -46,6 +46,7 @@ METRICS = (
     "deletion_auc",
     "insertion_auc",
     "complexity",
+    "complexity_normalized",
     "topk",
     "randomk",
 )
@@ -86,10 +87,13 @@ def _clip_row(scorer: Scorer, t: int, k: int, n_random: int | None, seed: int) -
         "AD": float(drop),
         "AG": float(gain),
         "FF": float(p - removed),
-        "fid_in": float(np.argmax(rows[1]) == np.argmax(rows[0])),
+        # L-MAC's Fid-In for the class being explained: is tag t the top tag on the kept stems?
+        # (For the predicted tag: does the kept mix keep the prediction.)
+        "fid_in": float(np.argmax(rows[1]) == t),
         "deletion_auc": _auc(dele),
         "insertion_auc": _auc(ins),
         "complexity": _complexity(view.values[:, t]),
+        "complexity_normalized": _complexity(view.values[:, t], normalized=True),
         "topk": topk.top,
         "randomk": topk.random,
     }
@@ -186,9 +190,14 @@ def faithfulness_on_spectra(
 def input_fidelity(
     expl_or_list: Any, tag: str | int | None = None, *, tagger: Any = None, units: str | None = None
 ) -> float:
-    """Fid-In (L-MAC): share of clips whose top tag on the kept stems is the full mix's top tag.
+    """Fid-In (L-MAC): share of clips whose top tag on the kept stems is the tag being explained.
 
-    Top tags are taken over the explanation's tags; the result is in [0, 1].
+    L-MAC (Paissan et al. 2024) explains the predicted class ``c`` and counts a clip when the
+    masked input is still classified as ``c``. Here the class explained is ``tag`` (default:
+    each clip's top tag, where this is exactly L-MAC's definition): a clip counts when ``tag``
+    is the top tag, over the explanation's tags, of the mix of the stems kept for ``tag``. An
+    explanation of a tag that is not the prediction scores 1 only if the stems it keeps make
+    that tag the top one. The result is in [0, 1].
     """
     return _clip_mean(expl_or_list, tag, "fid_in", tagger, units)
 

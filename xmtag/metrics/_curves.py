@@ -24,6 +24,7 @@ __all__ = [
     "Scorer",
     "TopK",
     "complexity",
+    "complexity_normalized",
     "deletion",
     "deletion_auc",
     "insertion",
@@ -319,27 +320,43 @@ def insertion_auc(expl: Any, tag: str | int, *, tagger: Any = None, audio: Any =
 
 
 def complexity(expl: Any, tag: str | int) -> float:
-    r"""Normalised entropy of the attribution's magnitudes, in [0, 1].
+    r"""Bhatt et al.'s complexity: the entropy (in nats) of the attribution's magnitudes.
 
-    .. math:: \mathrm{complexity} = -\frac{1}{\log n}\sum_i P_i \log P_i,
+    .. math:: \mathrm{complexity} = -\sum_i P_i \log P_i,
               \qquad P_i = \frac{|\phi_i|}{\sum_j |\phi_j|}
 
-    (Bhatt et al. 2020; the complexity measure of audioLIME-style evaluations): 0 when one
-    stem carries everything, 1 when all stems share it equally. NaN when every value is 0;
-    0 for a single stem.
+    (Bhatt, Weller & Moura 2020, the complexity measure of audioLIME-style evaluations, as
+    published: comparable with their numbers): 0 when one stem carries everything, ``log n``
+    when all ``n`` stems share it equally. NaN when every value is 0; 0 for a single stem.
+    :func:`complexity_normalized` divides it by ``log n`` (in [0, 1], comparable across stem
+    counts, but not with the papers).
 
     Examples
     --------
     >>> from types import SimpleNamespace
     >>> e = SimpleNamespace(stems=["a", "b"], labels=["t", "u"], values=np.array([[1.0, 0.5], [0.0, -0.5]]))
-    >>> complexity(e, "t"), complexity(e, "u")
-    (0.0, 1.0)
+    >>> complexity(e, "t"), round(complexity(e, "u"), 6)  # log 2 = 0.693147
+    (0.0, 0.693147)
     """
     view = _view(expl)
     return _complexity(view.values[:, _tag(view, tag)])
 
 
-def _complexity(v: np.ndarray) -> float:
+def complexity_normalized(expl: Any, tag: str | int) -> float:
+    """:func:`complexity` divided by ``log n``: in [0, 1] (0: one stem carries all; 1: all equal).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> e = SimpleNamespace(stems=["a", "b"], labels=["t", "u"], values=np.array([[1.0, 0.5], [0.0, -0.5]]))
+    >>> complexity_normalized(e, "t"), complexity_normalized(e, "u")
+    (0.0, 1.0)
+    """
+    view = _view(expl)
+    return _complexity(view.values[:, _tag(view, tag)], normalized=True)
+
+
+def _complexity(v: np.ndarray, normalized: bool = False) -> float:
     a = np.abs(v)
     total = a.sum()
     if len(a) == 1:
@@ -347,7 +364,8 @@ def _complexity(v: np.ndarray) -> float:
     if total == 0:
         return float("nan")
     p = a[a > 0] / total
-    return float(-(p * np.log(p)).sum() / math.log(len(a)))
+    entropy = float(-(p * np.log(p)).sum())
+    return entropy / math.log(len(a)) if normalized else entropy
 
 
 class TopK(NamedTuple):
