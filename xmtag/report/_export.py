@@ -55,6 +55,7 @@ def export(
     share: float | None = None,
     force: bool = False,
     title: str | None = None,
+    inputs: Iterable[str | os.PathLike[str]] = (),
 ) -> dict[str, Path]:
     """Write an explanation's files into a folder: what ``xmtag explain`` writes.
 
@@ -89,6 +90,9 @@ def export(
         Write into a non-empty folder that is not an earlier xmtag output.
     title : str, optional
         Title of the report.
+    inputs : iterable of path, optional
+        The files and folders the explanation was computed from: an output folder that is,
+        contains or lies inside one of them is refused before anything is written.
 
     Returns
     -------
@@ -99,7 +103,8 @@ def export(
     Raises
     ------
     OutputError
-        If the folder cannot be used or a file cannot be written.
+        If the folder cannot be used (not empty and not an xmtag output, or holding an input)
+        or a file cannot be written.
     UnknownTagError
         For a tag that is not a label.
     """
@@ -108,7 +113,7 @@ def export(
 
     share = _checks.share(DEFAULT_SHARE if share is None else share, "share")
     shown = shown_tags(expl, tags, top)
-    folder = prepare_output_dir(out, force=force, owned=OWNED)
+    folder = prepare_output_dir(out, force=force, owned=OWNED, inputs=inputs)
     written: dict[str, Path] = {}
     try:
         written["explanation"] = expl.save(folder / "explanation.xmtag")
