@@ -367,7 +367,8 @@ def _read_marker(folder: Path) -> dict[str, tuple[int, str]] | None:
             raise ValueError("checks is not a mapping")
         out = {}
         for name, item in checks.items():
-            if isinstance(item, dict) and isinstance(item.get("size"), int) and isinstance(item.get("sha256"), str):
+            ok = isinstance(item, dict) and isinstance(item.get("size"), int)
+            if ok and isinstance(item.get("sha256"), str):
                 out[str(name)] = (item["size"], item["sha256"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}  # a damaged marker still marks an xmtag folder; nothing listed is removed
@@ -487,7 +488,9 @@ def check_output_outside_inputs(
             continue
         real_in = Path(os.path.realpath(item))
         if real_in == real_out or real_out in real_in.parents or real_in in real_out.parents:
-            where = "is" if real_in == real_out else "contains" if real_out in real_in.parents else "is inside"
+            where = "is" if real_in == real_out else "contains"
+            if real_in in real_out.parents:
+                where = "is inside"
             raise OutputError(
                 f"Output folder {str(out)!r} {where} the input {str(item)!r}: xmtag would write (and on "
                 "a rerun clean up) beside your own files. Choose an output folder (--out) outside the "
