@@ -50,6 +50,8 @@ __all__ = [
     "atomic_write_text",
     "check_input_file",
     "check_output_outside_inputs",
+    "file_stems",
+    "shorten_name",
     "make_output_dir",
     "prepare_output_dir",
     "record_outputs",
@@ -346,6 +348,82 @@ def check_input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
             "copy it somewhere readable."
         )
     return p
+
+
+# --------------------------------------------------------------------------------------------
+# file names from user text (tags, stem names)
+
+#: Longest file-name stem (bytes, UTF-8) xmtag makes from a tag or stem name; file systems allow
+#: 255 bytes per name, and prefixes (``interactions-``) and suffixes (``.png``) need room.
+MAX_STEM_BYTES = 80
+
+
+def _name_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore")
+
+
+def shorten_name(name: str, max_bytes: int = MAX_STEM_BYTES, *, key: str | None = None) -> str:
+    """``name`` if it fits in ``max_bytes`` (UTF-8), else its start plus ``-`` and a short hash of
+    ``key`` (default ``name``), so two long names that share a start stay different.
+
+    Examples
+    --------
+    >>> shorten_name("drums")
+    'drums'
+    >>> n = shorten_name("x" * 300); len(n), n[:3], n[-9] == "-"
+    (80, 'xxx', True)
+    """
+    if len(name.encode("utf-8", "surrogatepass")) <= max_bytes:
+        return name
+    return _cut_utf8(name, max_bytes - 9) + "-" + _name_hash(name if key is None else key)
+
+
+def _slug(text: str) -> str:
+    out = "".join(c if c.isalnum() or c in "-." else "_" for c in text.strip())
+    out = "_".join(filter(None, out.split("_"))).strip(".")
+    return out or "tag"
+
+
+def file_stems(names: Iterable[str], max_bytes: int = MAX_STEM_BYTES) -> dict[str, str]:
+    """A distinct, file-name-safe stem for each name: ``{name: stem}``.
+
+    The stem is a slug (letters, digits, ``-``, ``_``, ``.``), cut to ``max_bytes`` bytes; a short
+    hash of the name is appended whenever the slug was shortened or two names would give the same
+    stem (``rock/pop``, ``rock pop``, ``rock_pop``; also ``Rock`` and ``rock``, which are one file
+    on case-insensitive file systems). Write the mapping next to the files (xmtag does).
+
+    Examples
+    --------
+    >>> m = file_stems(["rock", "rock/pop", "rock pop", "60s"])
+    >>> m["rock"], m["60s"], len(set(m.values()))
+    ('rock', '60s', 4)
+    >>> m["rock pop"].startswith("rock_pop-")
+    True
+    """
+    names = list(dict.fromkeys(names))
+    base = {n: _slug(n) for n in names}
+    counts: dict[str, int] = {}
+    for b in base.values():
+        counts[b.lower()] = counts.get(b.lower(), 0) + 1
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for n in names:
+        b = base[n]
+        if counts[b.lower()] > 1 or len(b.encode("utf-8")) > max_bytes:
+            b = _cut_utf8(b, max_bytes - 9) + "-" + _name_hash(n)
+        stem, k = b, 1
+        while stem.lower() in taken:  # a tag that happens to look like another's hashed stem
+            k += 1
+            stem = f"{_cut_utf8(b, max_bytes - 1 - len(str(k)))}-{k}"
+        taken.add(stem.lower())
+        out[n] = stem
+    return out
 
 
 # --------------------------------------------------------------------------------------------

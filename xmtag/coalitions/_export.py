@@ -11,7 +11,9 @@ File names are ``<mask>_<stems>.<format>``: the coalition's bitmask zero-padded 
 of the largest one, then the stem names joined by ``+`` (``silence`` for the empty coalition),
 e.g. ``05_drums+other.wav``; with segments ``<mask>_<stems>_seg<k>.<format>``. Characters that
 are unsafe in file names are replaced by ``-`` in the file name only; the manifest keeps the
-real names.
+real names. A ``<stems>`` part longer than 160 bytes is cut and gets a short hash of the full
+stem list (long stem names would otherwise exceed the 255 bytes a file name may have); the
+manifest's ``path`` column maps each coalition to its file.
 
 Mixes are sums of the stems in stem order in float32, exactly as
 :func:`xmtag.coalitions.evaluate` builds them, and ``wav`` files are 32-bit float, so a tagger
@@ -44,7 +46,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._checks import choice, positive_int
-from .._files import atomic_write_text
+from .._files import atomic_write_text, shorten_name
 from ..attribution import EXACT_MAX_PLAYERS
 from ..errors import OutputError, XmtagError
 
@@ -227,7 +229,8 @@ def export(
             for i in range(n):  # stem order, float32: the sums coalitions.evaluate builds
                 if (m >> i) & 1:
                     mix += tracks[i]
-            label = coalition_name(safe, m) or "silence"
+            # a name cut to fit a file system's 255 bytes keeps a hash of the full stem list
+            label = shorten_name(coalition_name(safe, m) or "silence", 160, key=coalition_name(names, m))
             for k, (a, b) in enumerate(spans):
                 tail = "" if segments is None else f"_seg{k}"
                 fname = f"{m:0{width}d}_{label}{tail}.{fmt}"

@@ -32,7 +32,15 @@ __all__ = ["export", "shown_tags", "OWNED"]
 logger = logging.getLogger(__name__)
 
 #: Files an export writes (what a rerun into the same folder replaces).
-OWNED = ("explanation.xmtag", "attributions.csv", "segments.csv", "plots/*.png", "audio/*", "report.html")
+OWNED = (
+    "explanation.xmtag",
+    "attributions.csv",
+    "segments.csv",
+    "files.csv",
+    "plots/*.png",
+    "audio/*",
+    "report.html",
+)
 
 
 def shown_tags(expl: Explanation, tags: Iterable[str] | str | None, top: int) -> list[str]:
@@ -67,6 +75,15 @@ def export(
         plots/*.png             heatmap, and per shown tag: bar, waterfall, timeline, interactions
         audio/listen-<tag>.*    the smallest stem coalition that keeps each shown tag
         report.html             self-contained interactive report
+        files.csv               every file written: role, tag, path (tag names map to file names)
+
+    The CSV files are meant for spreadsheets: a tag or stem name that starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return is written with a leading ``'`` so that no spreadsheet
+    runs it as a formula (:mod:`xmtag._csv`); ``explanation.xmtag`` keeps the names exactly.
+
+    File names made from tags are safe slugs cut to 80 bytes, with a short hash of the tag
+    appended when two tags would give the same name (``rock/pop``, ``rock pop``, ``rock_pop``)
+    or the name was cut; ``files.csv`` says which file belongs to which tag.
 
     Every file is written atomically. A rerun into the same folder first removes the files
     the previous export wrote there (a marker file lists them), so no stale plot of another
@@ -108,6 +125,7 @@ def export(
     UnknownTagError
         For a tag that is not a label.
     """
+    from .._csv import spreadsheet_csv
     from .._files import atomic_write_bytes, atomic_write_text, prepare_output_dir, record_outputs
     from ..explanation import DEFAULT_SHARE
 
@@ -117,10 +135,13 @@ def export(
     written: dict[str, Path] = {}
     try:
         written["explanation"] = expl.save(folder / "explanation.xmtag")
-        written["table"] = atomic_write_text(folder / "attributions.csv", expl.to_frame().to_csv(index=False))
+        written["table"] = atomic_write_text(
+            folder / "attributions.csv", spreadsheet_csv(expl.to_frame())
+        )
         if expl.segment_values is not None:
             written["segments"] = atomic_write_text(
-                folder / "segments.csv", expl.to_frame(segments=True).to_csv(index=False)
+                folder / "segments.csv",
+                spreadsheet_csv(expl.to_frame(segments=True)),
             )
         images: dict[str, tuple[str, bytes]] = {}
         if plots:  # the report draws its own figures in the page
@@ -147,19 +168,41 @@ def export(
                 audio_cache=cache,
                 title=title,
             )
+        written["files"] = atomic_write_text(folder / "files.csv", _files_table(written, folder, shown))
     finally:  # even a partial export is listed, so that the next run cleans it up
         record_outputs(folder, list(written.values()))
     logger.info("Exported %r to %s (%d files)", expl, folder, len(written))
     return written
 
 
+def _files_table(written: dict[str, Path], folder: Path, shown: list[str]) -> str:
+    """``files.csv``: one row per file written (role, tag, path), so a cut or hashed file name can
+    be traced back to its tag."""
+    import csv
+    import io
+
+    from .._csv import spreadsheet_safe
+    from .._files import file_stems
+
+    by_stem = {stem: tag for tag, stem in file_stems(shown).items()}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["role", "tag", "path"])
+    for key, path in [*written.items(), ("files", folder / "files.csv")]:
+        role, _, rest = key.partition(":")
+        tag = rest if role == "listen" else by_stem.get(rest.partition("-")[2], "") if role == "plot" else ""
+        w.writerow([role, spreadsheet_safe(tag), path.relative_to(folder).as_posix()])
+    return buf.getvalue()
+
+
 def _listenables(
     expl: Explanation, folder: Path, shown: list[str], share: float, cache: dict[int, bytes]
 ) -> dict[str, Path]:
-    from .._files import atomic_write_bytes
-    from ._encode import audio_mp3, audio_suffix, slug
+    from .._files import atomic_write_bytes, file_stems
+    from ._encode import audio_mp3, audio_suffix
 
     out: dict[str, Path] = {}
+    names = file_stems(shown)
     (folder / "audio").mkdir(exist_ok=True)
     for tag in shown:
         try:
@@ -172,6 +215,6 @@ def _listenables(
             cache[pick.mask] = audio_mp3(y, sr)
         data = cache[pick.mask]
         out[f"listen:{tag}"] = atomic_write_bytes(
-            folder / "audio" / f"listen-{slug(tag)}{audio_suffix(data)}", data
+            folder / "audio" / f"listen-{names[tag]}{audio_suffix(data)}", data
         )
     return out
