@@ -25,8 +25,10 @@ around 2.3 GiB resident. glibc's heap fragmentation adds a few hundred MB to eac
 working set; ``MALLOC_MMAP_THRESHOLD_=4194304`` in the environment trades about a third
 more CPU time for a lower peak.
 
-Model files are Python pickles (``torch.load(weights_only=False)``, as Demucs does):
-load only files you trust.
+Model files (``.th``) are Python pickles: xmtag reads them with ``torch.load(weights_only=True)``
+and an allow-list of Demucs' own classes (never ``weights_only=False``, which Demucs itself
+uses), so a file that would run code is refused with an
+:class:`~xmtag.errors.UnsafeModelFileError` instead of being run.
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ class DemucsSeparator(Separator):
         logger.info("Loading Demucs model %r %s", src.name, where)
         try:
             model = src.load()
+        except XmtagError:  # refused as unsafe, not a Demucs file: already says which file and why
+            raise
         except ModelLoadingError as exc:
             raise ModelNotFoundError(f"Cannot load Demucs model {src.name!r} {where}: {exc}") from exc
         except SystemExit as exc:  # demucs' `fatal()` exits
