@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import UnsafeModelFileError
+from .errors import ModelNotFoundError, UnsafeModelFileError
 
 __all__ = ["safe_torch_load", "is_unsafe_pickle_error", "unsafe_model_error"]
 
@@ -25,7 +25,8 @@ def is_unsafe_pickle_error(exc: BaseException) -> bool:
     """Whether ``exc`` (or its cause) is ``torch.load(weights_only=True)`` refusing a pickle."""
     seen = 0
     while exc is not None and seen < 8:
-        if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in str(exc):
+        text = str(exc)
+        if "Unsupported global" in text:  # the pickle names a callable outside the allow-list
             return True
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
         seen += 1
@@ -36,8 +37,9 @@ def _why(exc: BaseException) -> str:
     text = str(exc)
     for line in text.splitlines():
         line = line.strip()
-        if "Unsupported" in line or "WeightsUnpickler error" in line:
-            return line.split("WeightsUnpickler error:", 1)[-1].strip()[:200]
+        if "Unsupported" in line:
+            why = line.split("WeightsUnpickler error:", 1)[-1].strip()
+            return why.split(" was not an allowed global", 1)[0].split(". Please use", 1)[0][:200]
     return (text.strip().splitlines() or [type(exc).__name__])[-1][:200]
 
 
@@ -70,4 +72,8 @@ def safe_torch_load(
         with torch.serialization.safe_globals(list(allowed)):
             return torch.load(Path(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise unsafe_model_error(path, what, exc, fix) from None
+        if is_unsafe_pickle_error(exc):
+            raise unsafe_model_error(path, what, exc, fix) from None
+        raise ModelNotFoundError(
+            f"Cannot read the {what} {str(path)!r}: it is not a valid PyTorch file ({_why(exc)}). {fix}"
+        ) from None
