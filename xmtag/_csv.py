@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["spreadsheet_safe", "spreadsheet_safe_frame", "spreadsheet_csv", "FORMULA_STARTS"]
+__all__ = [
+    "spreadsheet_safe",
+    "spreadsheet_safe_frame",
+    "spreadsheet_csv",
+    "undo_spreadsheet_safe",
+    "FORMULA_STARTS",
+]
 
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -38,6 +44,20 @@ def spreadsheet_safe(value: Any) -> Any:
         except ValueError:
             pass
     return "'" + value
+
+
+def undo_spreadsheet_safe(value: Any) -> Any:
+    """The inverse of :func:`spreadsheet_safe` for a cell read back from such a CSV: a leading
+    ``'`` followed by a formula character is removed.
+
+    Examples
+    --------
+    >>> undo_spreadsheet_safe("'=drums+bass"), undo_spreadsheet_safe("rock"), undo_spreadsheet_safe("'quoted")
+    ('=drums+bass', 'rock', "'quoted")
+    """
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 def spreadsheet_safe_frame(frame: Any) -> Any:

@@ -79,7 +79,7 @@ def test_coalitions_export_with_four_62_character_stem_names(tmp_path):
 
 
 def test_attributions_csv_defuses_formulas_and_keeps_the_data_exact(tmp_path):
-    tags = ["=HYPERLINK(\"http://x/?\"&A1)", "+1+1", "@SUM(A1)", "\tcmd", "\rcr", "-rock", "rock"]
+    tags = ['=HYPERLINK("http://x/?"&A1)', "+1+1", "@SUM(A1)", "\tcmd", "\rcr", "-rock", "rock"]
     stems = ("=drums", "bass")
     e = _expl(tags, stems=stems)
     out = tmp_path / "run"
@@ -95,3 +95,21 @@ def test_attributions_csv_defuses_formulas_and_keeps_the_data_exact(tmp_path):
     assert list(back.labels) == tags and list(back.stems) == list(stems)
     for row in _files_csv(out):
         assert not row["tag"].startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_coalition_manifest_defuses_formulas_and_still_reads_back(tmp_path):
+    t = np.arange(800) / 8000
+    stems = xmtag.Stems(
+        {"=cmd": 0.1 * np.sin(2 * np.pi * 200 * t), "bass": 0.1 * np.sin(2 * np.pi * 90 * t)}, sr=8000
+    )
+    folder = tmp_path / "mixes"
+    m = coalitions_export(stems, folder, progress=False)
+    assert "=cmd" in set(m["stems"])  # the returned table keeps the names
+    with open(folder / "manifest.csv", newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
+    scored = pd.read_csv(folder / "manifest.csv", dtype={"stems": str}, keep_default_na=False)
+    scored["rock"] = [0.0, 0.5, 0.2, 0.9]
+    scored.to_csv(tmp_path / "scores.csv", index=False)
+    e = xmtag.Explanation.from_scores(tmp_path / "scores.csv")
+    assert sorted(e.stems) == ["=cmd", "bass"]

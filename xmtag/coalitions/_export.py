@@ -13,7 +13,10 @@ e.g. ``05_drums+other.wav``; with segments ``<mask>_<stems>_seg<k>.<format>``. C
 are unsafe in file names are replaced by ``-`` in the file name only; the manifest keeps the
 real names. A ``<stems>`` part longer than 160 bytes is cut and gets a short hash of the full
 stem list (long stem names would otherwise exceed the 255 bytes a file name may have); the
-manifest's ``path`` column maps each coalition to its file.
+manifest's ``path`` column maps each coalition to its file. In ``manifest.csv`` a stem list that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so that
+a spreadsheet does not run it as a formula (:func:`xmtag.Explanation.from_scores` removes it
+again when it reads the file); the returned table keeps the names exactly.
 
 Mixes are sums of the stems in stem order in float32, exactly as
 :func:`xmtag.coalitions.evaluate` builds them, and ``wav`` files are 32-bit float, so a tagger
@@ -46,6 +49,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._checks import choice, positive_int
+from .._csv import spreadsheet_csv
 from .._files import atomic_write_text, shorten_name
 from ..attribution import EXACT_MAX_PLAYERS
 from ..errors import OutputError, XmtagError
@@ -242,5 +246,6 @@ def export(
                 rows.append(row)
                 bar.update(1)
     table = pd.DataFrame(rows)
-    atomic_write_text(folder / MANIFEST, table.to_csv(index=False))
+    # opened in spreadsheets to add score columns: a stem name like "=cmd" must not become a formula
+    atomic_write_text(folder / MANIFEST, spreadsheet_csv(table))
     return table

@@ -93,6 +93,7 @@ def read_table(table: Any) -> Any:
     """
     import pandas as pd
 
+    from_csv = False
     if isinstance(table, pd.DataFrame):
         df = table.copy()
     elif isinstance(table, (str, os.PathLike)):
@@ -100,6 +101,7 @@ def read_table(table: Any) -> Any:
         suffix = path.suffix.lower()
         try:
             if suffix in (".csv", ".tsv", ".txt"):
+                from_csv = True
                 df = pd.read_csv(
                     path,
                     sep="\t" if suffix == ".tsv" else ",",
@@ -137,6 +139,10 @@ def read_table(table: Any) -> Any:
         df["stems"] = df["stems"].map(
             lambda x: "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)
         )
+        if from_csv:  # a CSV written by xmtag (manifest.csv): its spreadsheet formula guard goes
+            from .._csv import undo_spreadsheet_safe
+
+            df["stems"] = df["stems"].map(undo_spreadsheet_safe)
     return df
 
 
