@@ -51,6 +51,7 @@ __all__ = [
     "check_input_file",
     "check_output_outside_inputs",
     "file_stems",
+    "output_path",
     "shorten_name",
     "make_output_dir",
     "prepare_output_dir",
@@ -541,7 +542,9 @@ def _remove_proven(folder: Path, checks: dict[str, tuple[int, str]]) -> list[str
     if kept:
         logger.info(
             "Kept %d file(s) in %s that a previous run listed but that changed since: %s",
-            len(kept), folder, ", ".join(kept[:5]),
+            len(kept),
+            folder,
+            ", ".join(kept[:5]),
         )
     return kept
 
@@ -574,6 +577,46 @@ def check_output_outside_inputs(
                 "a rerun clean up) beside your own files. Choose an output folder (--out) outside the "
                 "inputs, e.g. a new folder next to them."
             )
+
+
+def output_path(folder: str | os.PathLike[str], rel: str) -> Path:
+    """``folder / rel`` for a file xmtag is about to write into an output folder, its subfolders
+    created; refused if any part of it inside ``folder`` is a symbolic link (writing would land
+    outside the folder, on a file of the user's).
+
+    Raises
+    ------
+    OutputError
+        Naming the link and the fix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> output_path(d, "plots/heatmap.png").parent.is_dir()
+    True
+    """
+    base = Path(folder)
+    parts = _plain_parts(rel)
+    if parts is None:
+        raise OutputError(f"Cannot write {rel!r} into {str(base)!r}: not a plain relative file name.")
+    here = base
+    for i, part in enumerate(parts):
+        here = here / part
+        if os.path.islink(here):
+            raise OutputError(
+                f"Cannot write {str(base / rel)!r}: {str(here)!r} is a symbolic link, and xmtag does not "
+                "write through links out of its output folder. Remove the link or choose another "
+                "output folder."
+            )
+        if i < len(parts) - 1:
+            if here.exists() and not here.is_dir():
+                raise OutputError(f"Cannot write {str(base / rel)!r}: {str(here)!r} is a file, not a folder.")
+            try:
+                here.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"Cannot create the folder {str(here)!r}: {exc.strerror or exc}.") from exc
+    return here
 
 
 def make_output_dir(path: str | os.PathLike[str]) -> Path:
@@ -624,7 +667,9 @@ def prepare_output_dir(
     - A folder with xmtag's marker (``.xmtag-output.json``): the files the previous run wrote
       there are removed (so a rerun never leaves the last song's plots beside the new ones),
       but only those whose size and SHA-256 still match what the marker recorded, reached
-      without following a symbolic link; files the user added or changed are kept.
+      without following a symbolic link; files the user added are kept. A listed file that was
+      changed or replaced since is never deleted: the folder is refused (``force=True`` writes
+      over it).
     - Any other non-empty folder: an :class:`~xmtag.errors.OutputError`, unless ``force=True``,
       which writes into it without removing anything.
     - A folder that is, contains or lies inside one of ``inputs``: an ``OutputError`` before
@@ -669,6 +714,18 @@ def prepare_output_dir(
     out = make_output_dir(path)
     proven = _read_marker(out)
     if proven is not None:
+        changed = [
+            rel
+            for rel, want in sorted(proven.items())
+            if (p := _inside(out, rel)) is not None and os.path.lexists(p) and _file_check(p) != tuple(want)
+        ]
+        if changed and not force:
+            shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+            raise OutputError(
+                f"Output folder {str(out)!r} holds files an earlier xmtag run wrote that were changed or "
+                f"replaced since ({shown}); xmtag will not overwrite them. Move them elsewhere, choose "
+                "another output folder, or pass --force (force=True) to write the new files over them."
+            )
         _remove_proven(out, proven)
         with contextlib.suppress(FileNotFoundError):
             (out / OUTPUT_MARKER).unlink()

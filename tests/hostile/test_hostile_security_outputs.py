@@ -65,9 +65,37 @@ def test_rerun_keeps_files_changed_since_they_were_written(tmp_path):
     (out / "attributions.csv").write_text("ours")
     record_outputs(out, [out / "report.html", out / "attributions.csv"])
     (out / "attributions.csv").write_text("edited by the user afterwards")
-    prepare_output_dir(out)
+    before = tree_hash(tmp_path)
+    with pytest.raises(OutputError, match=r"changed or replaced since \(attributions\.csv\).*--force"):
+        prepare_output_dir(out)
+    assert tree_hash(tmp_path) == before  # nothing deleted, not even the unchanged report
+    prepare_output_dir(out, force=True)  # --force: the proven file goes, the edited one stays
     assert not (out / "report.html").exists()
     assert (out / "attributions.csv").read_text() == "edited by the user afterwards"
+
+
+def test_export_never_writes_through_a_symlinked_subfolder(tmp_path):
+    mine = tmp_path / "my-pictures"
+    mine.mkdir()
+    (mine / "heatmap.png").write_bytes(b"my holiday photo")
+    out = tmp_path / "run"
+    out.mkdir()
+    os.symlink(mine, out / "plots")
+    before = tree_hash(mine)
+    with pytest.raises(OutputError, match=r"plots' is a symbolic link.*Remove the link"):
+        xmtag.export(_expl(), out, force=True, report=False, audio=False)
+    assert tree_hash(mine) == before
+
+
+def test_export_never_writes_through_a_symlinked_file(tmp_path):
+    thesis = tmp_path / "thesis.tex"
+    thesis.write_text("years of work")
+    out = tmp_path / "run"
+    out.mkdir()
+    os.symlink(thesis, out / "attributions.csv")
+    with pytest.raises(OutputError, match=r"attributions\.csv' is a symbolic link"):
+        xmtag.export(_expl(), out, force=True, plots=False, report=False, audio=False)
+    assert thesis.read_text() == "years of work"
 
 
 def test_marker_through_a_symlinked_folder_does_not_delete_the_target(tmp_path):
@@ -97,7 +125,9 @@ def test_marker_listing_a_symlink_to_a_user_file_removes_neither(tmp_path):
     os.symlink(secret, out / "report.html")
     check = {"size": 4, "sha256": hashlib.sha256(b"mine").hexdigest()}
     (out / OUTPUT_MARKER).write_text(json.dumps({"files": ["report.html"], "checks": {"report.html": check}}))
-    prepare_output_dir(out)
+    with pytest.raises(OutputError, match=r"changed or replaced since \(report\.html\)"):
+        prepare_output_dir(out)
+    prepare_output_dir(out, force=True)  # even forced: the link is not ours, it stays
     assert (out / "report.html").is_symlink() and secret.read_text() == "mine"
 
 

@@ -10,7 +10,7 @@ Examples
 >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
 >>> out = export(e, os.path.join(tempfile.mkdtemp(), "run"), plots=False, report=False)
 >>> sorted(p.name for p in out.values())
-['attributions.csv', 'explanation.xmtag']
+['attributions.csv', 'explanation.xmtag', 'files.csv']
 """
 
 from __future__ import annotations
@@ -126,7 +126,13 @@ def export(
         For a tag that is not a label.
     """
     from .._csv import spreadsheet_csv
-    from .._files import atomic_write_bytes, atomic_write_text, prepare_output_dir, record_outputs
+    from .._files import (
+        atomic_write_bytes,
+        atomic_write_text,
+        output_path,
+        prepare_output_dir,
+        record_outputs,
+    )
     from ..explanation import DEFAULT_SHARE
 
     share = _checks.share(DEFAULT_SHARE if share is None else share, "share")
@@ -134,13 +140,13 @@ def export(
     folder = prepare_output_dir(out, force=force, owned=OWNED, inputs=inputs)
     written: dict[str, Path] = {}
     try:
-        written["explanation"] = expl.save(folder / "explanation.xmtag")
+        written["explanation"] = expl.save(output_path(folder, "explanation.xmtag"))
         written["table"] = atomic_write_text(
-            folder / "attributions.csv", spreadsheet_csv(expl.to_frame())
+            output_path(folder, "attributions.csv"), spreadsheet_csv(expl.to_frame())
         )
         if expl.segment_values is not None:
             written["segments"] = atomic_write_text(
-                folder / "segments.csv",
+                output_path(folder, "segments.csv"),
                 spreadsheet_csv(expl.to_frame(segments=True)),
             )
         images: dict[str, tuple[str, bytes]] = {}
@@ -149,9 +155,8 @@ def export(
 
             images = render_plots(expl, shown)
         if plots:
-            (folder / "plots").mkdir(exist_ok=True)
             for key, (_, png) in images.items():
-                written[f"plot:{key}"] = atomic_write_bytes(folder / "plots" / f"{key}.png", png)
+                written[f"plot:{key}"] = atomic_write_bytes(output_path(folder, f"plots/{key}.png"), png)
         cache: dict[int, bytes] = {}
         if audio and expl.audio is not None and expl.has_coalitions:
             written.update(_listenables(expl, folder, shown, share, cache))
@@ -160,7 +165,7 @@ def export(
 
             written["report"] = write_html(
                 expl,
-                folder / "report.html",
+                output_path(folder, "report.html"),
                 tags=shown,
                 share=share,
                 audio=audio,
@@ -168,7 +173,9 @@ def export(
                 audio_cache=cache,
                 title=title,
             )
-        written["files"] = atomic_write_text(folder / "files.csv", _files_table(written, folder, shown))
+        written["files"] = atomic_write_text(
+            output_path(folder, "files.csv"), _files_table(written, folder, shown)
+        )
     finally:  # even a partial export is listed, so that the next run cleans it up
         record_outputs(folder, list(written.values()))
     logger.info("Exported %r to %s (%d files)", expl, folder, len(written))
@@ -198,12 +205,11 @@ def _files_table(written: dict[str, Path], folder: Path, shown: list[str]) -> st
 def _listenables(
     expl: Explanation, folder: Path, shown: list[str], share: float, cache: dict[int, bytes]
 ) -> dict[str, Path]:
-    from .._files import atomic_write_bytes, file_stems
+    from .._files import atomic_write_bytes, file_stems, output_path
     from ._encode import audio_mp3, audio_suffix
 
     out: dict[str, Path] = {}
     names = file_stems(shown)
-    (folder / "audio").mkdir(exist_ok=True)
     for tag in shown:
         try:
             pick = expl.smallest_coalition(tag, share)
@@ -215,6 +221,6 @@ def _listenables(
             cache[pick.mask] = audio_mp3(y, sr)
         data = cache[pick.mask]
         out[f"listen:{tag}"] = atomic_write_bytes(
-            folder / "audio" / f"listen-{names[tag]}{audio_suffix(data)}", data
+            output_path(folder, f"audio/listen-{names[tag]}{audio_suffix(data)}"), data
         )
     return out
