@@ -124,3 +124,14 @@ def test_the_payload_really_would_run_without_weights_only(tmp_path):
     torch.save({"x": Payload(witness)}, tmp_path / "f.pt")
     torch.load(tmp_path / "f.pt", weights_only=False)
     assert witness.exists()
+
+
+def test_voice_encoder_weights_with_a_code_running_pickle_are_refused(tmp_path):
+    from xmtag.speech._embedding import VoiceEncoder
+
+    witness = tmp_path / "pwned"
+    pt = tmp_path / "encoder.pt"
+    torch.save({"model_state": Payload(witness)}, pt)
+    with pytest.raises(UnsafeModelFileError) as info:
+        VoiceEncoder(pt)
+    _check_refused(info, pt, witness)

@@ -1,15 +1,15 @@
 """Source separation with Demucs: a mixed song in, :class:`~xmtag.separation.Stems` out.
 
 :class:`DemucsSeparator` (what ``xmtag.Separator("htdemucs", ...)`` builds) wraps the
-``demucs`` package: models are loaded through ``demucs.pretrained.get_model(name, repo=...)``
-and applied with ``demucs.apply.apply_model(..., split=True)``, which processes the track in
-overlapping chunks of the model's segment length (about 8 s) so that memory stays
-bounded on long tracks. Results are cached on disk (:mod:`xmtag.cache`), keyed by the
-audio content, the model's weights and the separation parameters. Where the weights come
-from (a local folder, the caches, the network) is :mod:`xmtag.separation._demucs_models`;
-any model in that layout works, including the 6-stem ``htdemucs_6s`` (drums, bass, other,
-vocals, guitar, piano) and bags of models (``htdemucs_ft``, ``mdx_extra``), whose output is
-the weighted mean of their members.
+``demucs`` package: models are loaded the way ``demucs.pretrained.get_model(name, repo=...)``
+does, but each ``.th`` file with ``torch.load(weights_only=True)`` (see below), and applied
+with ``demucs.apply.apply_model(..., split=True)``, which processes the track in overlapping
+chunks of the model's segment length (about 8 s) so that memory stays bounded on long tracks.
+Results are cached on disk (:mod:`xmtag.cache`), keyed by the audio content, the model's
+weights and the separation parameters. Where the weights come from (a local folder, the caches,
+the network) is :mod:`xmtag.separation._demucs_models`; any model in that layout works,
+including the 6-stem ``htdemucs_6s`` (drums, bass, other, vocals, guitar, piano) and bags of
+models (``htdemucs_ft``, ``mdx_extra``), whose output is the weighted mean of their members.
 
 Demucs does not guarantee that its stems add up to the input: the residual policy of
 :mod:`xmtag.separation._base` (``residual="auto"``) adds it as a stem ``"residual"`` when it is
