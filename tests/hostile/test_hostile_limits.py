@@ -1,0 +1,120 @@
+"""Hostile inputs that ask for far more memory than they are worth: refused before allocating.
+
+Each case builds the real input, asserts an ``XmtagError`` subclass whose message names the
+input, the limit (``xmtag.limits.*``) and how to raise it, and proves the refusal comes before
+the allocation (tracemalloc peak, or an address-space limit in a child process).
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+
+import xmtag
+from xmtag.errors import ExplanationFileError
+
+MB = 1 << 20
+
+
+def _peak(fn, *args, **kwargs):
+    """(exception raised by fn, peak bytes traced while it ran)."""
+    tracemalloc.start()
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        err = exc
+    else:
+        err = None
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return err, peak
+
+
+def _small_explanation(tmp_path, labels=("rock", "pop")):
+    expl = xmtag.Explanation.from_game(
+        np.arange(8 * len(labels), dtype=float).reshape(8, -1), ["a", "b", "c"], list(labels)
+    )
+    return expl.save(tmp_path / "small.xmtag")
+
+
+def _rewrite(src, dst, header_update, arrays):
+    """Copy src's header with header_update, writing the given {name: (shape, fill)} arrays,
+    zero arrays streamed so the test itself never holds them in memory."""
+    with zipfile.ZipFile(src) as zf:
+        header = json.loads(zf.read("header.json"))
+    header.update(header_update)
+    with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for name, shape in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array_header_1_0(
+                    fh, {"descr": "<f8", "fortran_order": False, "shape": tuple(shape)}
+                )
+                left = int(np.prod(shape)) * 8
+                chunk = bytes(4 * MB)
+                while left:
+                    fh.write(chunk[: min(left, len(chunk))])
+                    left -= min(left, len(chunk))
+    return dst
+
+
+def test_zip_bomb_explanation_refused_before_reading(tmp_path):
+    """A small .xmtag whose header declares ~200 MB of all-zero arrays (they compress ~1000:1)."""
+    src = _small_explanation(tmp_path)
+    n_labels = 1100
+    labels = [f"t{i}" for i in range(n_labels)]
+    k = 2900  # segments: 3 x 2900 x 1100 x 8 B ~ 77 MB per segment array
+    shapes = {
+        "values": (3, n_labels),
+        "base_values": (n_labels,),
+        "prediction": (n_labels,),
+        "segment_values": (3, k, n_labels),
+        "segment_weights": (k,),
+        "segment_bounds": (k, 2),
+        "segment_stderr": (3, k, n_labels),
+    }
+    bomb = _rewrite(
+        src,
+        tmp_path / "bomb.xmtag",
+        {"labels": labels, "arrays": {a: list(s) for a, s in shapes.items()}},
+        shapes,
+    )
+    assert bomb.stat().st_size < 1 * MB
+    err, peak = _peak(xmtag.Explanation.load, bomb)
+    assert isinstance(err, ExplanationFileError), err
+    msg = str(err)
+    assert "bomb.xmtag" in msg and "MAX_EXPANSION_RATIO" in msg and "xmtag.limits" in msg
+    assert peak < 16 * MB, f"peak {peak / MB:.0f} MB before the refusal"
+
+
+def test_explanation_above_absolute_cap_refused(tmp_path, monkeypatch):
+    import xmtag.limits
+
+    monkeypatch.setattr(xmtag.limits, "MAX_EXPLANATION_BYTES", 1000)
+    src = _small_explanation(tmp_path, labels=[f"t{i}" for i in range(40)])
+    with pytest.raises(ExplanationFileError, match="MAX_EXPLANATION_BYTES") as info:
+        xmtag.Explanation.load(src)
+    assert "small.xmtag" in str(info.value)
+
+
+def test_long_tag_name_refused_at_load(tmp_path):
+    """A 100,000-character tag in a ~100 KB file: refused when loaded, before export could hang."""
+    src = _small_explanation(tmp_path)
+    long = "x" * 100_000
+    shapes = {"values": (3, 2), "base_values": (2,), "prediction": (2,)}
+    bad = _rewrite(
+        src,
+        tmp_path / "long.xmtag",
+        {"labels": [long, "pop"], "arrays": {a: list(s) for a, s in shapes.items()}},
+        shapes,
+    )
+    with pytest.raises(ExplanationFileError) as info:
+        xmtag.Explanation.load(bad)
+    msg = str(info.value)
+    assert "long.xmtag" in msg and "100,000 characters" in msg and "MAX_NAME_CHARS" in msg
+    assert len(msg) < 600
