@@ -118,3 +118,37 @@ def test_long_tag_name_refused_at_load(tmp_path):
     msg = str(info.value)
     assert "long.xmtag" in msg and "100,000 characters" in msg and "MAX_NAME_CHARS" in msg
     assert len(msg) < 600
+
+
+def _wide_table(tmp_path, n_stems=20, n_tags=2000):
+    """A ~35 KB CSV: 20 stems, 2000 tags, 3 rows (silence, one stem, the full mix)."""
+    import pandas as pd
+
+    stems = [f"s{i}" for i in range(n_stems)]
+    rows = ["", stems[0], "+".join(stems)]
+    df = pd.DataFrame(np.zeros((3, n_tags)), columns=[f"t{j}" for j in range(n_tags)])
+    df.insert(0, "stems", rows)
+    path = tmp_path / "wide.csv"
+    df.to_csv(path, index=False, float_format="%g")
+    return path
+
+
+def test_score_table_missing_coalitions_before_allocating(tmp_path):
+    path = _wide_table(tmp_path)
+    assert path.stat().st_size < 64 * 1024
+    err, peak = _peak(xmtag.Explanation.from_scores, path)
+    assert type(err).__name__ == "ScoreTableError", err
+    msg = str(err)
+    assert "lacks 1048573 of the 1048576 coalitions" in msg and "method='kernel'" in msg
+    assert len(msg) < 2000
+    assert peak < 64 * MB, f"peak {peak / MB:.0f} MB before the refusal"
+
+
+def test_score_table_game_too_large_refused(tmp_path):
+    path = _wide_table(tmp_path)
+    err, peak = _peak(xmtag.Explanation.from_scores, path, method="kernel")
+    assert type(err).__name__ == "ScoreTableError", err
+    msg = str(err)
+    assert "1,048,576 coalitions" in msg and "2000 tags" in msg and "MAX_SCORE_CELLS" in msg
+    assert "tags=" in msg
+    assert peak < 64 * MB, f"peak {peak / MB:.0f} MB before the refusal"
