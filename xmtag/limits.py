@@ -39,7 +39,7 @@ MAX_NAME_CHARS = 1000
 #: (``2**27`` float64 cells: 1 GiB).
 MAX_SCORE_CELLS = 1 << 27
 #: Most frequency bands per stem (``bands=``, ``--bands``).
-MAX_BANDS = 64
+MAX_BANDS = 32
 #: Largest tagger-row budget of the sampled methods (``permutation``, ``kernel``, ``lime``).
 MAX_BUDGET = 1 << 20
 #: Most values one bootstrap draws: ``n_boot x rows x columns`` (``2**27``: 1 GiB of float64).

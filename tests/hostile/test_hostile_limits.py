@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import xmtag
-from xmtag.errors import ExplanationFileError
+from xmtag.errors import ExplanationFileError, XmtagError
 
 MB = 1 << 20
 
@@ -152,3 +152,85 @@ def test_score_table_game_too_large_refused(tmp_path):
     assert "1,048,576 coalitions" in msg and "2000 tags" in msg and "MAX_SCORE_CELLS" in msg
     assert "tags=" in msg
     assert peak < 64 * MB, f"peak {peak / MB:.0f} MB before the refusal"
+
+
+def _band_tagger():
+    from xmtag.taggers import FunctionTagger
+
+    def fn(b):
+        return np.sqrt((np.asarray(b, np.float64) ** 2).mean(1, keepdims=True))
+
+    return FunctionTagger(fn, ["loud"], sample_rate=8000, name="toy")
+
+
+def _long_stems(seconds=60.0):
+    from hostile_support import make_tone
+
+    from xmtag.separation import Stems
+
+    return Stems({"a": make_tone(220, 8000, seconds), "b": make_tone(330, 8000, seconds)}, sr=8000)
+
+
+def test_bands_count_refused_before_splitting():
+    """bands=10000: refused with the limit before any stem is split into bands."""
+    stems = _long_stems()
+    err, peak = _peak(xmtag.explain, stems, _band_tagger(), bands=10000, cache=False, progress=False)
+    assert isinstance(err, XmtagError), err
+    msg = str(err)
+    assert "bands=10000" in msg and "10,000 bands" in msg and "MAX_BANDS" in msg and "fewer bands" in msg
+    assert peak < 8 * MB, f"peak {peak / MB:.0f} MB before the refusal"
+
+
+def test_band_players_checked_before_splitting():
+    """2 stems x 20 bands = 40 players cannot be enumerated: refused before the 40 band signals exist."""
+    stems = _long_stems()
+    err, peak = _peak(
+        xmtag.explain, stems, _band_tagger(), bands=20, method="exact", cache=False, progress=False
+    )
+    assert isinstance(err, XmtagError), err
+    assert "40 players (2 stems x 20 bands)" in str(err) and "fewer bands" in str(err)
+    assert peak < 8 * MB, f"peak {peak / MB:.0f} MB before the refusal"
+
+
+@pytest.mark.parametrize("method", ["lime", "permutation", "kernel"])
+def test_huge_budget_refused(method):
+    stems = _long_stems(0.5)
+    with pytest.raises(XmtagError) as info:
+        xmtag.explain(stems, _band_tagger(), method=method, budget=10**12, cache=False, progress=False)
+    msg = str(info.value)
+    assert "budget=1,000,000,000,000" in msg and "MAX_BUDGET" in msg and "smaller budget" in msg
+
+
+def test_lime_budget_refused_in_a_small_address_space():
+    """attribute(method='lime', budget=10**12) in a child limited to 1 GiB of address space beyond
+    what it has: a clear error, not a MemoryError."""
+    code = (
+        "import resource, numpy as np\n"
+        "from xmtag.attribution import attribute\n"
+        "from xmtag.errors import InvalidGameError\n"
+        "import xmtag.attribution.baselines\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (1 << 30), hard))\n"
+        "try:\n"
+        "    attribute(lambda m: np.zeros((len(m), 1)), 8, method='lime', budget=10**12)\n"
+        "except InvalidGameError as exc:\n"
+        "    print('REFUSED', exc)\n"
+    )
+    from hostile_support import run_python
+
+    done = run_python(code)
+    assert "REFUSED" in done.stdout, done.stderr[-2000:]
+    assert "MAX_BUDGET" in done.stdout and "MemoryError" not in done.stderr
+
+
+def test_n_boot_refused_before_resampling():
+    """n_boot=10**9 over 20 tracks x 3 columns would draw 60 billion values (the corpus --n-boot)."""
+    from xmtag.metrics import bootstrap_columns
+
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    err, peak = _peak(bootstrap_columns, x, n_boot=10**9)
+    assert isinstance(err, XmtagError), err
+    msg = str(err)
+    assert "n_boot=1,000,000,000" in msg and "MAX_BOOTSTRAP_CELLS" in msg and "smaller n_boot" in msg
+    assert peak < 4 * MB, f"peak {peak / MB:.0f} MB before the refusal"
