@@ -234,3 +234,23 @@ def test_n_boot_refused_before_resampling():
     msg = str(err)
     assert "n_boot=1,000,000,000" in msg and "MAX_BOOTSTRAP_CELLS" in msg and "smaller n_boot" in msg
     assert peak < 4 * MB, f"peak {peak / MB:.0f} MB before the refusal"
+
+
+def test_segment_offsets_give_a_short_message(tmp_path):
+    """Segments numbered by sample offsets (0, 441000, ... 5.3 million): a short message."""
+    import pandas as pd
+
+    rows = []
+    for s, off in enumerate([0, 2_646_000, 5_292_000]):
+        for stems in ("", "a", "b", "a+b"):
+            rows.append(
+                {"stems": stems, "segment": off, "start": s * 60.0, "end": s * 60.0 + 60, "rock": 0.5}
+            )
+    path = tmp_path / "offsets.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.raises(XmtagError) as info:
+        xmtag.Explanation.from_scores(path)
+    msg = str(info.value)
+    assert len(msg) < 400, len(msg)
+    assert "skips segment(s) 1, 2, 3, 4, 5 and 5,291,993 more (5,291,998 in all)" in msg
+    assert "not sample offsets" in msg

@@ -607,10 +607,25 @@ def _segment_index(df: Any) -> np.ndarray:
     if not ok or (np.asarray(seg, dtype=np.float64) < 0).any():
         raise ScoreTableError("The segment column must hold segment numbers 0, 1, 2, ...")
     idx = np.asarray(seg, dtype=np.int64)
-    k = int(idx.max()) + 1
-    absent = sorted(set(range(k)) - set(idx.tolist()))
-    if absent:
-        raise ScoreTableError(f"The segment column skips segment(s) {absent}; number segments 0..{k - 1}.")
+    uniq = np.unique(idx)
+    k = int(uniq[-1]) + 1
+    if k != uniq.size:  # some numbers skipped: name the first few, count the rest (never list them all)
+        shown: list[int] = []
+        prev = -1
+        for u in uniq.tolist():
+            while prev + 1 < u and len(shown) < limits.MAX_LISTED:
+                prev += 1
+                shown.append(prev)
+            if len(shown) >= limits.MAX_LISTED:
+                break
+            prev = u
+        skipped = k - uniq.size
+        more = f" and {skipped - len(shown):,} more" if skipped > len(shown) else ""
+        raise ScoreTableError(
+            f"The segment column skips segment(s) {', '.join(map(str, shown))}{more} ({skipped:,} in all) up "
+            f"to its largest, {k - 1:,}; number the {uniq.size} segments 0..{uniq.size - 1} "
+            "(segment numbers, not sample offsets or seconds: 'start' and 'end' hold the times)."
+        )
     for col in ("start", "end"):
         if col not in df.columns:
             raise ScoreTableError(
