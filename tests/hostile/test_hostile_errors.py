@@ -28,3 +28,55 @@ def test_dollar_names_are_not_mathtext(plot):
     fig.savefig(io.BytesIO(), format="png")  # draws every text: raised ValueError before
     texts = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]
     assert any(r"\$_\$" in t for t in texts)
+
+
+# ------------------------------------------------------------------ provenance of the wrong type
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"audio": "44.1 kHz"},
+        {"audio": {"duration": "inf", "sr": "x"}},
+        {"audio": {"duration": float("inf")}},
+        {"envelope_rate": "fast", "residual_db": "loud", "n_coalitions": "all", "source": "a file"},
+        {"source": {"path": 7}, "tagger": ["x"], "separator": "demucs"},
+    ],
+)
+def test_provenance_extras_of_the_wrong_type_do_not_crash_the_report(extra, tmp_path):
+    from xmtag.explanation import Provenance
+    from xmtag.report import to_html
+
+    expl = xmtag.Explanation.from_game(
+        np.arange(8.0).reshape(8, 1),
+        ["a", "b", "c"],
+        ["rock"],
+        provenance=Provenance(created="", extra=extra),
+    )
+    assert "rock" in expl._repr_html_()
+    assert "rock" in to_html(expl)
+    again = xmtag.Explanation.load(expl.save(tmp_path / "e.xmtag"))  # and after a round trip
+    assert "rock" in to_html(again)
+
+
+def test_v2_file_with_provenance_not_a_dictionary_is_refused(tmp_path):
+    import json
+    import zipfile
+
+    from xmtag.errors import ExplanationFileError
+
+    src = xmtag.Explanation.from_game(np.arange(8.0).reshape(8, 1), ["a", "b", "c"], ["rock"]).save(
+        tmp_path / "good.xmtag"
+    )
+    bad = tmp_path / "bad.xmtag"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "header.json":
+                header = json.loads(data)
+                assert header["format_version"] == 2
+                header["provenance"] = ["44.1 kHz", "demucs"]
+                data = json.dumps(header).encode()
+            zout.writestr(info.filename, data)
+    with pytest.raises(ExplanationFileError) as info:
+        xmtag.Explanation.load(bad)
+    msg = str(info.value)
+    assert "bad.xmtag" in msg and "'provenance' is a list" in msg and "Recompute" in msg

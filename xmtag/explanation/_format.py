@@ -379,6 +379,13 @@ def load(path: str | os.PathLike[str], audio: Stems | None = None, cls: type | N
         ) from None
     version = header["format_version"]
     prov_raw = header.get("provenance") if version >= 2 else header.get("metadata")
+    if version >= 2 and prov_raw is not None and not isinstance(prov_raw, dict):
+        raise _fail(
+            p,
+            f"its header's 'provenance' is a {type(prov_raw).__name__}, not a JSON object; the file is "
+            "damaged or was edited by hand. Recompute it with xmtag.explain(), or restore 'provenance' "
+            "to the object xmtag wrote.",
+        )
     provenance = Provenance.from_dict(prov_raw if isinstance(prov_raw, dict) else None)
     if version == 1 and not provenance.versions and isinstance(header.get("xmtag_version"), str):
         provenance = provenance.replace(versions={"xmtag": header["xmtag_version"]})
