@@ -80,3 +80,25 @@ def test_v2_file_with_provenance_not_a_dictionary_is_refused(tmp_path):
         xmtag.Explanation.load(bad)
     msg = str(info.value)
     assert "bad.xmtag" in msg and "'provenance' is a list" in msg and "Recompute" in msg
+
+
+# ------------------------------------------------------------------ summarize: deeply nested JSON
+def test_summarize_deeply_nested_json(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from hostile_support import REPO
+
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    done = subprocess.run(
+        [sys.executable, "-m", "xmtag", "summarize", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert done.returncode not in (0, 130), done
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    assert "deep.json" in done.stderr and "100,000 levels" in done.stderr and "MAX_JSON_DEPTH" in done.stderr
