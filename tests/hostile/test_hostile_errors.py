@@ -102,3 +102,33 @@ def test_summarize_deeply_nested_json(tmp_path):
     assert done.returncode not in (0, 130), done
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
     assert "deep.json" in done.stderr and "100,000 levels" in done.stderr and "MAX_JSON_DEPTH" in done.stderr
+
+
+# ------------------------------------------------------------------ coalitions export: ambiguous stem names
+@pytest.mark.parametrize("bad", ["drums+perc", " vocals"])
+def test_export_refuses_a_stem_name_the_manifest_cannot_hold(bad, tmp_path):
+    """A folder with drums+perc.wav: refused by `xmtag coalitions export` before any mix is written,
+    not by `explain --scores` after every mix was scored."""
+    import os
+    import subprocess
+    import sys
+
+    import soundfile as sf
+    from hostile_support import REPO, make_tone
+
+    song = tmp_path / "song"
+    song.mkdir()
+    for name in (bad, "bass"):
+        sf.write(song / f"{name}.wav", make_tone(220).T, 8000)
+    out = tmp_path / "mixes"
+    done = subprocess.run(
+        [sys.executable, "-m", "xmtag", "coalitions", "export", str(song), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert done.returncode not in (0, 130), done
+    assert "Traceback" not in done.stderr
+    assert repr(bad) in done.stderr and "Rename the stem" in done.stderr, done.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -201,6 +201,15 @@ def export(
     st = _as_stems(stems)
     names = list(st.names)
     n = len(names)
+    ambiguous = [nm for nm in names if "+" in nm or nm != nm.strip()]
+    if ambiguous:  # before any mix is made: from_scores could not read the manifest back
+        fixed = ", ".join(f"{nm!r} -> {nm.replace('+', '-').strip()!r}" for nm in ambiguous[:5])
+        raise XmtagError(
+            f"export: stem name(s) {ambiguous[:5]} cannot be written to manifest.csv: '+' joins the names "
+            "of a coalition's stems (and spaces around a name are dropped when it is read back), so "
+            "`xmtag explain --scores` could not tell the stems apart. Rename the stem(s) (the stem "
+            f"files), e.g. {fixed}."
+        )
     if n > EXACT_MAX_PLAYERS:
         raise XmtagError(
             f"export: {n} stems make {2**n:,} mixes; merge stems, or pass masks= (the coalitions a "
