@@ -132,3 +132,16 @@ def test_export_refuses_a_stem_name_the_manifest_cannot_hold(bad, tmp_path):
     assert "Traceback" not in done.stderr
     assert repr(bad) in done.stderr and "Rename the stem" in done.stderr, done.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+# ------------------------------------------------------------------ audio: a tiny broken mp3
+def test_tiny_mp3_is_not_called_a_pipe(tmp_path):
+    from xmtag.errors import AudioError
+
+    path = tmp_path / "tiny.mp3"
+    path.write_bytes(b"\xff\xfb\x90\x00" + bytes(56))  # an MPEG frame header and nothing else: 60 bytes
+    with pytest.raises(AudioError) as info:
+        xmtag.load_audio(path)
+    msg = str(info.value)
+    assert "tiny.mp3" in msg and "not a readable audio file" in msg and "60 bytes" in msg
+    assert "pipe" not in msg and "does not exist" not in msg
