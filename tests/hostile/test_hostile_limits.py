@@ -254,3 +254,16 @@ def test_segment_offsets_give_a_short_message(tmp_path):
     assert len(msg) < 400, len(msg)
     assert "skips segment(s) 1, 2, 3, 4, 5 and 5,291,993 more (5,291,998 in all)" in msg
     assert "not sample offsets" in msg
+
+
+def test_long_tag_name_refused_in_a_score_table(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"stems": ["", "a", "b", "a+b"], "x" * 100_000: [0.0, 0.1, 0.2, 0.3]}).to_csv(
+        path, index=False
+    )
+    with pytest.raises(XmtagError) as info:
+        xmtag.Explanation.from_scores(path)
+    msg = str(info.value)
+    assert "tag name of 100,000 characters" in msg and "MAX_NAME_CHARS" in msg and len(msg) < 600

@@ -460,6 +460,13 @@ def from_scores(
     if n > 20:
         raise ScoreTableError(f"{n} stems is too many for a score table (2**{n} coalitions).")
     labels = _tag_columns(df, tags, {coalition})
+    for what, group in (("stem", names), ("tag", labels)):
+        longest = max(group, key=len)
+        if len(longest) > limits.MAX_NAME_CHARS:
+            raise ScoreTableError(
+                f"The score table has a {what} name of {len(longest):,} characters ({longest[:40]!r}...), "
+                f"longer than names can be. {limits.how_to_raise('MAX_NAME_CHARS')}"
+            )
     scores = _numeric(df, labels, units)
     segmented = "segment" in df.columns
     key = masks
