@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .errors import UnknownTagError, XmtagError
 
 __all__ = [
@@ -59,6 +60,20 @@ def positive_int(x: Any, name: str, *, allow_none: bool = False, error: type[Xmt
         tail = " or None" if allow_none else ""
         raise error(f"{name} must be a positive integer{tail}, got {x!r}.")
     return int(x)
+
+
+def budget(
+    x: Any, name: str = "budget", *, allow_none: bool = True, error: type[XmtagError] = XmtagError
+) -> Any:
+    """A tagger-row budget: a positive int at most ``xmtag.limits.MAX_BUDGET`` (or ``None``)."""
+    x = positive_int(x, name, allow_none=allow_none, error=error)
+    if x is not None and x > limits.MAX_BUDGET:
+        raise error(
+            f"{name}={x:,} tagger rows is more than xmtag evaluates (the sampled methods hold a row of "
+            f"scores, and lime a row of the design matrix, per evaluation); pass a smaller {name}. "
+            + limits.how_to_raise("MAX_BUDGET")
+        )
+    return x
 
 
 def non_negative_int(

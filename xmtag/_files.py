@@ -20,7 +20,11 @@ an ``OutputError`` naming the folder; the partial temporary file is removed firs
 
 :func:`prepare_output_dir` is the output-*folder* policy: xmtag marks the folders it writes
 with ``.xmtag-output.json`` (the files it wrote), cleans those files on the next run, and
-refuses to write into a non-empty folder it did not write unless ``force=True``.
+refuses to write into a non-empty folder it did not write unless ``force=True``. It never
+deletes a file it cannot prove it wrote: the marker records each file's size and SHA-256, a
+rerun removes only the files that still match, names in the marker must be plain relative
+names reached without passing through a symbolic link, and an output folder that contains
+(or is inside) an input is refused before anything is written.
 
 Hand-written rather than a library: the standard library has the pieces (``tempfile``,
 ``os.replace``, ``os.stat``) and no maintained package implements this per-kind policy.
@@ -30,8 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -45,6 +49,10 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_input_file",
+    "check_output_outside_inputs",
+    "file_stems",
+    "output_path",
+    "shorten_name",
     "make_output_dir",
     "prepare_output_dir",
     "record_outputs",
@@ -64,6 +72,8 @@ DEFAULT_OWNED = (
     "plots/*.png",
     "audio/*",
 )
+
+logger = logging.getLogger(__name__)
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -342,28 +352,154 @@ def check_input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
 
 
 # --------------------------------------------------------------------------------------------
+# file names from user text (tags, stem names)
+
+#: Longest file-name stem (bytes, UTF-8) xmtag makes from a tag or stem name; file systems allow
+#: 255 bytes per name, and prefixes (``interactions-``) and suffixes (``.png``) need room.
+MAX_STEM_BYTES = 80
+
+
+def _name_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore")
+
+
+def shorten_name(name: str, max_bytes: int = MAX_STEM_BYTES, *, key: str | None = None) -> str:
+    """``name`` if it fits in ``max_bytes`` (UTF-8), else its start plus ``-`` and a short hash of
+    ``key`` (default ``name``), so two long names that share a start stay different.
+
+    Examples
+    --------
+    >>> shorten_name("drums")
+    'drums'
+    >>> n = shorten_name("x" * 300); len(n), n[:3], n[-9] == "-"
+    (80, 'xxx', True)
+    """
+    if len(name.encode("utf-8", "surrogatepass")) <= max_bytes:
+        return name
+    return _cut_utf8(name, max_bytes - 9) + "-" + _name_hash(name if key is None else key)
+
+
+def _slug(text: str) -> str:
+    out = "".join(c if c.isalnum() or c in "-." else "_" for c in text.strip())
+    out = "_".join(filter(None, out.split("_"))).strip(".")
+    return out or "tag"
+
+
+def file_stems(names: Iterable[str], max_bytes: int = MAX_STEM_BYTES) -> dict[str, str]:
+    """A distinct, file-name-safe stem for each name: ``{name: stem}``.
+
+    The stem is a slug (letters, digits, ``-``, ``_``, ``.``), cut to ``max_bytes`` bytes; a short
+    hash of the name is appended whenever the slug was shortened or two names would give the same
+    stem (``rock/pop``, ``rock pop``, ``rock_pop``; also ``Rock`` and ``rock``, which are one file
+    on case-insensitive file systems). Write the mapping next to the files (xmtag does).
+
+    Examples
+    --------
+    >>> m = file_stems(["rock", "rock/pop", "rock pop", "60s"])
+    >>> m["rock"], m["60s"], len(set(m.values()))
+    ('rock', '60s', 4)
+    >>> m["rock pop"].startswith("rock_pop-")
+    True
+    """
+    names = list(dict.fromkeys(names))
+    base = {n: _slug(n) for n in names}
+    counts: dict[str, int] = {}
+    for b in base.values():
+        counts[b.lower()] = counts.get(b.lower(), 0) + 1
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for n in names:
+        b = base[n]
+        if counts[b.lower()] > 1 or len(b.encode("utf-8")) > max_bytes:
+            b = _cut_utf8(b, max_bytes - 9) + "-" + _name_hash(n)
+        stem, k = b, 1
+        while stem.lower() in taken:  # a tag that happens to look like another's hashed stem
+            k += 1
+            stem = f"{_cut_utf8(b, max_bytes - 1 - len(str(k)))}-{k}"
+        taken.add(stem.lower())
+        out[n] = stem
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # output folders
 
 
-def _read_marker(folder: Path) -> list[str] | None:
+def _read_marker(folder: Path) -> dict[str, tuple[int, str]] | None:
+    """``{name: (size, sha256)}`` of the files the marker proves xmtag wrote; ``None``: no marker.
+
+    A damaged marker, or one of an older xmtag (names without sizes and hashes), still marks an
+    xmtag folder, but proves nothing: nothing it lists is removed."""
     marker = folder / OUTPUT_MARKER
-    if not marker.is_file():
+    if marker.is_symlink() or not marker.is_file():
         return None
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
-        files = data["files"]
-        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-            raise ValueError("files is not a list of names")
-    except (OSError, ValueError, KeyError, TypeError):
-        return []  # a damaged marker still marks an xmtag folder; nothing listed is removed
-    return files
+        checks = data.get("checks", {})
+        if not isinstance(checks, dict):
+            raise ValueError("checks is not a mapping")
+        out = {}
+        for name, item in checks.items():
+            ok = isinstance(item, dict) and isinstance(item.get("size"), int)
+            if ok and isinstance(item.get("sha256"), str):
+                out[str(name)] = (item["size"], item["sha256"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}  # a damaged marker still marks an xmtag folder; nothing listed is removed
+    return out
+
+
+def _plain_parts(rel: str) -> tuple[str, ...] | None:
+    """The parts of ``rel`` if it is a plain relative ``/``-separated name (no ``..``, ``.``, empty
+    part, backslash, NUL or absolute path), else ``None``."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel or "\0" in rel:
+        return None
+    parts = tuple(rel.split("/"))
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    return parts
 
 
 def _inside(folder: Path, rel: str) -> Path | None:
-    """``folder / rel`` if ``rel`` is a relative path that stays inside ``folder``, else ``None``."""
-    if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
+    """``folder / rel`` if ``rel`` is a plain relative name that reaches a place inside ``folder``
+    without passing through a symbolic link (the last part may be anything), else ``None``."""
+    parts = _plain_parts(rel)
+    if parts is None:
         return None
-    return folder / rel
+    here = folder
+    for part in parts[:-1]:
+        here = here / part
+        if os.path.islink(here):
+            return None
+    return folder.joinpath(*parts)
+
+
+def _file_check(path: Path) -> tuple[int, str] | None:
+    """``(size, sha256)`` of a regular file reached without following a symbolic link."""
+    import hashlib
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        h = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return st.st_size, h.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _entries(folder: Path) -> list[str]:
@@ -380,21 +516,107 @@ def _entries(folder: Path) -> list[str]:
     return out
 
 
-def _remove_listed(folder: Path, names: Iterable[str]) -> None:
+def _remove_proven(folder: Path, checks: dict[str, tuple[int, str]]) -> list[str]:
+    """Remove the files of ``checks`` that are still what xmtag wrote; return the names kept."""
+    kept = []
     dirs = set()
-    for rel in names:
+    for rel, want in sorted(checks.items()):
         p = _inside(folder, rel)
         if p is None:
+            kept.append(rel)
             continue
-        if p.is_symlink() or p.is_file():
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+        if not os.path.lexists(p):
+            continue
+        if _file_check(p) != tuple(want):  # changed, replaced, a link or not a file: not ours any more
+            kept.append(rel)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
         for parent in Path(rel).parents:
             if str(parent) != ".":
                 dirs.add(folder / parent)
     for d in sorted(dirs, key=lambda q: len(q.parts), reverse=True):  # deepest first
-        with contextlib.suppress(OSError):
-            d.rmdir()  # only if now empty
+        if not d.is_symlink():
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only if now empty
+    if kept:
+        logger.info(
+            "Kept %d file(s) in %s that a previous run listed but that changed since: %s",
+            len(kept),
+            folder,
+            ", ".join(kept[:5]),
+        )
+    return kept
+
+
+def check_output_outside_inputs(
+    out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]
+) -> None:
+    """Raise :class:`~xmtag.errors.OutputError` if the folder ``out`` is, contains or lies inside
+    one of ``inputs`` (symbolic links resolved); ``None`` inputs are skipped.
+
+    Examples
+    --------
+    >>> check_output_outside_inputs("/data/out", ["/data/song.wav"])  # beside: fine
+    >>> check_output_outside_inputs("/data", ["/data/stems/drums.wav"])
+    Traceback (most recent call last):
+    ...
+    xmtag.errors.OutputError: Output folder '/data' contains the input '/data/stems/drums.wav': ...
+    """
+    real_out = Path(os.path.realpath(out))
+    for item in inputs:
+        if item is None:
+            continue
+        real_in = Path(os.path.realpath(item))
+        if real_in == real_out or real_out in real_in.parents or real_in in real_out.parents:
+            where = "is" if real_in == real_out else "contains"
+            if real_in in real_out.parents:
+                where = "is inside"
+            raise OutputError(
+                f"Output folder {str(out)!r} {where} the input {str(item)!r}: xmtag would write (and on "
+                "a rerun clean up) beside your own files. Choose an output folder (--out) outside the "
+                "inputs, e.g. a new folder next to them."
+            )
+
+
+def output_path(folder: str | os.PathLike[str], rel: str) -> Path:
+    """``folder / rel`` for a file xmtag is about to write into an output folder, its subfolders
+    created; refused if any part of it inside ``folder`` is a symbolic link (writing would land
+    outside the folder, on a file of the user's).
+
+    Raises
+    ------
+    OutputError
+        Naming the link and the fix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> output_path(d, "plots/heatmap.png").parent.is_dir()
+    True
+    """
+    base = Path(folder)
+    parts = _plain_parts(rel)
+    if parts is None:
+        raise OutputError(f"Cannot write {rel!r} into {str(base)!r}: not a plain relative file name.")
+    here = base
+    for i, part in enumerate(parts):
+        here = here / part
+        if os.path.islink(here):
+            raise OutputError(
+                f"Cannot write {str(base / rel)!r}: {str(here)!r} is a symbolic link, and xmtag does not "
+                "write through links out of its output folder. Remove the link or choose another "
+                "output folder."
+            )
+        if i < len(parts) - 1:
+            if here.exists() and not here.is_dir():
+                raise OutputError(f"Cannot write {str(base / rel)!r}: {str(here)!r} is a file, not a folder.")
+            try:
+                here.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"Cannot create the folder {str(here)!r}: {exc.strerror or exc}.") from exc
+    return here
 
 
 def make_output_dir(path: str | os.PathLike[str]) -> Path:
@@ -433,18 +655,25 @@ def make_output_dir(path: str | os.PathLike[str]) -> Path:
 
 
 def prepare_output_dir(
-    path: str | os.PathLike[str], *, force: bool = False, owned: Iterable[str] = DEFAULT_OWNED
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    owned: Iterable[str] = DEFAULT_OWNED,
+    inputs: Iterable[str | os.PathLike[str]] = (),
 ) -> Path:
     """Create an output folder, or make an earlier xmtag output there ready to be replaced.
 
     - A missing or empty folder is created / used as it is.
-    - A folder with xmtag's marker (``.xmtag-output.json``): the files the previous run listed
-      there are removed (so a rerun never leaves the last song's plots beside the new ones);
-      files the user added are kept.
-    - A non-empty folder without the marker that holds only ``owned`` names (an output of an
-      older xmtag): those are removed.
+    - A folder with xmtag's marker (``.xmtag-output.json``): the files the previous run wrote
+      there are removed (so a rerun never leaves the last song's plots beside the new ones),
+      but only those whose size and SHA-256 still match what the marker recorded, reached
+      without following a symbolic link; files the user added are kept. A listed file that was
+      changed or replaced since is never deleted: the folder is refused (``force=True`` writes
+      over it).
     - Any other non-empty folder: an :class:`~xmtag.errors.OutputError`, unless ``force=True``,
       which writes into it without removing anything.
+    - A folder that is, contains or lies inside one of ``inputs``: an ``OutputError`` before
+      anything is created or removed.
 
     Call :func:`record_outputs` with the files written once the run is done.
 
@@ -455,7 +684,10 @@ def prepare_output_dir(
     force : bool
         Write into a non-empty folder that xmtag did not write (nothing is deleted).
     owned : iterable of str
-        Glob patterns (relative, ``/``-separated) of the files this kind of output writes.
+        Glob patterns of the files this kind of output writes (kept for compatibility; a folder
+        without the marker is never cleaned, since nothing proves xmtag wrote its files).
+    inputs : iterable of path
+        The run's inputs (audio files, stem folders): the output folder must not hold them.
 
     Returns
     -------
@@ -465,8 +697,8 @@ def prepare_output_dir(
     Raises
     ------
     OutputError
-        If the path is a file, cannot be created, or is a non-empty folder that is not an xmtag
-        output (without ``force``).
+        If the path is a file, cannot be created, is a non-empty folder that is not an xmtag
+        output (without ``force``), or contains or lies inside an input.
 
     Examples
     --------
@@ -477,36 +709,43 @@ def prepare_output_dir(
     >>> sorted(p.name for p in prepare_output_dir(out).iterdir())  # the old report is gone
     []
     """
+    if inputs:
+        check_output_outside_inputs(path, inputs)
     out = make_output_dir(path)
-    listed = _read_marker(out)
-    if listed is not None:
-        _remove_listed(out, listed)
+    proven = _read_marker(out)
+    if proven is not None:
+        changed = [
+            rel
+            for rel, want in sorted(proven.items())
+            if (p := _inside(out, rel)) is not None and os.path.lexists(p) and _file_check(p) != tuple(want)
+        ]
+        if changed and not force:
+            shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+            raise OutputError(
+                f"Output folder {str(out)!r} holds files an earlier xmtag run wrote that were changed or "
+                f"replaced since ({shown}); xmtag will not overwrite them. Move them elsewhere, choose "
+                "another output folder, or pass --force (force=True) to write the new files over them."
+            )
+        _remove_proven(out, proven)
         with contextlib.suppress(FileNotFoundError):
             (out / OUTPUT_MARKER).unlink()
         return out
     present = _entries(out)
     if not present or force:
         return out
-    patterns = list(owned)
-    patterns += [pat.split("/", 1)[0] for pat in patterns if "/" in pat]  # their (empty) folders
-    if all(any(fnmatch.fnmatchcase(rel, pat) for pat in patterns) for rel in present):
-        _remove_listed(out, present)
-        for rel in present:  # empty folders left behind
-            with contextlib.suppress(OSError):
-                (out / rel).rmdir()
-        return out
     shown = ", ".join(sorted(present)[:5]) + (", ..." if len(present) > 5 else "")
     raise OutputError(
         f"Output folder {str(out)!r} is not empty ({shown}) and was not written by xmtag (it has no "
         f"{OUTPUT_MARKER}). Choose a new or empty folder, or pass --force (force=True) to write into "
-        "it anyway."
+        "it anyway (nothing there is deleted)."
     )
 
 
 def record_outputs(folder: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]]) -> Path:
     """Write the output-folder marker listing ``files`` (paths inside ``folder``); returns its path.
 
-    The next :func:`prepare_output_dir` on this folder removes exactly these files.
+    The marker records each file's size and SHA-256; the next :func:`prepare_output_dir` on this
+    folder removes exactly those of these files that still match.
 
     Raises
     ------
@@ -517,9 +756,14 @@ def record_outputs(folder: str | os.PathLike[str], files: Iterable[str | os.Path
 
     out = Path(folder)
     names = []
+    checks = {}
     for f in files:
         rel = Path(os.path.relpath(os.path.abspath(f), os.path.abspath(out))).as_posix()
-        if _inside(out, rel) is not None and rel != OUTPUT_MARKER:  # outside the folder: not ours to clean
+        p = _inside(out, rel)
+        if p is not None and rel != OUTPUT_MARKER:  # outside the folder: not ours to clean
             names.append(rel)
-    doc = {"written_by": f"xmtag {__version__}", "files": sorted(set(names))}
-    return atomic_write_text(out / OUTPUT_MARKER, json.dumps(doc, indent=1) + "\n")
+            check = _file_check(p)
+            if check is not None:
+                checks[rel] = {"size": check[0], "sha256": check[1]}
+    doc = {"written_by": f"xmtag {__version__}", "files": sorted(set(names)), "checks": checks}
+    return atomic_write_text(out / OUTPUT_MARKER, json.dumps(doc, indent=1, sort_keys=True) + "\n")

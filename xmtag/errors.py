@@ -18,6 +18,7 @@ __all__ = [
     "OutputError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "UnsafeModelFileError",
     "CacheError",
     "InvalidGameError",
     "TaggerError",
@@ -51,6 +52,11 @@ class MissingDependencyError(XmtagError, ImportError):
 
 class ModelNotFoundError(XmtagError, FileNotFoundError):
     """Model weights that are neither cached nor downloadable."""
+
+
+class UnsafeModelFileError(ModelNotFoundError):
+    """A model file that would run code when loaded (a pickle needing more than plain weights):
+    refused, never executed."""
 
 
 class CacheError(XmtagError):

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _checks
+from . import _checks, limits
 from ._version import __version__
 from .attribution import ENUMERATED_METHODS, EXACT_MAX_PLAYERS, METHODS
 from .errors import AudioError, AudioFileNotFoundError, InvalidGameError, TaggerError, XmtagError
@@ -129,7 +129,7 @@ def _resolve_source(
     return stems, {"kind": "file", "path": str(p.resolve())}, info
 
 
-def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
+def _units(stems: Stems, bands: Any, enumerated: bool = False) -> tuple[Stems, list[float] | None]:
     """The players' audio: the stems, or each stem split into frequency bands that sum to it
     (:func:`xmtag.separation.decompose.bands`; ``bands`` is a count of mel-spaced bands or inner edges
     in Hz)."""
@@ -139,10 +139,28 @@ def _units(stems: Stems, bands: Any) -> tuple[Stems, list[float] | None]:
     from .separation.decompose import bands as split
     from .separation.decompose import mel_edges
 
-    try:
-        edges = mel_edges(bands, stems.sr) if _checks._is_int(bands) else [float(x) for x in bands]
-    except (TypeError, ValueError):
-        raise XmtagError(f"bands must be a count of bands or a list of edges in Hz, got {bands!r}.") from None
+    if _checks._is_int(bands) and bands > limits.MAX_BANDS:  # before mel_edges builds the edges
+        edges = [0.0] * (int(bands) - 1)
+    else:
+        try:
+            edges = mel_edges(bands, stems.sr) if _checks._is_int(bands) else [float(x) for x in bands]
+        except (TypeError, ValueError):
+            raise XmtagError(
+                f"bands must be a count of bands or a list of edges in Hz, got {bands!r}."
+            ) from None
+    n_bands = len(edges) + 1
+    if n_bands > limits.MAX_BANDS:
+        raise XmtagError(
+            f"bands={n_bands if _checks._is_int(bands) else f'<{len(edges)} edges>'} splits every stem into "
+            f"{n_bands:,} bands, more than {limits.MAX_BANDS}; pass fewer bands. "
+            + limits.how_to_raise("MAX_BANDS")
+        )
+    players = len(stems) * n_bands
+    if enumerated and players > EXACT_MAX_PLAYERS:  # before any stem is split
+        raise InvalidGameError(
+            f"{players} players ({len(stems)} stems x {n_bands} bands) is too many to enumerate "
+            f"(2**{players} coalitions); use fewer bands, or method='permutation' or 'auto'."
+        )
     out: dict[str, np.ndarray] = {}
     for name in stems.names:
         parts = split(stems[name], stems.sr, edges)
@@ -371,7 +389,7 @@ def explain(
 
     segments = _checks.positive_int(segments, "segments", allow_none=True)
     top = _checks.positive_int(top, "top", allow_none=True)
-    budget = _checks.positive_int(budget, "budget", allow_none=True)
+    budget = _checks.budget(budget)
     seed = _checks.non_negative_int(seed, "seed")
     baseline = _checks.choice(baseline, "baseline", BASELINES)
     _checks.choice(method, "method", METHODS)
@@ -382,7 +400,7 @@ def explain(
     if tags is not None:  # fail before the expensive part
         _checks.tag_indices(list(spec.labels), tags)
     stems, source_info, separator_info = _resolve_source(source, separator, progress, cache)
-    units, edges = _units(stems, bands)
+    units, edges = _units(stems, bands, enumerated=method in ENUMERATED_METHODS)
     t_sep = time.perf_counter()
     n = len(units)
     decomposable = segments is None or spec.patch_length is not None

@@ -87,3 +87,23 @@ def nobody_dir(tmp_path) -> Path:
             break
         os.chmod(p, os.stat(p).st_mode | 0o005)
     return d
+
+
+def tree_hash(root) -> dict[str, str]:
+    """``{relative path: what it is}`` of everything under ``root`` without following links:
+    a file's SHA-256, a link's target, ``"dir"``; compare before and after to prove nothing changed."""
+    import hashlib
+
+    root = Path(root)
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink():
+                out[rel] = "link:" + os.readlink(p)
+            elif p.is_dir():
+                out[rel] = "dir"
+            else:
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out

@@ -241,16 +241,18 @@ def test_foreign_non_empty_folder_is_refused_without_force(tmp_path):
 
 
 @pytest.mark.parametrize("owned", [None, "export"])
-def test_output_of_an_older_xmtag_without_marker_is_recognised(tmp_path, owned):
+def test_output_of_an_older_xmtag_without_marker_is_refused_not_cleaned(tmp_path, owned):
+    # nothing proves xmtag wrote these (the user's own audio/ folder looks the same): refuse
     from xmtag.report import OWNED
 
     out = tmp_path / "old"
     (out / "plots").mkdir(parents=True)
-    (out / "audio").mkdir()  # an empty folder of ours
+    (out / "audio").mkdir()
     (out / "report.html").write_text("old")
     (out / "plots" / "heatmap.png").write_bytes(b"png")
-    prepare_output_dir(out) if owned is None else prepare_output_dir(out, owned=OWNED)
-    assert list(out.iterdir()) == []
+    with pytest.raises(OutputError, match=r"not empty .*--force"):
+        prepare_output_dir(out) if owned is None else prepare_output_dir(out, owned=OWNED)
+    assert (out / "report.html").read_text() == "old" and (out / "plots" / "heatmap.png").exists()
 
 
 def test_a_foreign_file_inside_our_subfolder_is_refused(tmp_path):
@@ -267,8 +269,13 @@ def test_marker_cannot_delete_outside_the_folder(tmp_path):
     out.mkdir()
     victim = tmp_path / "victim.txt"
     victim.write_text("safe")
-    (out / OUTPUT_MARKER).write_text(json.dumps({"files": ["../victim.txt", str(victim), "report.html"]}))
     (out / "report.html").write_text("old")
+    record_outputs(out, [out / "report.html"])
+    doc = json.loads((out / OUTPUT_MARKER).read_text())
+    for bad in ("../victim.txt", str(victim)):
+        doc["files"].append(bad)
+        doc["checks"][bad] = {"size": 4, "sha256": __import__("hashlib").sha256(b"safe").hexdigest()}
+    (out / OUTPUT_MARKER).write_text(json.dumps(doc))
     prepare_output_dir(out)
     assert victim.read_text() == "safe" and not (out / "report.html").exists()
 

@@ -191,7 +191,7 @@ def attribute(
 
     n = _checks.positive_int(n, "n (the number of players)", error=InvalidGameError)
     method = resolve_method(method, n)
-    budget = _checks.positive_int(budget, "budget", allow_none=True, error=InvalidGameError)
+    budget = _checks.budget(budget, error=InvalidGameError)
     seed = _checks.non_negative_int(seed, "seed")
     full = (1 << n) - 1 if n < 63 else None
     if method in ENUMERATED_METHODS:

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _checks
 from ..errors import InvalidGameError, require
-from .estimators import ValueFunction, _check_n, _MemoGame, _positive_int
+from .estimators import ValueFunction, _check_n, _MemoGame
 
 __all__ = ["LimeExplanation", "lime"]
 
@@ -117,7 +118,7 @@ def lime(
     from sklearn.metrics import pairwise_distances, r2_score
 
     n = _check_n(n)
-    n_samples = _positive_int(n_samples, "n_samples")
+    n_samples = _checks.budget(n_samples, "n_samples", allow_none=False, error=InvalidGameError)
     if n_samples < 2:
         raise InvalidGameError(f"n_samples must be at least 2, got {n_samples}.")
     if not (np.isfinite(kernel_width) and kernel_width > 0):

@@ -64,8 +64,15 @@ def audio_info(path: str | os.PathLike[str]):
     try:
         return sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        why = _clean(exc)
+        if "not a regular file" in why or "does not exist" in why:
+            # libsndfile's words for "no decoder recognised it"; the file exists and is regular
+            why = (
+                f"it is not a readable audio file (no decoder recognises the {p.stat().st_size:,} bytes: "
+                "damaged, truncated, or not audio)"
+            )
         raise AudioError(
-            f"Cannot read {str(p)!r} as audio: {_clean(exc)}. Supported: wav, flac, ogg, mp3 "
+            f"Cannot read {str(p)!r} as audio: {why}. Supported: wav, flac, ogg, mp3 "
             "(and the other formats libsndfile reads)."
         ) from exc
 

@@ -26,7 +26,16 @@ files under the root.
 """
 
 from ._entry import hash_array, hash_bytes, hash_file, make_key
-from ._hygiene import DEFAULT_MAX_BYTES, CacheInfo, clear, info, max_cache_bytes, parse_size, prune
+from ._hygiene import (
+    CACHE_MARKER,
+    DEFAULT_MAX_BYTES,
+    CacheInfo,
+    clear,
+    info,
+    max_cache_bytes,
+    parse_size,
+    prune,
+)
 from ._location import cache_dir
 from ._store import Cache, default_cache
 
@@ -40,6 +49,7 @@ __all__ = [
     "clear",
     "prune",
     "DEFAULT_MAX_BYTES",
+    "CACHE_MARKER",
     "cache_dir",
     "hash_bytes",
     "hash_array",

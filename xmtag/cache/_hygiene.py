@@ -3,9 +3,15 @@
 Split from :mod:`xmtag.cache` (which re-exports every public name here, so
 ``xmtag.cache.prune`` is the documented spelling). The cap is ``$XMTAG_CACHE_MAX`` (default
 :data:`DEFAULT_MAX_BYTES`, 10 GB); after each write :class:`xmtag.cache.Cache` evicts the least
-recently used entries (by modification time, which a hit refreshes) until the total fits. These
-functions only ever touch ``*.xmc`` entries and xmtag's temporary files, never other files
-under the cache root.
+recently used entries (by modification time, which a hit refreshes) until the total fits.
+
+What may be deleted, and only in a folder that is xmtag's cache (it holds the marker
+:data:`CACHE_MARKER`, which :class:`xmtag.cache.Cache` writes with its first entry; the default
+platform cache folder of xmtag counts as one too): ``<namespace>/<shard>/<key>.xmc`` files
+that end with xmtag's entry trailer (its magic bytes), xmtag's own temporary files
+(``.<hex>.xmc.<random>.tmp.xmc``) and the shard folders those leave empty. Never a symbolic
+link, never another file or folder, and nothing at all in a folder without the marker
+(``XMTAG_CACHE=~/.cache xmtag cache clear`` is refused).
 """
 
 from __future__ import annotations
@@ -24,12 +30,32 @@ import numpy as np
 
 from ..errors import CacheError
 
-__all__ = ["CacheInfo", "info", "clear", "prune", "parse_size", "max_cache_bytes", "DEFAULT_MAX_BYTES"]
+__all__ = [
+    "CACHE_MARKER",
+    "CacheInfo",
+    "info",
+    "clear",
+    "prune",
+    "parse_size",
+    "max_cache_bytes",
+    "DEFAULT_MAX_BYTES",
+]
 
 logger = logging.getLogger("xmtag.cache")
 
 #: Default size cap of the cache (bytes): 10 GB. ``$XMTAG_CACHE_MAX`` overrides it.
 DEFAULT_MAX_BYTES = 10 * 1000**3
+#: The file that marks a folder as xmtag's cache (the CACHEDIR.TAG convention, bford.info/cachedir).
+CACHE_MARKER = "CACHEDIR.TAG"
+_MARKER_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file marks a cache folder written by xmtag (explainable music tagging).\n"
+    "# xmtag cache clear/prune delete only xmtag's entries in a folder holding this file.\n"
+)
+_XMTAG_LINE = "written by xmtag"
+_SHARD = re.compile(r"[0-9a-f]{2}")
+_ENTRY = re.compile(r"[0-9a-f]{2,128}\.xmc")
+_TEMP = re.compile(r"\.[0-9a-f]{1,128}\.xmc\.[A-Za-z0-9_]{1,64}\.tmp\.xmc")
 _STALE_TMP_SECONDS = 3600  # temporary files older than this are leftovers of killed writers
 _UNITS = {
     "": 1,
@@ -95,33 +121,102 @@ def _scan(root: Path, namespace: str | None = None) -> Iterator[tuple[Path, int,
     """``(path, size, mtime)`` of every entry (not temporary files) under ``root``."""
     tops = [root / namespace] if namespace else [p for p in _subdirs(root)]
     for top in tops:
-        for shard in _subdirs(top):
+        if top.is_symlink():
+            continue
+        for shard in _subdirs(top, shards=True):
             with contextlib.suppress(OSError), os.scandir(shard) as it:
                 for e in it:
                     if (
-                        e.name.endswith(".xmc")
-                        and not e.name.startswith(".")
+                        _ENTRY.fullmatch(e.name)
                         and e.is_file(follow_symlinks=False)
+                        and _has_entry_trailer(e.path)
                     ):
                         with contextlib.suppress(OSError):
                             st = e.stat(follow_symlinks=False)
                             yield Path(e.path), st.st_size, st.st_mtime
 
 
-def _subdirs(folder: Path) -> list[Path]:
+def _has_entry_trailer(path: str | os.PathLike[str]) -> bool:
+    """Whether a file ends with the magic bytes of xmtag's entry format (either version)."""
+    from ._entry import _MAGIC, _OLD_MAGIC
+
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < len(_MAGIC):
+                return False
+            fh.seek(size - len(_MAGIC))
+            return fh.read(len(_MAGIC)) in (_MAGIC, _OLD_MAGIC)
+    except OSError:
+        return False
+
+
+def _subdirs(folder: Path, shards: bool = False) -> list[Path]:
     try:
         with os.scandir(folder) as it:
-            return sorted(Path(e.path) for e in it if e.is_dir(follow_symlinks=False))
+            return sorted(
+                Path(e.path)
+                for e in it
+                if e.is_dir(follow_symlinks=False) and (not shards or _SHARD.fullmatch(e.name))
+            )
     except OSError:
         return []
 
 
+def write_marker(root: Path) -> None:
+    """Write :data:`CACHE_MARKER` into ``root`` if it is not there (best effort)."""
+    marker = root / CACHE_MARKER
+    if marker.is_file():
+        return
+    from .._files import atomic_write_text
+
+    try:
+        atomic_write_text(marker, _MARKER_TEXT)
+    except Exception as exc:  # the marker is best effort, like the cache itself
+        logger.debug("Could not write the cache marker %s (%s).", marker, exc)
+
+
+def is_xmtag_cache(root: Path) -> bool:
+    """Whether ``root`` is xmtag's cache: it holds xmtag's :data:`CACHE_MARKER`, or it is the default
+    platform cache folder of xmtag (caches written before the marker existed)."""
+    marker = root / CACHE_MARKER
+    try:
+        if not marker.is_symlink() and marker.is_file():
+            return _XMTAG_LINE in marker.read_text("utf-8", "replace") or _is_default(root)
+    except OSError:
+        pass
+    return _is_default(root)
+
+
+def _is_default(root: Path) -> bool:
+    import platformdirs
+
+    default = Path(platformdirs.user_cache_dir("xmtag", appauthor=False))
+    return os.path.realpath(root) == os.path.realpath(default)
+
+
+def _require_cache(root: Path, action: str) -> bool:
+    """``False`` if there is nothing there; raise ``CacheError`` for a folder that is not a cache."""
+    if not root.exists():
+        return False
+    if not root.is_dir():
+        raise CacheError(f"Cannot {action} the cache {str(root)!r}: it is not a folder. Check XMTAG_CACHE.")
+    if not is_xmtag_cache(root):
+        raise CacheError(
+            f"Refusing to {action} {str(root)!r}: it is not an xmtag cache (no {CACHE_MARKER} written by "
+            "xmtag there), so xmtag deletes nothing in it. Check XMTAG_CACHE (it must name a folder "
+            "of its own, e.g. ~/.cache/xmtag, not ~/.cache); if it is an xmtag cache from before the "
+            f"marker existed, delete the folder yourself or run any xmtag command that caches to mark it."
+        )
+    return True
+
+
 def _temp_files(root: Path) -> Iterator[Path]:
     for top in _subdirs(root):
-        for shard in _subdirs(top):
+        for shard in _subdirs(top, shards=True):
             with contextlib.suppress(OSError), os.scandir(shard) as it:
                 for e in it:
-                    if e.name.startswith(".") and ".tmp" in e.name and e.is_file(follow_symlinks=False):
+                    if _TEMP.fullmatch(e.name) and e.is_file(follow_symlinks=False):
                         yield Path(e.path)
 
 
@@ -242,7 +337,13 @@ def info(root: str | os.PathLike[str] | None = None) -> CacheInfo:
 def clear(namespace: str | None = None, root: str | os.PathLike[str] | None = None) -> int:
     """Delete every entry (of one namespace, or all) and return how many were deleted.
 
-    Only ``*.xmc`` entries, xmtag's temporary files and the folders they leave empty are removed.
+    Only entries carrying xmtag's entry trailer, xmtag's temporary files and the shard folders
+    they leave empty are removed, and only in a folder that is xmtag's cache.
+
+    Raises
+    ------
+    CacheError
+        If ``root`` is a folder that is not an xmtag cache (no :data:`CACHE_MARKER`).
 
     Examples
     --------
@@ -254,16 +355,22 @@ def clear(namespace: str | None = None, root: str | os.PathLike[str] | None = No
     1
     """
     r = _root(root)
-    removed = sum(_remove(p) for p, _, _ in list(_scan(r, namespace)))
+    if not _require_cache(r, "clear"):
+        return 0
+    touched: set[Path] = set()
+    removed = 0
+    for p, _, _ in list(_scan(r, namespace)):
+        if _remove(p):
+            removed += 1
+            touched.add(p.parent)
     for tmp in list(_temp_files(r)):
-        if namespace is None or tmp.parent.parent.name == namespace:
-            _remove(tmp)
-    for top in [r / namespace] if namespace else _subdirs(r):
-        for shard in _subdirs(top):
-            with contextlib.suppress(OSError):
-                shard.rmdir()
+        if (namespace is None or tmp.parent.parent.name == namespace) and _remove(tmp):
+            touched.add(tmp.parent)
+    for shard in sorted(touched):
         with contextlib.suppress(OSError):
-            top.rmdir()
+            shard.rmdir()  # only if now empty
+        with contextlib.suppress(OSError):
+            shard.parent.rmdir()
     return removed
 
 
@@ -286,6 +393,11 @@ def prune(
     dict
         ``{"evicted": n, "freed_bytes": b, "temp_files": t, "corrupt": c}``.
 
+    Raises
+    ------
+    CacheError
+        If ``root`` is a folder that is not an xmtag cache (no :data:`CACHE_MARKER`).
+
     Examples
     --------
     >>> import tempfile
@@ -297,6 +409,8 @@ def prune(
     """
     r = _root(root)
     limit = max_cache_bytes() if max_bytes is None else parse_size(max_bytes, "max_bytes")
+    if not _require_cache(r, "prune"):
+        return {"evicted": 0, "freed_bytes": 0, "temp_files": 0, "corrupt": 0}
     from ._entry import _read_entry
 
     corrupt = 0

@@ -20,6 +20,7 @@ from ._hygiene import (
     clear,
     max_cache_bytes,
     parse_size,
+    write_marker,
 )
 from ._location import cache_dir
 
@@ -173,6 +174,7 @@ class Cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
                 _write_entry(tmp, arrays, dict(meta or {}))
+            write_marker(self.root)
         except (OSError, OutputError) as exc:
             logger.warning("Could not write cache entry %s (%s); continuing without it.", path, exc)
             return None

@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
+    _refuse_out_over_inputs(args)
     if args.scores:  # an external tagger's scores (xmtag.explanation._scores)
         from ..explanation import from_scores
 
@@ -198,6 +199,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inputs(args: argparse.Namespace) -> list[str]:
+    return [str(p) for p in (getattr(args, "source", None), getattr(args, "scores", None)) if p]
+
+
+def _default_out(args: argparse.Namespace) -> Path:
+    if getattr(args, "scores", None):
+        return Path("out") / Path(args.scores).stem
+    return Path("out") / (Path(args.source).stem or "stems") if args.source else Path("out")
+
+
+def _refuse_out_over_inputs(args: argparse.Namespace) -> None:
+    """Refuse ``--out`` over the inputs before any work (``xmtag explain P/audio --out P``)."""
+    from .._files import check_output_outside_inputs
+
+    check_output_outside_inputs(Path(args.out) if args.out else _default_out(args), _inputs(args))
+
+
 def format_table(expl: Explanation, tags: list[str]) -> str:
     """A compact text table: one row per tag, full-mix and silence scores, each stem's value
     (``± stderr`` for sampled methods)."""
@@ -235,6 +253,7 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         share=args.share,
         force=getattr(args, "force", False),
         title=title,
+        inputs=_inputs(args),
     )
     if getattr(args, "open", False):
         from ..report import open_in_browser

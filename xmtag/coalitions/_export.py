@@ -11,7 +11,12 @@ File names are ``<mask>_<stems>.<format>``: the coalition's bitmask zero-padded 
 of the largest one, then the stem names joined by ``+`` (``silence`` for the empty coalition),
 e.g. ``05_drums+other.wav``; with segments ``<mask>_<stems>_seg<k>.<format>``. Characters that
 are unsafe in file names are replaced by ``-`` in the file name only; the manifest keeps the
-real names.
+real names. A ``<stems>`` part longer than 160 bytes is cut and gets a short hash of the full
+stem list (long stem names would otherwise exceed the 255 bytes a file name may have); the
+manifest's ``path`` column maps each coalition to its file. In ``manifest.csv`` a stem list that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so that
+a spreadsheet does not run it as a formula (:func:`xmtag.Explanation.from_scores` removes it
+again when it reads the file); the returned table keeps the names exactly.
 
 Mixes are sums of the stems in stem order in float32, exactly as
 :func:`xmtag.coalitions.evaluate` builds them, and ``wav`` files are 32-bit float, so a tagger
@@ -44,7 +49,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._checks import choice, positive_int
-from .._files import atomic_write_text
+from .._csv import spreadsheet_csv
+from .._files import atomic_write_text, shorten_name
 from ..attribution import EXACT_MAX_PLAYERS
 from ..errors import OutputError, XmtagError
 
@@ -195,6 +201,15 @@ def export(
     st = _as_stems(stems)
     names = list(st.names)
     n = len(names)
+    ambiguous = [nm for nm in names if "+" in nm or nm != nm.strip()]
+    if ambiguous:  # before any mix is made: from_scores could not read the manifest back
+        fixed = ", ".join(f"{nm!r} -> {nm.replace('+', '-').strip()!r}" for nm in ambiguous[:5])
+        raise XmtagError(
+            f"export: stem name(s) {ambiguous[:5]} cannot be written to manifest.csv: '+' joins the names "
+            "of a coalition's stems (and spaces around a name are dropped when it is read back), so "
+            "`xmtag explain --scores` could not tell the stems apart. Rename the stem(s) (the stem "
+            f"files), e.g. {fixed}."
+        )
     if n > EXACT_MAX_PLAYERS:
         raise XmtagError(
             f"export: {n} stems make {2**n:,} mixes; merge stems, or pass masks= (the coalitions a "
@@ -227,7 +242,8 @@ def export(
             for i in range(n):  # stem order, float32: the sums coalitions.evaluate builds
                 if (m >> i) & 1:
                     mix += tracks[i]
-            label = coalition_name(safe, m) or "silence"
+            # a name cut to fit a file system's 255 bytes keeps a hash of the full stem list
+            label = shorten_name(coalition_name(safe, m) or "silence", 160, key=coalition_name(names, m))
             for k, (a, b) in enumerate(spans):
                 tail = "" if segments is None else f"_seg{k}"
                 fname = f"{m:0{width}d}_{label}{tail}.{fmt}"
@@ -239,5 +255,6 @@ def export(
                 rows.append(row)
                 bar.update(1)
     table = pd.DataFrame(rows)
-    atomic_write_text(folder / MANIFEST, table.to_csv(index=False))
+    # opened in spreadsheets to add score columns: a stem name like "=cmd" must not become a formula
+    atomic_write_text(folder / MANIFEST, spreadsheet_csv(table))
     return table

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import limits
 from .._files import atomic_path, check_input_file
 from .._version import __version__
 from ..errors import ExplanationFileError, InvalidGameError, XmtagError
@@ -53,6 +54,7 @@ from ._fields import ARRAY_FIELDS, explanation_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..separation import Stems
+
     Explanation = explanation_class()
 
 __all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
@@ -203,6 +205,13 @@ def _header(zf: zipfile.ZipFile, p: Path) -> dict[str, Any]:
             )
         if len(set(names)) != len(names):
             raise _fail(p, f"the header repeats names in {key!r}; the file is damaged.")
+        longest = max(names, key=len)
+        if len(longest) > limits.MAX_NAME_CHARS:
+            raise _fail(
+                p,
+                f"the header's {key!r} holds a name of {len(longest):,} characters "
+                f"({longest[:40]!r}...), longer than names can be. {limits.how_to_raise('MAX_NAME_CHARS')}",
+            )
     if len(header["stems"]) > 63:
         raise _fail(p, f"{len(header['stems'])} stems is more than an explanation can hold (63).")
     return header
@@ -234,6 +243,35 @@ def _dim(arrays: dict[str, Any], name: str, axis: int, p: Path, limit: int) -> i
     if not isinstance(k, int) or isinstance(k, bool) or not 0 < k <= limit:
         raise _fail(p, f"the header gives {name} a size {k!r} out of range; the file is damaged.")
     return k
+
+
+def _check_declared(p: Path, names: dict[str, Any], n: int, t: int, k: int, f: int) -> None:
+    """Refuse a file whose header declares more array bytes than it can plausibly hold, before
+    any array is read: at most ``MAX_EXPANSION_RATIO`` times the file's size (plus 32 MiB) and
+    ``MAX_EXPLANATION_BYTES`` in all."""
+    declared = 0
+    for name in names:
+        if name == "envelope":
+            declared += 4 * 2 * max(f, 0) if f >= 0 else 32 << 20
+        elif name.startswith("segment_") and k < 0:
+            declared += (1 << 16) * 8
+        else:
+            declared += 8 * int(np.prod([int(x) for x in _SHAPES[name](n, t, max(k, 1), f)], dtype=object))
+    size = p.stat().st_size
+    plausible = size * limits.MAX_EXPANSION_RATIO + (32 << 20)
+    if declared > limits.MAX_EXPLANATION_BYTES:
+        raise _fail(
+            p,
+            f"its header declares {declared:,} bytes of arrays ({n} stems, {t} tags), more than an "
+            f"explanation file may hold. {limits.how_to_raise('MAX_EXPLANATION_BYTES')}",
+        )
+    if declared > plausible:
+        raise _fail(
+            p,
+            f"its header declares {declared:,} bytes of arrays in a file of {size:,} bytes: more than "
+            f"{limits.MAX_EXPANSION_RATIO} times its size (plus 32 MiB), as only a ZIP bomb or a tampered "
+            f"file does. {limits.how_to_raise('MAX_EXPANSION_RATIO')}",
+        )
 
 
 def _read_array(
@@ -308,6 +346,7 @@ def load(path: str | os.PathLike[str], audio: Stems | None = None, cls: type | N
                 "coalition_values" in names or "segment_coalition_values" in names
             ) and n > _MAX_COALITION_PLAYERS:
                 raise _fail(p, f"coalition values for {n} stems cannot be stored; the file is damaged.")
+            _check_declared(p, names, n, t, k, f)
             arrays: dict[str, np.ndarray] = {}
             if k < 0 and "segment_weights" in names:  # version 1 lists no shapes: K from the weights
                 w = _read_array(zf, p, "segment_weights", None, "float64", limit=(1 << 16) * 8)
@@ -346,6 +385,13 @@ def load(path: str | os.PathLike[str], audio: Stems | None = None, cls: type | N
         ) from None
     version = header["format_version"]
     prov_raw = header.get("provenance") if version >= 2 else header.get("metadata")
+    if version >= 2 and prov_raw is not None and not isinstance(prov_raw, dict):
+        raise _fail(
+            p,
+            f"its header's 'provenance' is a {type(prov_raw).__name__}, not a JSON object; the file is "
+            "damaged or was edited by hand. Recompute it with xmtag.explain(), or restore 'provenance' "
+            "to the object xmtag wrote.",
+        )
     provenance = Provenance.from_dict(prov_raw if isinstance(prov_raw, dict) else None)
     if version == 1 and not provenance.versions and isinstance(header.get("xmtag_version"), str):
         provenance = provenance.replace(versions={"xmtag": header["xmtag_version"]})

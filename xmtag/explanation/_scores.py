@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from .._checks import choice, label_list, positive_int
 from .._files import check_input_file
 from ..attribution import SCORE_TABLE_METHODS
@@ -93,6 +94,7 @@ def read_table(table: Any) -> Any:
     """
     import pandas as pd
 
+    from_csv = False
     if isinstance(table, pd.DataFrame):
         df = table.copy()
     elif isinstance(table, (str, os.PathLike)):
@@ -100,6 +102,7 @@ def read_table(table: Any) -> Any:
         suffix = path.suffix.lower()
         try:
             if suffix in (".csv", ".tsv", ".txt"):
+                from_csv = True
                 df = pd.read_csv(
                     path,
                     sep="\t" if suffix == ".tsv" else ",",
@@ -137,6 +140,10 @@ def read_table(table: Any) -> Any:
         df["stems"] = df["stems"].map(
             lambda x: "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)
         )
+        if from_csv:  # a CSV written by xmtag (manifest.csv): its spreadsheet formula guard goes
+            from .._csv import undo_spreadsheet_safe
+
+            df["stems"] = df["stems"].map(undo_spreadsheet_safe)
     return df
 
 
@@ -453,6 +460,13 @@ def from_scores(
     if n > 20:
         raise ScoreTableError(f"{n} stems is too many for a score table (2**{n} coalitions).")
     labels = _tag_columns(df, tags, {coalition})
+    for what, group in (("stem", names), ("tag", labels)):
+        longest = max(group, key=len)
+        if len(longest) > limits.MAX_NAME_CHARS:
+            raise ScoreTableError(
+                f"The score table has a {what} name of {len(longest):,} characters ({longest[:40]!r}...), "
+                f"longer than names can be. {limits.how_to_raise('MAX_NAME_CHARS')}"
+            )
     scores = _numeric(df, labels, units)
     segmented = "segment" in df.columns
     key = masks
@@ -482,6 +496,7 @@ def from_scores(
         versions=versions(),
         extra=json_safe({**dict(metadata or {}), "coalitions_scored": int(np.unique(masks).size)}),
     )
+    _check_size(names, labels, masks, seg_index, base, method)
     if segmented:
         if method != "exact":
             raise ScoreTableError(
@@ -521,6 +536,56 @@ def from_scores(
 
 # Games behind from_scores: segments and sampled methods
 
+
+def _check_size(
+    names: list[str], labels: list[str], masks: np.ndarray, seg_index: Any, base: Any, method: str
+) -> None:
+    """Before the ``2**n x segments x tags`` game is allocated: an exact game lacking coalitions is
+    refused with the list of missing ones, and a game over ``MAX_SCORE_CELLS`` cells is refused."""
+    n = len(names)
+    k = 1 if seg_index is None else int(seg_index.max()) + 1
+    if method == "exact":
+        for s in range(k):
+            rows = slice(None) if seg_index is None else seg_index == s
+            have = np.zeros(2**n, dtype=bool)  # one bit a coalition: 1 MB for 20 stems
+            have[masks[rows]] = True
+            where = "" if seg_index is None else f" in segment {s}"
+            if base is not None:
+                have[0] = True
+            elif not have[0]:
+                raise _no_silence(where)
+            if have.all():
+                continue
+            if seg_index is not None:
+                raise _missing_error(
+                    np.flatnonzero(~have),
+                    names,
+                    f"the {2**n} coalitions in segment {s}",
+                    "Time-resolved values need every coalition in every segment.",
+                )
+            if not have[-1]:
+                raise _missing_error(
+                    np.array([2**n - 1]),
+                    names,
+                    f"the {2**n} coalitions of stems {names}",
+                    "The full mix is the prediction being explained; score it.",
+                )
+            raise _missing_error(
+                np.flatnonzero(~have),
+                names,
+                f"the {2**n} coalitions of stems {names}",
+                "Exact values need every coalition; score the missing mixes (xmtag.coalitions.export "
+                "writes them all), or pass method='kernel' to fit KernelSHAP on the ones present.",
+            )
+    cells = 2**n * k * len(labels)
+    if cells > limits.MAX_SCORE_CELLS:
+        raise ScoreTableError(
+            f"The score table describes a game of {2**n:,} coalitions x {k} segment(s) x {len(labels)} tags "
+            f"= {cells:,} values, too many to hold. Keep fewer tags (tags=...) or stems. "
+            + limits.how_to_raise("MAX_SCORE_CELLS")
+        )
+
+
 def _fill_base(values: np.ndarray, have: np.ndarray, base: Any, labels: list[str], where: str) -> None:
     if base is not None:
         if have[0]:
@@ -530,11 +595,15 @@ def _fill_base(values: np.ndarray, have: np.ndarray, base: Any, labels: list[str
         values[0] = _base_row(base, labels)
         have[0] = True
     elif not have[0]:
-        raise ScoreTableError(
-            f"The score table has no silence row{where} (stems empty, mask 0): add the tagger's score of "
-            "digital silence (export writes it as the file *_silence.wav), or pass base=0.0 if the "
-            "tagger scores silence as 0."
-        )
+        raise _no_silence(where)
+
+
+def _no_silence(where: str) -> ScoreTableError:
+    return ScoreTableError(
+        f"The score table has no silence row{where} (stems empty, mask 0): add the tagger's score of "
+        "digital silence (export writes it as the file *_silence.wav), or pass base=0.0 if the "
+        "tagger scores silence as 0."
+    )
 
 
 def _segment_index(df: Any) -> np.ndarray:
@@ -545,10 +614,25 @@ def _segment_index(df: Any) -> np.ndarray:
     if not ok or (np.asarray(seg, dtype=np.float64) < 0).any():
         raise ScoreTableError("The segment column must hold segment numbers 0, 1, 2, ...")
     idx = np.asarray(seg, dtype=np.int64)
-    k = int(idx.max()) + 1
-    absent = sorted(set(range(k)) - set(idx.tolist()))
-    if absent:
-        raise ScoreTableError(f"The segment column skips segment(s) {absent}; number segments 0..{k - 1}.")
+    uniq = np.unique(idx)
+    k = int(uniq[-1]) + 1
+    if k != uniq.size:  # some numbers skipped: name the first few, count the rest (never list them all)
+        shown: list[int] = []
+        prev = -1
+        for u in uniq.tolist():
+            while prev + 1 < u and len(shown) < limits.MAX_LISTED:
+                prev += 1
+                shown.append(prev)
+            if len(shown) >= limits.MAX_LISTED:
+                break
+            prev = u
+        skipped = k - uniq.size
+        more = f" and {skipped - len(shown):,} more" if skipped > len(shown) else ""
+        raise ScoreTableError(
+            f"The segment column skips segment(s) {', '.join(map(str, shown))}{more} ({skipped:,} in all) up "
+            f"to its largest, {k - 1:,}; number the {uniq.size} segments 0..{uniq.size - 1} "
+            "(segment numbers, not sample offsets or seconds: 'start' and 'end' hold the times)."
+        )
     for col in ("start", "end"):
         if col not in df.columns:
             raise ScoreTableError(
@@ -602,6 +686,7 @@ def _from_segments(df, names, labels, masks, seg_index, scores, base, meta) -> A
 
 def _sampled(values, have, names, labels, method, n_permutations, seed, meta) -> Any:
     from ..attribution import estimators
+
     Explanation = explanation_class()
 
     n = len(names)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import limits
 from .._checks import finite_float, non_negative_int, positive_int
 from ..errors import XmtagError
 
@@ -106,6 +107,13 @@ def bootstrap_columns(
         mean = np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1), np.nan)
     if x.shape[0] <= 1:
         return mean, mean.copy(), mean.copy(), n
+    cells = n_boot * x.shape[0] * x.shape[1]
+    if cells > limits.MAX_BOOTSTRAP_CELLS:  # before the (n_boot, rows, columns) resamples exist
+        raise XmtagError(
+            f"n_boot={n_boot:,} resamples of {x.shape[0]:,} rows x {x.shape[1]:,} columns draw {cells:,} "
+            f"values, more than xmtag holds at once; pass a smaller n_boot (1000 is usual). "
+            + limits.how_to_raise("MAX_BOOTSTRAP_CELLS")
+        )
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
     vals = np.where(ok, x, 0.0)[idx]  # (B, N, C)

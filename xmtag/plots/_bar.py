@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import NEGATIVE, POSITIVE, _ci, _fmt, _target, _value_name, units_label
+from ._style import NEGATIVE, POSITIVE, _ci, _fmt, _target, _value_name, plain, units_label
 
 __all__ = ['bar']
 
@@ -64,7 +64,7 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
         error_kw={"ecolor": "0.2", "elinewidth": 1.0, "capsize": 3},
     )
     ax.axvline(0.0, color="0.3", lw=0.8)
-    ax.set_yticks(y, [expl.stems[i] for i in order])
+    ax.set_yticks(y, [plain(expl.stems[i]) for i in order])
     span = float(np.abs(v).max()) or 1.0
     for yi, x in zip(y, v):
         ax.text(
@@ -81,7 +81,8 @@ def bar(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool
     ax.set_xlim(lo - (pad if lo < 0 else 0.05 * pad), hi + (pad if hi > 0 else 0.05 * pad))
     ax.set_xlabel(f"{_value_name(expl)} ({units_label(expl)})")
     ax.set_title(
-        f"Why {expl.labels[j]!r}? full mix {expl.prediction[j]:.3f}, silence {expl.base_values[j]:.3f}",
+        f"Why {plain(repr(expl.labels[j]))}? full mix {expl.prediction[j]:.3f}, "
+        f"silence {expl.base_values[j]:.3f}",
         fontsize=11,
     )
     ax.spines[["top", "right"]].set_visible(False)

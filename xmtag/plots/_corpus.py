@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import XmtagError
-from ._style import DIVERGING, _target
+from ._style import DIVERGING, _target, plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -75,9 +75,11 @@ def corpus_heatmap(
                 ax.add_patch(
                     Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.6", lw=0)
                 )
-    ax.set_xticks(range(len(stems)), stems, rotation=30, ha="right")
-    ax.set_yticks(range(len(groups)), [str(g) for g in groups])
+    ax.set_xticks(range(len(stems)), [plain(s) for s in stems], rotation=30, ha="right")
+    ax.set_yticks(range(len(groups)), [plain(g) for g in groups])
     fig.colorbar(im, ax=ax, shrink=0.8).set_label(f"mean Shapley value ({int(ci * 100)} % CI)")
     what = "its own tag" if tag == "own" else repr(tag)
-    ax.set_title(f"Mean attribution to {what} by {by}\n(hatched: interval contains 0)", fontsize=10)
+    ax.set_title(
+        f"Mean attribution to {plain(what)} by {plain(by)}\n(hatched: interval contains 0)", fontsize=10
+    )
     return fig

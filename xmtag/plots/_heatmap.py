@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import _VALUE_NAMES, DIVERGING, _fmt, _tags_for, _target, units_label
+from ._style import _VALUE_NAMES, DIVERGING, _fmt, _tags_for, _target, plain, units_label
 
 __all__ = ['heatmap']
 
@@ -65,9 +65,9 @@ def heatmap(
     fig, ax = _target(ax, (1.6 + 1.05 * expl.n_stems + 1.2, 1.4 + 0.38 * len(idx)))
     vmax = float(np.abs(m).max()) or 1.0
     im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
-    ax.set_xticks(np.arange(expl.n_stems), expl.stems, rotation=30, ha="right")
+    ax.set_xticks(np.arange(expl.n_stems), [plain(s) for s in expl.stems], rotation=30, ha="right")
     ax.set_yticks(
-        np.arange(len(idx)), [f"{expl.labels[j]} ({expl.prediction[j]:.2f})" for j in idx], fontsize=9
+        np.arange(len(idx)), [f"{plain(expl.labels[j])} ({expl.prediction[j]:.2f})" for j in idx], fontsize=9
     )
     if annotate:
         for r in range(m.shape[0]):

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import DIVERGING, _fmt, _target, units_label
+from ._style import DIVERGING, _fmt, _target, plain, units_label
 
 __all__ = ['interactions']
 
@@ -66,8 +66,8 @@ def interactions(
     off = m[~np.isnan(m)]
     vmax = float(np.abs(off).max()) if off.size and np.abs(off).max() > 0 else 1.0
     im = ax.imshow(np.ma.masked_invalid(m), cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax))
-    ax.set_xticks(np.arange(n), expl.stems, rotation=30, ha="right")
-    ax.set_yticks(np.arange(n), expl.stems)
+    ax.set_xticks(np.arange(n), [plain(s) for s in expl.stems], rotation=30, ha="right")
+    ax.set_yticks(np.arange(n), [plain(s) for s in expl.stems])
     if annotate:
         for r in range(n):
             for c in range(n):
@@ -85,5 +85,7 @@ def interactions(
                 )
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(f"interaction ({units_label(expl)})")
-    ax.set_title(f"{expl.labels[j]!r}: stem interactions\n(red: synergy, blue: redundancy)", fontsize=11)
+    ax.set_title(
+        f"{plain(repr(expl.labels[j]))}: stem interactions\n(red: synergy, blue: redundancy)", fontsize=11
+    )
     return fig

@@ -35,6 +35,12 @@ DIVERGING = "RdBu_r"
 UNITS = "tagger output"
 
 
+def plain(text: object) -> str:
+    """``text`` (a tag, stem or group name: text we did not write) as matplotlib shows it
+    verbatim: a ``$`` is escaped, so ``$_$`` is never parsed as mathtext (and cannot crash)."""
+    return str(text).replace("$", r"\$")
+
+
 def _figure(figsize: tuple[float, float]) -> Figure:
     # a Figure not registered with pyplot: no global state, nothing to close, never shown by accident
     from matplotlib.figure import Figure

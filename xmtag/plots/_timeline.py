@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import _figure, stem_colors, units_label
+from ._style import _figure, plain, stem_colors, units_label
 
 __all__ = ['timeline']
 
@@ -97,7 +97,7 @@ def timeline(
             color=colors[stem],
             edgecolor="white",
             linewidth=0.6,
-            label=stem,
+            label=plain(stem),
         )
         pos = pos + np.maximum(v, 0)
         neg = neg + np.minimum(v, 0)
@@ -113,7 +113,7 @@ def timeline(
     ax.axhline(0.0, color="0.3", lw=0.8)
     what = "within segment" if local else "share of clip value"
     ax.set_ylabel(f"Shapley value, {what}\n({units_label(expl)})")
-    ax.set_title(f"{expl.labels[j]!r} over time: which stem drives it when", fontsize=11)
+    ax.set_title(f"{plain(repr(expl.labels[j]))} over time: which stem drives it when", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     if wax is not None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import NEGATIVE, NEUTRAL, POSITIVE, _ci, _fmt, _target, units_label
+from ._style import NEGATIVE, NEUTRAL, POSITIVE, _ci, _fmt, _target, plain, units_label
 
 __all__ = ['waterfall']
 
@@ -51,7 +51,7 @@ def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort
     rest = abs(gap) > 1e-9 * max(1.0, abs(pred))
     names = [
         "silence",
-        *(f"+ {expl.stems[i]}" for i in order),
+        *(f"+ {plain(expl.stems[i])}" for i in order),
         *(["not attributed"] if rest else []),
         "full mix",
     ]
@@ -81,7 +81,7 @@ def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort
     ax.axhline(0.0, color="0.3", lw=0.8)
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylabel(units_label(expl))
-    ax.set_title(f"{expl.labels[j]!r}: silence {base:.3f} → full mix {pred:.3f}", fontsize=11)
+    ax.set_title(f"{plain(repr(expl.labels[j]))}: silence {base:.3f} → full mix {pred:.3f}", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     lo = min(0.0, base, pred, *(base + np.cumsum(vals[order])))
     hi = max(0.0, base, pred, *(base + np.cumsum(vals[order])))

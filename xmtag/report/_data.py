@@ -74,6 +74,36 @@ def unpack(d: Mapping[str, Any]) -> np.ndarray:
     return flat.reshape(d["shape"]).astype(np.float64)
 
 
+def _number(x: Any, default: float | None = None, *, positive: bool = False) -> float | None:
+    """A finite number from provenance (any type: a tampered or hand-written file), else ``default``."""
+    if isinstance(x, bool):
+        return default
+    try:
+        v = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if not np.isfinite(v) or v < 0 or (positive and v == 0):
+        return default
+    return v
+
+
+def _meta(expl: Explanation) -> dict[str, Any]:
+    """``expl.metadata`` with the fields the report reads checked: the dictionaries are
+    dictionaries (``"audio": "44.1 kHz"`` becomes ``{}``) and numbers are finite (a duration of
+    ``"inf"`` is dropped), so provenance extras of the wrong type never crash the report."""
+    md = dict(expl.metadata)
+    for key in ("tagger", "source", "audio", "separator"):
+        md[key] = dict(md[key]) if isinstance(md.get(key), Mapping) else ({} if key != "separator" else None)
+    md["audio"]["duration"] = _number(md["audio"].get("duration"))
+    md["envelope_rate"] = _number(md.get("envelope_rate"), positive=True)
+    res = md.get("residual_db")
+    md["residual_db"] = None if isinstance(res, bool) or not isinstance(res, (int, float)) else res
+    n_coal = md.get("n_coalitions")
+    if not isinstance(n_coal, int) or isinstance(n_coal, bool):
+        md.pop("n_coalitions", None)
+    return md
+
+
 def _fmt_seconds(s: Any) -> str:
     try:
         return f"{float(s):.1f} s"
@@ -110,7 +140,7 @@ def method_of(expl: Explanation) -> str:
 
 def meta_rows(expl: Explanation) -> list[tuple[str, str]]:
     """``(label, text)`` rows describing where an explanation came from."""
-    md = expl.metadata
+    md = _meta(expl)
     tagger = md.get("tagger") or {}
     source = md.get("source") or {}
     audio = md.get("audio") or {}
@@ -144,13 +174,13 @@ def _units(expl: Explanation) -> str:
     units = getattr(expl, "units", None)
     if units:
         return str(units)
-    return str((expl.metadata.get("tagger") or {}).get("units") or "probability")
+    return str((_meta(expl)["tagger"]).get("units") or "probability")
 
 
 def _envelope(expl: Explanation) -> tuple[np.ndarray, float] | None:
     """``(2, frames)`` min/max and frames per second, pooled to at most MAX_ENVELOPE_FRAMES."""
     env = expl.envelope
-    rate = float(expl.metadata.get("envelope_rate") or 100)
+    rate = float(_meta(expl)["envelope_rate"] or 100)
     if env is None:
         audio = expl.audio
         if audio is None:
@@ -173,7 +203,7 @@ def _duration(expl: Explanation, env: tuple[np.ndarray, float] | None) -> float:
     audio = expl.audio
     if audio is not None:
         return float(audio.duration)
-    d = (expl.metadata.get("audio") or {}).get("duration")
+    d = _meta(expl)["audio"]["duration"]
     if d is not None:
         return float(d)
     if expl.segment_bounds is not None and len(expl.segment_bounds):
@@ -412,5 +442,5 @@ def size_text(total: int, data: Mapping[str, Any], n_stems: int) -> str:
 
 def source_name(expl: Explanation) -> str:
     """A short name of the explained song for titles."""
-    source = (expl.metadata.get("source") or {}).get("path")
-    return Path(source).name if source else "stems"
+    source = _meta(expl)["source"].get("path")
+    return Path(source).name if isinstance(source, str) and source else "stems"

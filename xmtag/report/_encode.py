@@ -115,7 +115,8 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
     """PNG images of the report's plots: ``{file stem: (description, png bytes)}``.
 
     Keys: ``heatmap`` and, per tag, ``bar-<tag>``, ``waterfall-<tag>``, ``timeline-<tag>`` (with
-    segments) and ``interactions-<tag>`` (two or more stems), tag names passed through :func:`slug`.
+    segments) and ``interactions-<tag>`` (two or more stems), tag names made file-safe and distinct
+    by :func:`xmtag._files.file_stems` (slug, cut to 80 bytes, a short hash on a clash or cut).
 
     Parameters
     ----------
@@ -138,11 +139,13 @@ def render_plots(expl: Explanation, tags: Iterable[str], dpi: int = 110) -> dict
     ['bar-rock', 'heatmap', 'interactions-rock', 'waterfall-rock']
     """
     from .. import plots
+    from .._files import file_stems
 
     tags = [expl.labels[expl.tag_index(t)] for t in ([tags] if isinstance(tags, str) else tags)]
+    stems = file_stems(tags)
     out = {"heatmap": ("Shapley values, tags by stems", figure_png(plots.heatmap(expl, tags=tags), dpi))}
     for tag in tags:
-        s = slug(tag)
+        s = stems[tag]
         out[f"bar-{s}"] = (f"Shapley values for {tag}", figure_png(plots.bar(expl, tag), dpi))
         out[f"waterfall-{s}"] = (
             f"from silence to the full mix for {tag}",

@@ -10,7 +10,7 @@ Examples
 >>> e = Explanation.from_game([0.0, 0.6, 0.1, 0.9], ["drums", "bass"], ["rock"])
 >>> out = export(e, os.path.join(tempfile.mkdtemp(), "run"), plots=False, report=False)
 >>> sorted(p.name for p in out.values())
-['attributions.csv', 'explanation.xmtag']
+['attributions.csv', 'explanation.xmtag', 'files.csv']
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ __all__ = ["export", "shown_tags", "OWNED"]
 logger = logging.getLogger(__name__)
 
 #: Files an export writes (what a rerun into the same folder replaces).
-OWNED = ("explanation.xmtag", "attributions.csv", "segments.csv", "plots/*.png", "audio/*", "report.html")
+OWNED = (
+    "explanation.xmtag",
+    "attributions.csv",
+    "segments.csv",
+    "files.csv",
+    "plots/*.png",
+    "audio/*",
+    "report.html",
+)
 
 
 def shown_tags(expl: Explanation, tags: Iterable[str] | str | None, top: int) -> list[str]:
@@ -55,6 +63,7 @@ def export(
     share: float | None = None,
     force: bool = False,
     title: str | None = None,
+    inputs: Iterable[str | os.PathLike[str]] = (),
 ) -> dict[str, Path]:
     """Write an explanation's files into a folder: what ``xmtag explain`` writes.
 
@@ -66,6 +75,15 @@ def export(
         plots/*.png             heatmap, and per shown tag: bar, waterfall, timeline, interactions
         audio/listen-<tag>.*    the smallest stem coalition that keeps each shown tag
         report.html             self-contained interactive report
+        files.csv               every file written: role, tag, path (tag names map to file names)
+
+    The CSV files are meant for spreadsheets: a tag or stem name that starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return is written with a leading ``'`` so that no spreadsheet
+    runs it as a formula (:mod:`xmtag._csv`); ``explanation.xmtag`` keeps the names exactly.
+
+    File names made from tags are safe slugs cut to 80 bytes, with a short hash of the tag
+    appended when two tags would give the same name (``rock/pop``, ``rock pop``, ``rock_pop``)
+    or the name was cut; ``files.csv`` says which file belongs to which tag.
 
     Every file is written atomically. A rerun into the same folder first removes the files
     the previous export wrote there (a marker file lists them), so no stale plot of another
@@ -89,6 +107,9 @@ def export(
         Write into a non-empty folder that is not an earlier xmtag output.
     title : str, optional
         Title of the report.
+    inputs : iterable of path, optional
+        The files and folders the explanation was computed from: an output folder that is,
+        contains or lies inside one of them is refused before anything is written.
 
     Returns
     -------
@@ -99,23 +120,34 @@ def export(
     Raises
     ------
     OutputError
-        If the folder cannot be used or a file cannot be written.
+        If the folder cannot be used (not empty and not an xmtag output, or holding an input)
+        or a file cannot be written.
     UnknownTagError
         For a tag that is not a label.
     """
-    from .._files import atomic_write_bytes, atomic_write_text, prepare_output_dir, record_outputs
+    from .._csv import spreadsheet_csv
+    from .._files import (
+        atomic_write_bytes,
+        atomic_write_text,
+        output_path,
+        prepare_output_dir,
+        record_outputs,
+    )
     from ..explanation import DEFAULT_SHARE
 
     share = _checks.share(DEFAULT_SHARE if share is None else share, "share")
     shown = shown_tags(expl, tags, top)
-    folder = prepare_output_dir(out, force=force, owned=OWNED)
+    folder = prepare_output_dir(out, force=force, owned=OWNED, inputs=inputs)
     written: dict[str, Path] = {}
     try:
-        written["explanation"] = expl.save(folder / "explanation.xmtag")
-        written["table"] = atomic_write_text(folder / "attributions.csv", expl.to_frame().to_csv(index=False))
+        written["explanation"] = expl.save(output_path(folder, "explanation.xmtag"))
+        written["table"] = atomic_write_text(
+            output_path(folder, "attributions.csv"), spreadsheet_csv(expl.to_frame())
+        )
         if expl.segment_values is not None:
             written["segments"] = atomic_write_text(
-                folder / "segments.csv", expl.to_frame(segments=True).to_csv(index=False)
+                output_path(folder, "segments.csv"),
+                spreadsheet_csv(expl.to_frame(segments=True)),
             )
         images: dict[str, tuple[str, bytes]] = {}
         if plots:  # the report draws its own figures in the page
@@ -123,9 +155,8 @@ def export(
 
             images = render_plots(expl, shown)
         if plots:
-            (folder / "plots").mkdir(exist_ok=True)
             for key, (_, png) in images.items():
-                written[f"plot:{key}"] = atomic_write_bytes(folder / "plots" / f"{key}.png", png)
+                written[f"plot:{key}"] = atomic_write_bytes(output_path(folder, f"plots/{key}.png"), png)
         cache: dict[int, bytes] = {}
         if audio and expl.audio is not None and expl.has_coalitions:
             written.update(_listenables(expl, folder, shown, share, cache))
@@ -134,7 +165,7 @@ def export(
 
             written["report"] = write_html(
                 expl,
-                folder / "report.html",
+                output_path(folder, "report.html"),
                 tags=shown,
                 share=share,
                 audio=audio,
@@ -142,20 +173,43 @@ def export(
                 audio_cache=cache,
                 title=title,
             )
+        written["files"] = atomic_write_text(
+            output_path(folder, "files.csv"), _files_table(written, folder, shown)
+        )
     finally:  # even a partial export is listed, so that the next run cleans it up
         record_outputs(folder, list(written.values()))
     logger.info("Exported %r to %s (%d files)", expl, folder, len(written))
     return written
 
 
+def _files_table(written: dict[str, Path], folder: Path, shown: list[str]) -> str:
+    """``files.csv``: one row per file written (role, tag, path), so a cut or hashed file name can
+    be traced back to its tag."""
+    import csv
+    import io
+
+    from .._csv import spreadsheet_safe
+    from .._files import file_stems
+
+    by_stem = {stem: tag for tag, stem in file_stems(shown).items()}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["role", "tag", "path"])
+    for key, path in [*written.items(), ("files", folder / "files.csv")]:
+        role, _, rest = key.partition(":")
+        tag = rest if role == "listen" else by_stem.get(rest.partition("-")[2], "") if role == "plot" else ""
+        w.writerow([role, spreadsheet_safe(tag), path.relative_to(folder).as_posix()])
+    return buf.getvalue()
+
+
 def _listenables(
     expl: Explanation, folder: Path, shown: list[str], share: float, cache: dict[int, bytes]
 ) -> dict[str, Path]:
-    from .._files import atomic_write_bytes
-    from ._encode import audio_mp3, audio_suffix, slug
+    from .._files import atomic_write_bytes, file_stems, output_path
+    from ._encode import audio_mp3, audio_suffix
 
     out: dict[str, Path] = {}
-    (folder / "audio").mkdir(exist_ok=True)
+    names = file_stems(shown)
     for tag in shown:
         try:
             pick = expl.smallest_coalition(tag, share)
@@ -167,6 +221,6 @@ def _listenables(
             cache[pick.mask] = audio_mp3(y, sr)
         data = cache[pick.mask]
         out[f"listen:{tag}"] = atomic_write_bytes(
-            folder / "audio" / f"listen-{slug(tag)}{audio_suffix(data)}", data
+            output_path(folder, f"audio/listen-{names[tag]}{audio_suffix(data)}"), data
         )
     return out

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._files import atomic_write_text
+from .._files import atomic_write_text, shorten_name
 from ..errors import XmtagError
 from ._data import SIZE_BUDGET_MB
 from ._encode import slug
@@ -366,7 +366,7 @@ def show(
 
     if path is None:
         folder = Path(tempfile.mkdtemp(prefix="xmtag-report-"))
-        path = folder / f"{slug(Path(source_name(expl)).stem)}.html"
+        path = folder / f"{shorten_name(slug(Path(source_name(expl)).stem))}.html"
     written = write_html(expl, path, **kwargs)
     if open:
         open_in_browser(written)

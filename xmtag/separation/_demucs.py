@@ -1,15 +1,15 @@
 """Source separation with Demucs: a mixed song in, :class:`~xmtag.separation.Stems` out.
 
 :class:`DemucsSeparator` (what ``xmtag.Separator("htdemucs", ...)`` builds) wraps the
-``demucs`` package: models are loaded through ``demucs.pretrained.get_model(name, repo=...)``
-and applied with ``demucs.apply.apply_model(..., split=True)``, which processes the track in
-overlapping chunks of the model's segment length (about 8 s) so that memory stays
-bounded on long tracks. Results are cached on disk (:mod:`xmtag.cache`), keyed by the
-audio content, the model's weights and the separation parameters. Where the weights come
-from (a local folder, the caches, the network) is :mod:`xmtag.separation._demucs_models`;
-any model in that layout works, including the 6-stem ``htdemucs_6s`` (drums, bass, other,
-vocals, guitar, piano) and bags of models (``htdemucs_ft``, ``mdx_extra``), whose output is
-the weighted mean of their members.
+``demucs`` package: models are loaded the way ``demucs.pretrained.get_model(name, repo=...)``
+does, but each ``.th`` file with ``torch.load(weights_only=True)`` (see below), and applied
+with ``demucs.apply.apply_model(..., split=True)``, which processes the track in overlapping
+chunks of the model's segment length (about 8 s) so that memory stays bounded on long tracks.
+Results are cached on disk (:mod:`xmtag.cache`), keyed by the audio content, the model's
+weights and the separation parameters. Where the weights come from (a local folder, the caches,
+the network) is :mod:`xmtag.separation._demucs_models`; any model in that layout works,
+including the 6-stem ``htdemucs_6s`` (drums, bass, other, vocals, guitar, piano) and bags of
+models (``htdemucs_ft``, ``mdx_extra``), whose output is the weighted mean of their members.
 
 Demucs does not guarantee that its stems add up to the input: the residual policy of
 :mod:`xmtag.separation._base` (``residual="auto"``) adds it as a stem ``"residual"`` when it is
@@ -25,8 +25,10 @@ around 2.3 GiB resident. glibc's heap fragmentation adds a few hundred MB to eac
 working set; ``MALLOC_MMAP_THRESHOLD_=4194304`` in the environment trades about a third
 more CPU time for a lower peak.
 
-Model files are Python pickles (``torch.load(weights_only=False)``, as Demucs does):
-load only files you trust.
+Model files (``.th``) are Python pickles: xmtag reads them with ``torch.load(weights_only=True)``
+and an allow-list of Demucs' own classes (never ``weights_only=False``, which Demucs itself
+uses), so a file that would run code is refused with an
+:class:`~xmtag.errors.UnsafeModelFileError` instead of being run.
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ class DemucsSeparator(Separator):
         logger.info("Loading Demucs model %r %s", src.name, where)
         try:
             model = src.load()
+        except XmtagError:  # refused as unsafe, not a Demucs file: already says which file and why
+            raise
         except ModelLoadingError as exc:
             raise ModelNotFoundError(f"Cannot load Demucs model {src.name!r} {where}: {exc}") from exc
         except SystemExit as exc:  # demucs' `fatal()` exits

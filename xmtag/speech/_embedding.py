@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._packages import package_file
-from ..errors import ModelNotFoundError, require
+from ..errors import ModelNotFoundError, XmtagError, require
 from ._audio import SAMPLE_RATE
 
 __all__ = ["VoiceEncoder", "resemblyzer_weights", "mel_filterbank", "EMBEDDING_SIZE"]
@@ -128,8 +128,12 @@ class VoiceEncoder:
 
         self._torch = torch
         path = Path(weights) if weights is not None else resemblyzer_weights()
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+        from .._weights import safe_torch_load
+
+        try:  # weights only: a pickle that would run code is an UnsafeModelFileError
+            state = safe_torch_load(path, what="voice encoder weights")["model_state"]
+        except XmtagError:  # refused or unreadable: the message already names the file
+            raise
         except (OSError, RuntimeError, KeyError, TypeError) as exc:
             raise ModelNotFoundError(f"Cannot read the voice encoder weights {str(path)!r}: {exc}") from exc
         self.lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)

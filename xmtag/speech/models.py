@@ -279,10 +279,22 @@ def _load_cached(spec: ModelSpec, backend: str, device: str, compute_type: str) 
         from .convert import load_whisper_from_ctranslate2
 
         return load_whisper_from_ctranslate2(spec.location, device=dev)
-    try:
+    try:  # openai-whisper reads .pt files with torch.load(weights_only=True): weights only, no code
         return whisper.load_model(spec.location, device=dev)
-    except (OSError, RuntimeError, ValueError) as exc:  # URLError is an OSError
-        raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
+    except Exception as exc:
+        from .._weights import is_unsafe_pickle_error, unsafe_model_error
+
+        if is_unsafe_pickle_error(exc):
+            raise unsafe_model_error(
+                spec.location,
+                "Whisper model file",
+                exc,
+                "Use an official openai-whisper .pt (downloaded by whisper itself) or a faster-whisper "
+                "model folder.",
+            ) from None
+        if isinstance(exc, (OSError, RuntimeError, ValueError)):  # URLError is an OSError
+            raise ModelNotFoundError(_not_found(spec, backend, exc)) from exc
+        raise
 
 
 def _not_found(spec: ModelSpec, backend: str, exc: BaseException) -> str:

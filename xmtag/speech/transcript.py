@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from .._files import atomic_write_text, check_input_file
 from ..errors import OutputError, XmtagError
 
@@ -399,8 +400,16 @@ class Transcript:
         XmtagError
             If ``text`` is not a transcript in JSON.
         """
+        depth = _json_depth(text)
+        if depth > limits.MAX_JSON_DEPTH:
+            raise XmtagError(
+                f"Not a transcript in xmtag's JSON format: it nests {depth:,} levels deep (a transcript "
+                f"nests 3). {limits.how_to_raise('MAX_JSON_DEPTH')}"
+            )
         try:
             return cls.from_dict(json.loads(text))
+        except RecursionError:  # pragma: no cover - the depth check comes first
+            raise XmtagError("Not a transcript in xmtag's JSON format (nested too deeply).") from None
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise XmtagError(f"Not a transcript in xmtag's JSON format ({exc}).") from exc
 
@@ -497,3 +506,16 @@ class Transcript:
             return readers[suffix](text)
         except XmtagError as exc:
             raise XmtagError(f"{str(p)!r}: {exc}") from exc
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of ``[`` and ``{`` in JSON text (strings skipped), without recursing."""
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest

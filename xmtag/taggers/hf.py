@@ -145,8 +145,23 @@ class HFTagger(SampleRateAlias):
         kwargs = {} if offline is None else {"local_files_only": bool(offline)}
         try:
             self.feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(src, **kwargs)
-            net = transformers.AutoModelForAudioClassification.from_pretrained(src, **kwargs)
-        except (OSError, ValueError, KeyError) as exc:
+            # weights_only=True (transformers' default, said explicitly): a pickle
+            # pytorch_model.bin is read as weights only, never run
+            auto = transformers.AutoModelForAudioClassification
+            net = auto.from_pretrained(src, weights_only=True, **kwargs)
+        except Exception as exc:
+            from .._weights import is_unsafe_pickle_error, unsafe_model_error
+
+            if is_unsafe_pickle_error(exc):
+                raise unsafe_model_error(
+                    ref,
+                    "Hugging Face model",
+                    exc,
+                    "Use a model saved as model.safetensors (save_pretrained's default), or one from a "
+                    "source you trust.",
+                ) from None
+            if not isinstance(exc, (OSError, ValueError, KeyError)):
+                raise
             where = "the folder" if is_dir else "the Hugging Face Hub (or its local cache)"
             raise ModelNotFoundError(
                 f"hf:{ref}: cannot load an audio-classification model from {where}: "
