@@ -191,3 +191,40 @@ def test_ctrl_c_while_the_tagger_runs_exits_130_and_writes_nothing(tmp_path):
     assert rc == 130, bytes(seen)[-2000:]
     assert b"interrupted" in seen and b"Traceback" not in seen
     assert not out.exists() or not any(out.iterdir())
+
+
+# ------------------------------------------------------------------ a cache entry lacking a field
+def test_cache_entry_without_n_tagger_rows_is_recomputed(monkeypatch, caplog):
+    """13 stems through the exact (cached) path, the cache answering with an entry whose meta lacks
+    'n_tagger_rows' (another xmtag's entry): recomputed with a warning, not KeyError."""
+    import xmtag.cache
+    from xmtag.separation import Stems
+    from xmtag.taggers import FunctionTagger
+
+    class Store:
+        def __init__(self):
+            self.put_meta = None
+
+        def get(self, namespace, key):
+            return {"values": np.zeros((2**13, 1))}, {
+                "names": [f"s{i}" for i in range(13)],
+                "labels": ["loud"],
+            }
+
+        def put(self, namespace, key, arrays, meta):
+            self.put_meta = meta
+
+    store = Store()
+    monkeypatch.setattr(xmtag.cache, "default_cache", lambda enabled=True: store)
+    rng = np.random.default_rng(0)
+    stems = Stems(
+        {f"s{i}": (0.1 * rng.standard_normal((1, 400))).astype(np.float32) for i in range(13)}, sr=8000
+    )
+    tagger = FunctionTagger(
+        lambda b: np.sqrt((np.asarray(b, np.float64) ** 2).mean(1, keepdims=True)), ["loud"], sample_rate=8000
+    )
+    with caplog.at_level("WARNING", logger="xmtag.pipeline"):
+        expl = xmtag.explain(stems, tagger, method="exact", progress=False)
+    assert expl.n_stems == 13 and np.abs(expl.values).sum() > 0
+    assert "Ignoring a cache entry" in caplog.text and "n_tagger_rows" in caplog.text
+    assert store.put_meta["n_tagger_rows"] > 0
