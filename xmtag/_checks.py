@@ -151,6 +151,12 @@ def label_list(labels: Any, who: str, *, error: type[XmtagError] = XmtagError) -
     if bad:
         raise error(f"{who}: every label must be a non-empty string; got {bad[:3]!r}.")
     out = [str(x) for x in out]
+    longest = max(out, key=len)
+    if len(longest) > limits.MAX_NAME_CHARS:
+        raise error(
+            f"{who}: a label of {len(longest):,} characters ({longest[:40]!r}...) is longer than tag "
+            f"names can be. {limits.how_to_raise('MAX_NAME_CHARS')}"
+        )
     if len(set(out)) != len(out):
         dup = sorted({x for x in out if out.count(x) > 1})
         raise error(f"{who}: repeated labels {dup}.")

@@ -186,6 +186,28 @@ def _cache_key(units: Stems, tagger: Any, spec: TaggerSpec, segments: int | None
     )
 
 
+def _from_cache(hit: Any, baseline: str) -> Any:
+    """Coalition values from a cache entry (``KeyError`` and friends for an entry lacking a field)."""
+    from .coalitions import CoalitionValues
+
+    arrays, meta = hit
+    return CoalitionValues(
+        names=list(meta["names"]),
+        labels=list(meta["labels"]),
+        values=arrays["values"],
+        segment_values=arrays.get("segment_values"),
+        segment_weights=arrays.get("segment_weights"),
+        segment_bounds=arrays.get("segment_bounds"),
+        n_tagger_rows=int(meta["n_tagger_rows"]),
+        sample_rate=int(meta["sample_rate"]),
+        duration=float(meta["duration"]),
+        n_naive_rows=meta.get("n_naive_rows"),
+        row_unit=meta.get("row_unit", "clip"),
+        baseline=meta.get("baseline", baseline),
+        reuse=meta.get("reuse", "off"),
+    )
+
+
 def _evaluate(
     units: Stems,
     tagger: Any,
@@ -202,29 +224,19 @@ def _evaluate(
     object apart, and a stale entry would be a silently wrong number.
     """
     from .cache import default_cache
-    from .coalitions import CoalitionValues, evaluate
+    from .coalitions import evaluate
 
     store = default_cache(enabled=bool(cache) and by_name)
     key = _cache_key(units, tagger, spec, segments, baseline)
     hit = store.get(CACHE_NAMESPACE, key)
     if hit is not None:
-        arrays, meta = hit
-        logger.info("Coalition values found in the cache.")
-        return CoalitionValues(
-            names=list(meta["names"]),
-            labels=list(meta["labels"]),
-            values=arrays["values"],
-            segment_values=arrays.get("segment_values"),
-            segment_weights=arrays.get("segment_weights"),
-            segment_bounds=arrays.get("segment_bounds"),
-            n_tagger_rows=int(meta["n_tagger_rows"]),
-            sample_rate=int(meta["sample_rate"]),
-            duration=float(meta["duration"]),
-            n_naive_rows=meta.get("n_naive_rows"),
-            row_unit=meta.get("row_unit", "clip"),
-            baseline=meta.get("baseline", baseline),
-            reuse=meta.get("reuse", "off"),
-        ), True
+        try:
+            cv = _from_cache(hit, baseline)
+        except (KeyError, TypeError, ValueError) as exc:  # an entry without a field this xmtag reads
+            logger.warning("Ignoring a cache entry of coalition values without %s; recomputing.", exc)
+        else:
+            logger.info("Coalition values found in the cache.")
+            return cv, True
     cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline, spec=spec)
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
     for name in ("segment_values", "segment_weights", "segment_bounds"):

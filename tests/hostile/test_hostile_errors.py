@@ -145,3 +145,86 @@ def test_tiny_mp3_is_not_called_a_pipe(tmp_path):
     msg = str(info.value)
     assert "tiny.mp3" in msg and "not a readable audio file" in msg and "60 bytes" in msg
     assert "pipe" not in msg and "does not exist" not in msg
+
+
+# ------------------------------------------------------------------ Ctrl-C while the tagger runs
+def test_ctrl_c_while_the_tagger_runs_exits_130_and_writes_nothing(tmp_path):
+    """`xmtag explain` interrupted (SIGINT to the whole process group, as a terminal's Ctrl-C does)
+    while the tagger scores the mixes: status 130, "interrupted", and no output folder content."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from hostile_support import REPO
+
+    demo = REPO / "xmtag" / "data" / "demo"
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XMTAG_CACHE": str(tmp_path / "cache")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "xmtag", "explain", str(demo), "--out", str(out), "--no-cache"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    seen = bytearray()
+    started = threading.Event()
+
+    def watch() -> None:  # the progress bar ends lines with \r: read bytes, not lines
+        while chunk := child.stderr.read1(256):
+            seen.extend(chunk)
+            if b"coalitions:" in seen:
+                started.set()
+        started.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    if not started.wait(240) or child.poll() is not None:
+        child.kill()
+        pytest.skip(f"the tagger did not start scoring: {bytes(seen)[-500:]!r}")
+    time.sleep(1.0)
+    os.killpg(child.pid, signal.SIGINT)
+    rc = child.wait(timeout=120)
+    time.sleep(0.2)
+    assert rc == 130, bytes(seen)[-2000:]
+    assert b"interrupted" in seen and b"Traceback" not in seen
+    assert not out.exists() or not any(out.iterdir())
+
+
+# ------------------------------------------------------------------ a cache entry lacking a field
+def test_cache_entry_without_n_tagger_rows_is_recomputed(monkeypatch, caplog):
+    """13 stems through the exact (cached) path, the cache answering with an entry whose meta lacks
+    'n_tagger_rows' (another xmtag's entry): recomputed with a warning, not KeyError."""
+    import xmtag.cache
+    from xmtag.separation import Stems
+    from xmtag.taggers import FunctionTagger
+
+    class Store:
+        def __init__(self):
+            self.put_meta = None
+
+        def get(self, namespace, key):
+            return {"values": np.zeros((2**13, 1))}, {
+                "names": [f"s{i}" for i in range(13)],
+                "labels": ["loud"],
+            }
+
+        def put(self, namespace, key, arrays, meta):
+            self.put_meta = meta
+
+    store = Store()
+    monkeypatch.setattr(xmtag.cache, "default_cache", lambda enabled=True: store)
+    rng = np.random.default_rng(0)
+    stems = Stems(
+        {f"s{i}": (0.1 * rng.standard_normal((1, 400))).astype(np.float32) for i in range(13)}, sr=8000
+    )
+    tagger = FunctionTagger(
+        lambda b: np.sqrt((np.asarray(b, np.float64) ** 2).mean(1, keepdims=True)), ["loud"], sample_rate=8000
+    )
+    with caplog.at_level("WARNING", logger="xmtag.pipeline"):
+        expl = xmtag.explain(stems, tagger, method="exact", progress=False)
+    assert expl.n_stems == 13 and np.abs(expl.values).sum() > 0
+    assert "Ignoring a cache entry" in caplog.text and "n_tagger_rows" in caplog.text
+    assert store.put_meta["n_tagger_rows"] > 0

@@ -267,3 +267,11 @@ def test_long_tag_name_refused_in_a_score_table(tmp_path):
         xmtag.Explanation.from_scores(path)
     msg = str(info.value)
     assert "tag name of 100,000 characters" in msg and "MAX_NAME_CHARS" in msg and len(msg) < 600
+
+
+def test_long_tagger_label_refused():
+    from xmtag.errors import TaggerError
+    from xmtag.taggers import FunctionTagger
+
+    with pytest.raises(TaggerError, match=r"label of 100,000 characters.*MAX_NAME_CHARS"):
+        FunctionTagger(lambda b: np.zeros((len(b), 1)), ["x" * 100_000], sample_rate=8000, name="long")

@@ -251,10 +251,10 @@ def _check_declared(p: Path, names: dict[str, Any], n: int, t: int, k: int, f: i
     ``MAX_EXPLANATION_BYTES`` in all."""
     declared = 0
     for name in names:
-        if name == "envelope":
-            declared += 4 * 2 * max(f, 0) if f >= 0 else 32 << 20
+        if name == "envelope":  # an envelope without a shape (version 1) is read with its own bound
+            declared += 4 * 2 * f if f >= 0 else 0
         elif name.startswith("segment_") and k < 0:
-            declared += (1 << 16) * 8
+            continue  # refused below: segments without a segment count
         else:
             declared += 8 * int(np.prod([int(x) for x in _SHAPES[name](n, t, max(k, 1), f)], dtype=object))
     size = p.stat().st_size
@@ -346,13 +346,13 @@ def load(path: str | os.PathLike[str], audio: Stems | None = None, cls: type | N
                 "coalition_values" in names or "segment_coalition_values" in names
             ) and n > _MAX_COALITION_PLAYERS:
                 raise _fail(p, f"coalition values for {n} stems cannot be stored; the file is damaged.")
-            _check_declared(p, names, n, t, k, f)
             arrays: dict[str, np.ndarray] = {}
             if k < 0 and "segment_weights" in names:  # version 1 lists no shapes: K from the weights
                 w = _read_array(zf, p, "segment_weights", None, "float64", limit=(1 << 16) * 8)
                 if w.ndim != 1 or not 0 < w.shape[0] <= 1 << 16:
                     raise _fail(p, f"segment_weights has shape {w.shape}; the file is damaged.")
                 k = int(w.shape[0])
+            _check_declared(p, names, n, t, k, f)
             for name in names:
                 if name.startswith("segment_") and k < 0:
                     raise _fail(
