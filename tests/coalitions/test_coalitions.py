@@ -412,3 +412,17 @@ def test_with_musicnn_time_resolved():
     np.testing.assert_allclose(seg.sum(1), shapley.exact(cv.values), atol=1e-6)
     clip = tagger.predict(np.stack([stems["bass"] + stems["lead"]]))[0]
     np.testing.assert_allclose(cv.values[-1], clip, atol=1e-5)
+
+
+def test_uneven_segments_are_said(caplog):
+    """`--segments 8` on 10 patches: two 2-patch and six 1-patch segments, and a warning that says so."""
+    stems = make_stems(2, n_samples=10 * PATCH)
+    with caplog.at_level("WARNING", logger="xmtag.coalitions"):
+        cv = coalitions.evaluate(stems, PatchTagger(), sr=SR, segments=8, progress=False)
+    assert "segments=8 over 10 patches" in caplog.text and "2 of" in caplog.text and "6 of" in caplog.text
+    w = np.asarray(cv.segment_weights).ravel()
+    assert np.allclose(sorted(w), [0.1] * 6 + [0.2] * 2)  # what the warning says: 2 long, 6 short
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="xmtag.coalitions"):
+        coalitions.evaluate(stems, PatchTagger(), sr=SR, segments=5, progress=False)
+    assert "segments=" not in caplog.text  # 5 divides 10: equal segments, nothing to say

@@ -151,6 +151,19 @@ def test_cli_open_flag_opens_the_report(expl, tmp_path, monkeypatch):
     assert opened == [written["report"].resolve().as_uri()]
 
 
+def test_cli_open_without_a_browser_says_where_the_report_is(expl, tmp_path, monkeypatch, capsys):
+    """`xmtag demo --open` on a machine without a browser used to open nothing and say nothing."""
+    from xmtag.cli import build_parser
+    from xmtag.cli.explain import write_outputs
+
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)
+    args = build_parser().parse_args(["explain", "song/", "--open", "--no-audio", "--top", "1"])
+    args.quiet = True  # even with -q: the user asked for the page
+    written = write_outputs(expl, tmp_path / "out", args)
+    out = capsys.readouterr().out
+    assert str(written["report"].resolve()) in out and "no web browser" in out
+
+
 def test_a_page_over_the_budget_says_how_to_shrink_it(expl, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(report._html, "SIZE_BUDGET_MB", 0.01)
     with caplog.at_level("WARNING", logger="xmtag.report"):

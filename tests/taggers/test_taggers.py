@@ -471,3 +471,40 @@ def test_cli_tag(capsys, reference):
     assert "does not exist" in capsys.readouterr().err
     assert main(["tag", str(DATA / "clip.flac"), "--tagger", "bogus"]) == 1
     assert "Unknown tagger" in capsys.readouterr().err
+
+
+def test_cli_tag_many_files_folders_and_globs(tmp_path, capsys):
+    """`xmtag tag a b`, a folder and a glob: one row per file, the same scores as one file alone."""
+    import csv
+    import io
+    import shutil
+
+    from xmtag.cli import main
+
+    for name in ("a.flac", "b.flac"):
+        shutil.copy(DATA / "clip.flac", tmp_path / name)
+    y, sr = xmtag.load_audio(DATA / "clip.flac")
+    xmtag.save_audio(tmp_path / "short.wav", y[:, : 4 * sr], sr)  # another length: its own batch
+    assert main(["tag", str(DATA / "clip.flac"), "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)["tags"]
+
+    assert main(["tag", str(tmp_path / "a.flac"), str(tmp_path / "b.flac"), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.split()[1] == "rock" for line in lines)
+
+    assert main(["tag", str(tmp_path), "--json"]) == 0  # a folder: every audio file in it
+    table = json.loads(capsys.readouterr().out)
+    assert [f["file"].rsplit("/", 1)[1] for f in table["files"]] == ["a.flac", "b.flac", "short.wav"]
+    for row in table["files"][:2]:
+        assert row["tags"] == pytest.approx(alone, abs=2e-6)  # batched == alone
+
+    assert main(["tag", str(tmp_path / "*.flac"), "--csv", "--top", "3"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 6 and [r["rank"] for r in rows[:3]] == ["1", "2", "3"] and rows[0]["tag"] == "rock"
+
+    (tmp_path / "bad.wav").write_bytes(b"RIFF0000WAVEnope")
+    assert main(["tag", str(tmp_path / "a.flac"), str(tmp_path / "bad.wav")]) == 1  # reported, others done
+    captured = capsys.readouterr()
+    assert "bad.wav" in captured.err and len(captured.out.splitlines()) == 1 and "a.flac" in captured.out
+    assert main(["tag", str(tmp_path / "*.mp3")]) == 1
+    assert "No file matches" in capsys.readouterr().err

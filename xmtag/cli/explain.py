@@ -258,7 +258,11 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
     if getattr(args, "open", False):
         from ..report import open_in_browser
 
-        open_in_browser(written["report"])
+        # always say where the page is: on a machine without a desktop nothing may open
+        opened = open_in_browser(written["report"])
+        where = Path(written["report"]).resolve()
+        hint = "" if opened else " (no web browser could be started here: open it yourself)"
+        print(f"Report: {where}{hint}")
     if not args.quiet:
         shown = shown_tags(expl, tags, args.top)
         kind = "Shapley values" if expl.method == "exact" else f"{expl.method} values"

@@ -52,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     demucs.add_argument(
         "--jobs", "-j", type=int, default=0, help="parallel CPU workers (default: %(default)s)"
     )
-    p.add_argument("--device", "-d", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument(
+        "--device", "-d", default="auto", help="where it runs: auto (default, as tag/explain), cpu, cuda"
+    )
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the stem cache")
     p.set_defaults(func=run)
 

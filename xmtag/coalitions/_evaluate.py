@@ -346,6 +346,18 @@ def evaluate(
             )
         assert n_patches is not None
         groups = patch_segments(n_patches, segments)
+        sizes = sorted({b - a for a, b in groups}, reverse=True)
+        if len(sizes) > 1:  # whole patches do not divide evenly: say what the segments are
+            counts = [sum(1 for a, b in groups if b - a == k) for k in sizes]
+            logger.warning(
+                "segments=%d over %d patches of %.3g s: %s (segments are whole tagger patches; "
+                "ask for a divisor of %d for equal segments).",
+                segments,
+                n_patches,
+                patch_length / tsr,
+                " and ".join(f"{c} of {k * patch_length / tsr:.3g} s" for c, k in zip(counts, sizes)),
+                n_patches,
+            )
         if n_samples % patch_length or n_samples < patch_length:
             logger.info(
                 "Segments are aligned to the tagger's %d patches of %.3f s; the last %d samples are not "

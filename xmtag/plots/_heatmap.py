@@ -13,9 +13,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import _VALUE_NAMES, DIVERGING, _fmt, _tags_for, _target, plain, units_label
+from ._style import _VALUE_NAMES, DIVERGING, _fmt, _tags_for, _target, fit_title, plain, units_label
 
-__all__ = ['heatmap']
+__all__ = ["heatmap"]
 
 
 def heatmap(
@@ -62,13 +62,13 @@ def heatmap(
 
     idx = _tags_for(expl, tags, top, default_max=20)
     m = expl.values[:, idx].T  # (tags, stems)
-    fig, ax = _target(ax, (1.6 + 1.05 * expl.n_stems + 1.2, 1.4 + 0.38 * len(idx)))
+    ylabels = [f"{plain(expl.labels[j])} ({expl.prediction[j]:.2f})" for j in idx]
+    label_w = 0.07 * max(len(t) for t in ylabels)  # 9-pt tick labels; long tag names widen the figure
+    fig, ax = _target(ax, (0.8 + label_w + 1.05 * expl.n_stems + 1.4, max(2.8, 1.4 + 0.38 * len(idx))))
     vmax = float(np.abs(m).max()) or 1.0
     im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
     ax.set_xticks(np.arange(expl.n_stems), [plain(s) for s in expl.stems], rotation=30, ha="right")
-    ax.set_yticks(
-        np.arange(len(idx)), [f"{plain(expl.labels[j])} ({expl.prediction[j]:.2f})" for j in idx], fontsize=9
-    )
+    ax.set_yticks(np.arange(len(idx)), ylabels, fontsize=9)
     if annotate:
         for r in range(m.shape[0]):
             for c in range(m.shape[1]):
@@ -84,5 +84,7 @@ def heatmap(
                 )
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(f"{_VALUE_NAMES.get(expl.method, 'attribution')} ({units_label(expl)})")
-    ax.set_title("Contribution of each stem to each tag\n(tag, full-mix prediction)", fontsize=11)
+    ax.set_title(
+        fit_title(fig, "Contribution of each stem to each tag\n(tag, full-mix prediction)", 11), fontsize=11
+    )
     return fig

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import DIVERGING, _fmt, _target, plain, units_label
+from ._style import DIVERGING, _fmt, _target, fit_title, plain, units_label
 
 __all__ = ['interactions']
 
@@ -85,7 +85,6 @@ def interactions(
                 )
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(f"interaction ({units_label(expl)})")
-    ax.set_title(
-        f"{plain(repr(expl.labels[j]))}: stem interactions\n(red: synergy, blue: redundancy)", fontsize=11
-    )
+    title = f"{plain(repr(expl.labels[j]))}: stem interactions\n(red: synergy, blue: redundancy)"
+    ax.set_title(fit_title(fig, title, 11), fontsize=11)
     return fig

@@ -55,6 +55,18 @@ def _target(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes
     return ax.get_figure(), ax
 
 
+def fit_title(fig: Figure, text: str, fontsize: float) -> str:
+    """``text`` wrapped to the figure's width (about 0.55 em per character), line by line.
+
+    Small figures (2 stems) with long tag names (40 characters) otherwise get a title wider than
+    the figure, cut at both sides and running into the colour bar.
+    """
+    import textwrap
+
+    width = max(16, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
 def stem_colors(stems: Sequence[str]) -> dict[str, str]:
     """One colour per stem (matplotlib's ``tab10`` cycle, in stem order).
 

@@ -12,9 +12,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import NEGATIVE, NEUTRAL, POSITIVE, _ci, _fmt, _target, plain, units_label
+from ._style import NEGATIVE, NEUTRAL, POSITIVE, _ci, _fmt, _target, fit_title, plain, units_label
 
-__all__ = ['waterfall']
+__all__ = ["waterfall"]
 
 
 def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort: bool = True) -> Figure:
@@ -81,7 +81,8 @@ def waterfall(expl: Explanation, tag: str | int, *, ax: Axes | None = None, sort
     ax.axhline(0.0, color="0.3", lw=0.8)
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylabel(units_label(expl))
-    ax.set_title(f"{plain(repr(expl.labels[j]))}: silence {base:.3f} → full mix {pred:.3f}", fontsize=11)
+    title = f"{plain(repr(expl.labels[j]))}: silence {base:.3f} → full mix {pred:.3f}"
+    ax.set_title(fit_title(fig, title, 11), fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     lo = min(0.0, base, pred, *(base + np.cumsum(vals[order])))
     hi = max(0.0, base, pred, *(base + np.cumsum(vals[order])))

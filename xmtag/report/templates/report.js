@@ -348,9 +348,11 @@
       b.type = "button";
       b.setAttribute("aria-label", "Listen to the smallest mix keeping " + D.labels[st.tag]);
       b.addEventListener("click", function () { setMask(L.mask); });
-      box.appendChild(el("span", "", "Smallest mix keeping " + Math.round(100 * D.share) + "% of " +
-        D.labels[st.tag] + ": " + mixName(L.mask) + " (" + fmt(L.value) + ", " + Math.round(100 * L.kept) +
-        "% of the gain over silence) "));
+      // "at least X % of the gain" and the share actually kept (which can pass 100 %: a mix
+      // without some stems may score higher than the full mix)
+      box.appendChild(el("span", "", "Fewest stems that keep at least " + Math.round(100 * D.share) + "% of " +
+        D.labels[st.tag] + "'s gain over silence: " + mixName(L.mask) + " (scores " + fmt(L.value) + ", " +
+        Math.round(100 * L.kept) + "% of the full mix's gain) "));
       box.appendChild(b);
     }
 
