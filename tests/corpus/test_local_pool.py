@@ -5,6 +5,7 @@ worker outlives its parent (SIGKILL included); a broken pool is a run error, not
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -202,3 +203,57 @@ def test_a_broken_pool_is_a_run_error_and_records_no_failure(tmp_path, monkeypat
         xmtag.corpus.explain(src, tmp_path / "store", workers=2, progress=False)
     c = xmtag.corpus.load(tmp_path / "store")
     assert c.failures.empty and len(c) == 0
+
+
+def test_a_second_run_on_a_store_is_refused_clearly(tmp_path):
+    import socket
+
+    src = make_tracks(tmp_path / "src", 1)
+    holder = xmtag.corpus.Store(tmp_path / "store")
+    holder.lock()  # another run holds the store
+    try:
+        with pytest.raises(
+            xmtag.corpus.StoreBusyError, match=f"pid {os.getpid()} on host '{socket.gethostname()}'"
+        ):
+            xmtag.corpus.explain(src, tmp_path / "store", workers=0, progress=False)
+    finally:
+        holder.unlock()
+    c = xmtag.corpus.explain(src, tmp_path / "store", workers=0, progress=False)  # free again
+    assert len(c) == 1 and c.failures.empty
+
+
+RACE = """
+import sys, time
+import xmtag
+try:
+    xmtag.corpus.explain(sys.argv[1], sys.argv[2], tagger="musicnn-msd", workers=0, progress=False)
+except xmtag.corpus.StoreBusyError as exc:
+    print("BUSY", exc, file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+def test_two_runs_creating_one_store_at_once(tmp_path):
+    src = make_tracks(tmp_path / "src", 2)
+    store = tmp_path / "store"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(src), str(store)],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=ENV,
+            cwd=ROOT,
+        )
+        for _ in range(3)
+    ]
+    outs = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    for rc, err in outs:  # each one ran, or was refused as busy; never "not an xmtag corpus store"
+        assert rc in (0, 3), err
+        assert "not an xmtag corpus store" not in err
+        if rc == 3:
+            assert "is being written by another run (pid" in err
+    assert any(rc == 0 for rc, _ in outs)
+    c = xmtag.corpus.load(store)
+    assert c.tracks == ["song0", "song1"] and c.failures.empty
+    assert json.loads((store / "corpus.json").read_text())["format"] == "xmtag.corpus"

@@ -20,11 +20,23 @@ from typing import Any
 
 from .. import _checks
 from ..errors import XmtagError
+from .runner import PoolBrokenError
 from .sources import Track, resolve_sources
 from .stats import bootstrap_mean, summarize
-from .store import Corpus, Store, load
+from .store import Corpus, Store, StoreBusyError, load
 
-__all__ = ["explain", "load", "Corpus", "Track", "Store", "resolve_sources", "summarize", "bootstrap_mean"]
+__all__ = [
+    "explain",
+    "load",
+    "Corpus",
+    "Track",
+    "Store",
+    "StoreBusyError",
+    "PoolBrokenError",
+    "resolve_sources",
+    "summarize",
+    "bootstrap_mean",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +158,33 @@ def explain(
         "seed": seed,
         "baseline": baseline,
     }
+    store = Store(out)
+    store.lock()  # one run per store; released in the finally below
+    try:
+        return _explain_locked(
+            store, tracks, settings, tagger, by_name, device, cache, workers, client, retries, progress
+        )
+    finally:
+        store.unlock()
+
+
+def _explain_locked(
+    store: Store,
+    tracks: list[Track],
+    settings: dict[str, Any],
+    tagger: Any,
+    by_name: bool,
+    device: str,
+    cache: bool,
+    workers: int | None,
+    client: Any,
+    retries: int,
+    progress: bool,
+) -> Corpus:
     from ..cache import make_key
 
     key = make_key("corpus-settings", sorted(settings.items()))
-    store = Store(out)
+    out = store.root
     store.open(settings, create=True)
     todo, skipped = [], 0
     for t in tracks:

@@ -11,6 +11,7 @@ Layout::
                              base_value, prediction, + the labels
       segments.parquet       time-resolved values (when segments were asked for)
       failures.csv           the failures, one row each
+      .lock                  held by the run writing the store (its pid, host and start time)
 
 A track counts as done when its record exists with the same settings key and input hash, so a
 rerun (after Ctrl-C, SIGKILL or a dead worker) computes only what is missing; every file is
@@ -35,12 +36,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 
-__all__ = ["Store", "Corpus", "load", "SETTINGS_FILE", "TABLE_FILE"]
+__all__ = ["Store", "Corpus", "load", "StoreBusyError", "SETTINGS_FILE", "TABLE_FILE"]
 
 SETTINGS_FILE = "corpus.json"
 TABLE_FILE = "table.parquet"
 SEGMENTS_FILE = "segments.parquet"
 FAILURES_FILE = "failures.csv"
+LOCK_FILE = ".lock"
 _FORMAT = "xmtag.corpus"
 
 
@@ -54,11 +56,77 @@ def file_stem(track_id: str) -> str:
     return f"{safe}-{hashlib.sha256(track_id.encode()).hexdigest()[:8]}"
 
 
+class StoreBusyError(XmtagError):
+    """Another run is writing the store (it holds the store's lock file)."""
+
+
 class Store:
     """A store folder (see the module notes); made by :func:`xmtag.corpus.explain`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._lock_fd: int | None = None
+
+    # -- one writer at a time --------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the store's lock (``.lock``, an OS file lock that dies with its process, holding
+        the owner's pid, host and start time); :class:`StoreBusyError` when another run holds
+        it. Creates the folder, so that creating a store is serialized by the lock too."""
+        import socket
+        import time
+
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(f"Corpus store {str(self.root)!r} is a file. Choose a folder for out=.")
+        if (
+            self.root.is_dir()
+            and not (self.root / SETTINGS_FILE).exists()
+            and not (self.root / LOCK_FILE).exists()
+            and any(self.root.iterdir())
+        ):  # leave no lock file in a folder of the user's
+            raise OutputError(
+                f"Corpus store {str(self.root)!r} is a non-empty folder that is not an xmtag corpus "
+                "store; choose a new or empty folder."
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"Cannot write the corpus store {str(self.root)!r}: {exc}") from None
+        try:
+            _os_lock(fd)
+        except OSError:
+            try:
+                owner = json.loads(os.read(fd, 4096).decode() or "{}")
+            except ValueError:
+                owner = {}
+            os.close(fd)
+            who = (
+                f"pid {owner.get('pid')} on host {owner.get('host')!r}, since {owner.get('started')}"
+                if owner
+                else "a run that is starting"
+            )
+            raise StoreBusyError(
+                f"Corpus store {str(self.root)!r} is being written by another run ({who}). Wait for "
+                "it to finish (a rerun then computes only what is missing), or use another out= folder."
+            ) from None
+        doc = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (json.dumps(doc) + "\n").encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        """Release the lock (the file stays: removing it could let two runs hold it)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            try:
+                os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)  # closing releases the OS lock
 
     # -- settings ------------------------------------------------------------------------------
     def open(self, settings: dict[str, Any], *, create: bool) -> None:
@@ -69,7 +137,7 @@ class Store:
         if have is None:
             if not create:
                 raise XmtagError(f"{str(self.root)!r} is not an xmtag corpus store (no {SETTINGS_FILE}).")
-            if self.root.is_dir() and any(self.root.iterdir()):
+            if self.root.is_dir() and any(p.name != LOCK_FILE for p in self.root.iterdir()):
                 raise OutputError(
                     f"Corpus store {str(self.root)!r} is a non-empty folder that is not an xmtag corpus "
                     "store; choose a new or empty folder."
@@ -206,6 +274,19 @@ class Store:
             atomic_write_bytes(self.root / name, buf.getvalue())
         fails = pd.DataFrame(self.failure_records(), columns=["track", "path", "reason"])
         atomic_write_text(self.root / FAILURES_FILE, fails.to_csv(index=False))
+
+
+def _os_lock(fd: int) -> None:
+    """An exclusive, non-blocking lock on ``fd`` that the OS drops when the process dies;
+    ``OSError`` when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 class Corpus:
