@@ -234,9 +234,8 @@ def _explain_locked(
 
     try:
         run_tracks(todo, workers=workers, client=client, retries=retries, on_result=write, progress=progress)
-    finally:  # also after Ctrl-C: the table shows what is done
-        if todo or not (store.root / "table.parquet").is_file():
-            store.write_tables()
+    finally:  # also after Ctrl-C: the table shows what is done (and is rebuilt when stale)
+        store.write_tables()
     corpus = Corpus(out)
     if failed:
         logger.warning("corpus: %d of %d tracks failed; see %s/failures.csv", failed, len(tracks), out)

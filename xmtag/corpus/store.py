@@ -239,14 +239,64 @@ class Store:
         return Explanation.load(p)
 
     # -- tables --------------------------------------------------------------------------------
-    def write_tables(self) -> None:
-        """Rebuild the tidy tables from the per-track files (atomic writes)."""
-        import io
+    def built_from(self) -> dict[str, str] | None:
+        """The track files the table was built from (track id -> input hash), read from the
+        table's Parquet metadata; ``None`` without a table (or one from before this record)."""
+        p = self.root / TABLE_FILE
+        if not p.is_file():
+            return None
+        try:
+            import pyarrow.parquet as pq
 
+            meta = pq.read_schema(p).metadata or {}
+            built = json.loads(meta[_BUILT_KEY])
+        except (OSError, ValueError, KeyError):
+            return None
+        return built if isinstance(built, dict) else None
+
+    def tables_current(self, records: list[dict[str, Any]] | None = None) -> bool:
+        """Whether the table was built from exactly the track files there are now."""
+        records = self.records() if records is None else records
+        return self.built_from() == {r["track"]: r.get("input_hash", "") for r in records}
+
+    def write_tables(self, *, force: bool = False) -> bool:
+        """Bring the tidy tables up to date with the per-track files (atomic writes).
+
+        The tables are derived data: they record the track files they were built from (track id
+        and input hash, in the Parquet metadata). Rows of unchanged tracks are kept, tracks gone
+        or changed are dropped and new ones added, so a run that adds a few tracks to a large
+        store reads only those. Nothing is rewritten when the table is current (``force``:
+        rebuild everything). ``failures.csv`` is always rewritten. Returns whether the tables
+        were written.
+        """
+        self._write_failures()
+        records = self.records()
+        want = {r["track"]: r.get("input_hash", "") for r in records}
+        built = None if force else self.built_from()
+        if built == want:
+            return False
         import pandas as pd
 
+        seg_path = self.root / SEGMENTS_FILE
+        keep: set[str] = set()
+        old_table = old_segs = None
+        if built:
+            keep = {t for t, h in want.items() if built.get(t) == h}
+            try:
+                old_table = pd.read_parquet(self.root / TABLE_FILE)
+                old_segs = pd.read_parquet(seg_path) if seg_path.is_file() else None
+                if old_segs is not None and _read_built(seg_path) != built:
+                    old_segs, keep = None, set()  # the two files disagree: rebuild both
+            except (OSError, ValueError):
+                old_table, keep = None, set()
         frames, seg_frames = [], []
-        for rec in self.records():
+        if keep and old_table is not None:
+            frames.append(old_table[old_table["track"].isin(keep)])
+            if old_segs is not None:
+                seg_frames.append(old_segs[old_segs["track"].isin(keep)])
+        for rec in records:
+            if rec["track"] in keep:
+                continue
             expl = self.explanation(rec["track"])
             labels = rec.get("labels") or {}
             f = expl.to_frame()
@@ -260,20 +310,59 @@ class Store:
                 for k, v in labels.items():
                     s[k] = v
                 seg_frames.append(s)
+        order = {t: i for i, t in enumerate(want)}  # the records' order, whatever was kept
         columns = ["track", "tag", "stem", "value", "stderr", "solo", "without", "base_value", "prediction"]
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        for name, frame in (
-            (TABLE_FILE, table),
-            (SEGMENTS_FILE, pd.concat(seg_frames, ignore_index=True) if seg_frames else None),
-        ):
-            if frame is None:
-                (self.root / name).unlink(missing_ok=True)
-                continue
-            buf = io.BytesIO()
-            frame.to_parquet(buf, index=False)
-            atomic_write_bytes(self.root / name, buf.getvalue())
+        table = (
+            _ordered(pd.concat(frames, ignore_index=True), order) if frames else pd.DataFrame(columns=columns)
+        )
+        segs = _ordered(pd.concat(seg_frames, ignore_index=True), order) if seg_frames else None
+        built_doc = json.dumps(want, sort_keys=True)
+        if segs is None:
+            seg_path.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(seg_path, _parquet_bytes(segs, built_doc))
+        atomic_write_bytes(self.root / TABLE_FILE, _parquet_bytes(table, built_doc))  # last: the mark
+        return True
+
+    def _write_failures(self) -> None:
+        import pandas as pd
+
         fails = pd.DataFrame(self.failure_records(), columns=["track", "path", "reason"])
         atomic_write_text(self.root / FAILURES_FILE, fails.to_csv(index=False))
+
+
+_BUILT_KEY = b"xmtag.corpus.built_from"
+
+
+def _read_built(path: Path) -> dict[str, str] | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return json.loads((pq.read_schema(path).metadata or {})[_BUILT_KEY])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _ordered(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
+    """Rows grouped by track in the records' order (stable within a track)."""
+    import numpy as np
+
+    idx = np.argsort(frame["track"].map(order).to_numpy(), kind="stable")
+    return frame.iloc[idx].reset_index(drop=True)
+
+
+def _parquet_bytes(frame: pd.DataFrame, built: str) -> bytes:
+    """The frame as Parquet, with the tracks it was built from in the file's metadata."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _BUILT_KEY: built.encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
 
 
 def _os_lock(fd: int) -> None:
@@ -328,17 +417,26 @@ class Corpus:
         import pandas as pd
 
         if self._table is None:
-            p = self.root / TABLE_FILE
-            if not p.is_file():
-                self._store.write_tables()
-            self._table = pd.read_parquet(p)
+            self._current()
+            self._table = pd.read_parquet(self.root / TABLE_FILE)
         return self._table
+
+    def _current(self) -> None:
+        """Rebuild the tables when they are stale (a run died before its last write)."""
+        if not self._store.tables_current():
+            try:
+                self._store.write_tables()
+            except OSError as exc:  # a read-only store: the table would be stale
+                raise OutputError(
+                    f"The table of {str(self.root)!r} is out of date and cannot be rebuilt ({exc})."
+                ) from None
 
     @property
     def segments(self) -> pd.DataFrame | None:
         """Time-resolved values (track × tag × stem × segment), when segments were asked for."""
         import pandas as pd
 
+        self._current()
         p = self.root / SEGMENTS_FILE
         return pd.read_parquet(p) if p.is_file() else None
 
