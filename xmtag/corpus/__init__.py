@@ -186,6 +186,7 @@ def _explain_locked(
     key = make_key("corpus-settings", sorted(settings.items()))
     out = store.root
     store.open(settings, create=True)
+    used = store.separator_used()  # the automatic choice of an earlier run: the same one again
     todo, skipped = [], 0
     for t in tracks:
         sig = _stat_signature(t)
@@ -206,6 +207,7 @@ def _explain_locked(
             "input_hash": h,
             "stat": sig,
             **{k: v for k, v in settings.items() if k != "tagger"},
+            "separator": settings["separator"] or used,
             "device": device,
             "cache": cache,
         }
@@ -218,11 +220,33 @@ def _explain_locked(
     failed = 0
 
     def write(res: dict[str, Any]) -> None:
-        nonlocal failed
+        nonlocal failed, used
         record = {
             k: res.get(k)
-            for k in ("track", "path", "labels", "input_hash", "stat", "seconds", "budget", "method")
+            for k in (
+                "track",
+                "path",
+                "labels",
+                "input_hash",
+                "stat",
+                "seconds",
+                "budget",
+                "method",
+                "separator",
+            )
         }
+        sep = res.get("separator")
+        if res.get("ok") and sep:
+            if used is None:
+                store.set_separator_used(sep)
+                used = sep
+            elif sep != used:  # never two separators' stems in one table
+                res = {
+                    **res,
+                    "ok": False,
+                    "reason": f"separated with {sep!r}, but this store's mixes were separated with {used!r}; "
+                    f"pass separator={used!r} (or use another out= folder)",
+                }
         if res.get("ok"):
             store.write_track(res["track"], res["data"], {**record, "settings_key": key})
         else:

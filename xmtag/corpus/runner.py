@@ -128,6 +128,8 @@ def explain_task(task: dict[str, Any]) -> dict[str, Any]:
             path = expl.save(Path(tmp) / "e.xmtag")
             out["data"] = path.read_bytes()
         out.update(ok=True, n_stems=expl.n_stems, budget=expl.budget, method=expl.method)
+        used = expl.provenance.separator  # the separator actually used, for a mix
+        out["separator"] = used.get("name") if isinstance(used, dict) else None
     except XmtagError as exc:
         out.update(ok=False, reason=f"{type(exc).__name__}: {exc}")
     except (MemoryError, RecursionError):

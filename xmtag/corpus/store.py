@@ -178,6 +178,23 @@ class Store:
             raise XmtagError(f"{str(p)!r} is not an xmtag corpus settings file.")
         return doc["settings"]
 
+    def _doc(self) -> dict[str, Any]:
+        return json.loads((self.root / SETTINGS_FILE).read_text(encoding="utf-8"))
+
+    def separator_used(self) -> str | None:
+        """The separator that split the store's mixes (recorded with the first one; the
+        ``separator`` setting may be ``None``, the automatic choice)."""
+        try:
+            used = self._doc().get("separator_used")
+        except (OSError, ValueError):
+            return None
+        return used if isinstance(used, str) else None
+
+    def set_separator_used(self, name: str) -> None:
+        doc = self._doc()
+        doc["separator_used"] = name
+        atomic_write_text(self.root / SETTINGS_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
     # -- tracks --------------------------------------------------------------------------------
     def record(self, track_id: str) -> dict[str, Any] | None:
         p = self.root / "tracks" / f"{file_stem(track_id)}.json"
