@@ -93,3 +93,34 @@ def test_the_table_is_updated_incrementally(tmp_path, monkeypatch):
     shutil.copytree(store, rebuilt)
     Store(rebuilt).write_tables(force=True)
     assert xmtag.corpus.load(rebuilt).table.equals(c.table)
+
+
+def test_labels_named_like_table_columns_are_refused_clearly(tmp_path):
+    import json
+
+    import pandas as pd
+    import pytest
+
+    from xmtag.errors import XmtagError
+
+    src = _make(tmp_path / "src", 2)
+    clash = pd.DataFrame(
+        {"track": ["song0", "song1"], "tag": ["a", "b"], "value": [1, 2], "genre": ["x", "y"]}
+    )
+    with pytest.raises(
+        XmtagError, match=r"label column\(s\) \['tag', 'value'\] have the names of table columns"
+    ):
+        xmtag.corpus.explain(
+            src, tmp_path / "store", tagger=_tagger(), manifest=clash, workers=0, progress=False
+        )
+    assert not (tmp_path / "store" / "corpus.json").exists()
+    # a store written before the check: the labels never overwrite the table's columns
+    c = _run(src, tmp_path / "old", manifest=clash[["track", "genre"]])
+    rec = next((tmp_path / "old" / "tracks").glob("song0-*.json"))
+    doc = json.loads(rec.read_text())
+    doc["labels"]["tag"] = "overwritten?"
+    rec.write_text(json.dumps(doc))
+    Store(tmp_path / "old").write_tables(force=True)
+    table = xmtag.corpus.load(tmp_path / "old").table
+    assert set(table.tag) == {"rock", "jazz"} and set(table.label_tag.dropna()) == {"overwritten?"}
+    assert len(c) == 2

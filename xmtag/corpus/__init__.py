@@ -23,7 +23,7 @@ from ..errors import XmtagError
 from .runner import PoolBrokenError
 from .sources import Track, resolve_sources
 from .stats import bootstrap_mean, summarize
-from .store import Corpus, Store, StoreBusyError, load
+from .store import TABLE_COLUMNS, Corpus, Store, StoreBusyError, load
 
 __all__ = [
     "explain",
@@ -147,6 +147,13 @@ def explain(
     budget = _checks.positive_int(budget, "budget", allow_none=True)
     retries = _checks.non_negative_int(retries, "retries")
     tracks, _ = resolve_sources(sources, manifest)
+    clash = sorted({k for t in tracks for k in t.labels} & set(TABLE_COLUMNS))
+    if clash:
+        raise XmtagError(
+            f"Manifest label column(s) {clash} have the names of table columns "
+            f"({', '.join(TABLE_COLUMNS)}) and would overwrite them: rename them in the manifest "
+            "(e.g. 'tag' -> 'label_tag')."
+        )
     by_name = isinstance(tagger, (str, os.PathLike))
     settings = {
         "tagger": os.fspath(tagger) if by_name else tagger_name(tagger),

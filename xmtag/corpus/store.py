@@ -36,12 +36,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 
-__all__ = ["Store", "Corpus", "load", "StoreBusyError", "SETTINGS_FILE", "TABLE_FILE"]
+__all__ = ["Store", "Corpus", "load", "StoreBusyError", "SETTINGS_FILE", "TABLE_FILE", "TABLE_COLUMNS"]
 
 SETTINGS_FILE = "corpus.json"
 TABLE_FILE = "table.parquet"
 SEGMENTS_FILE = "segments.parquet"
 FAILURES_FILE = "failures.csv"
+# the columns of table.parquet and segments.parquet; a manifest label may not take one of these names
+TABLE_COLUMNS = (
+    "track",
+    "tag",
+    "stem",
+    "value",
+    "stderr",
+    "solo",
+    "without",
+    "base_value",
+    "prediction",
+    "segment",
+    "start",
+    "end",
+    "local_value",
+)
 LOCK_FILE = ".lock"
 _FORMAT = "xmtag.corpus"
 
@@ -318,14 +334,14 @@ class Store:
             labels = rec.get("labels") or {}
             f = expl.to_frame()
             f.insert(0, "track", rec["track"])
-            for k, v in labels.items():
-                f[k] = v
+            for k, v in labels.items():  # a clash (a store from before the check) never overwrites
+                f[k if k not in f.columns else f"label_{k}"] = v
             frames.append(f)
             if expl.segment_values is not None:
                 s = expl.to_frame(segments=True)
                 s.insert(0, "track", rec["track"])
                 for k, v in labels.items():
-                    s[k] = v
+                    s[k if k not in s.columns else f"label_{k}"] = v
                 seg_frames.append(s)
         order = {t: i for i, t in enumerate(want)}  # the records' order, whatever was kept
         columns = ["track", "tag", "stem", "value", "stderr", "solo", "without", "base_value", "prediction"]
