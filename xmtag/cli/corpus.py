@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--manifest", help="labels for a folder's tracks: CSV with 'track' and label columns")
     e.add_argument("--tagger", default="musicnn-msd", help="tagger name (default: %(default)s)")
     e.add_argument("--separator", help="separator for mixes (default: the best available)")
+    e.add_argument(
+        "--decompose",
+        help="split each mix (or, with --separator, its accompaniment/other stem) without a model, as "
+        "in `xmtag explain`: hpss, bands:N, bands:F1,F2,..., nmf:K",
+    )
     e.add_argument("--segments", type=int, help="also attribute over time in N segments")
     e.add_argument("--method", default="exact", help="attribution method (default: %(default)s)")
     e.add_argument("--budget", type=int, help="most coalitions a sampled method may score")
@@ -62,12 +67,15 @@ def run_explain(args: argparse.Namespace) -> int:
 
         distributed = require("distributed", "dask", "--scheduler")
         client = distributed.Client(args.scheduler)
+    separator = args.separator  # --decompose composes the spec as `xmtag explain` does
+    if args.decompose:
+        separator = f"{separator}+{args.decompose}" if separator else args.decompose
     try:
         c = corpus.explain(
             args.sources,
             args.out,
             tagger=args.tagger,
-            separator=args.separator,
+            separator=separator,
             method=args.method,
             segments=args.segments,
             budget=args.budget,
