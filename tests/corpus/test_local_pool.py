@@ -199,7 +199,9 @@ def test_a_broken_pool_is_a_run_error_and_records_no_failure(tmp_path, monkeypat
         return ProcessPoolExecutor(max_workers=workers, initializer=functools.partial(os._exit, 3))
 
     monkeypatch.setattr(runner, "_new_pool", dying_pool)
-    with pytest.raises(runner.PoolBrokenError, match="broke 3 times in a row without finishing a track"):
+    with pytest.raises(
+        runner.PoolBrokenError, match="pool is broken: a worker died .* a fresh worker cannot run"
+    ):
         xmtag.corpus.explain(src, tmp_path / "store", workers=2, progress=False)
     c = xmtag.corpus.load(tmp_path / "store")
     assert c.failures.empty and len(c) == 0
@@ -257,3 +259,24 @@ def test_two_runs_creating_one_store_at_once(tmp_path):
     c = xmtag.corpus.load(store)
     assert c.tracks == ["song0", "song1"] and c.failures.empty
     assert json.loads((store / "corpus.json").read_text())["format"] == "xmtag.corpus"
+
+
+def _kill_on_song1(task):  # run in a loky worker (pickled by value: see the test)
+    if task["track"] == "song1":
+        os._exit(9)  # this track takes its worker down (as the OOM killer would)
+    return runner.explain_task(task)
+
+
+def test_a_track_that_kills_its_worker_fails_alone_and_the_others_are_done(tmp_path, monkeypatch):
+    cloudpickle = pytest.importorskip("cloudpickle")  # what loky pickles tasks with
+
+    src = make_tracks(tmp_path / "src", 2)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import tests
+    monkeypatch.setattr(runner, "explain_task", _kill_on_song1)
+    try:
+        c = xmtag.corpus.explain(src, tmp_path / "store", workers=2, progress=False)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert c.tracks == ["song0"]
+    (reason,) = c.failures[c.failures.track == "song1"].reason
+    assert "died while explaining this track on its own" in reason and len(c.failures) == 1

@@ -150,7 +150,21 @@ class PoolBrokenError(XmtagError):
     """The local worker pool itself broke (its workers cannot start, or die again and again)."""
 
 
-_BARREN_BREAKS = 3  # pool breaks in a row without one result: the pool is broken, not a track
+def _probe() -> int:
+    """A task that cannot fail: a fresh pool that cannot run it is broken."""
+    return os.getpid()
+
+
+def _pool_works(workers: int) -> str | None:
+    """``None`` when a fresh pool runs a trivial task, else what went wrong."""
+    pool = _new_pool(1)
+    try:
+        pool.submit(_probe).result(timeout=300)
+        return None
+    except Exception as exc:  # BrokenProcessPool, a timeout, an initializer that fails
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        pool.shutdown(wait=False, kill_workers=True)
 
 
 def _new_pool(workers: int) -> Any:
@@ -170,26 +184,25 @@ def _new_pool(workers: int) -> Any:
 
 
 def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]]:
-    """Tracks on a local loky pool. A dead worker (killed, out of memory) breaks the pool: the
-    unfinished tracks run again on a fresh pool. A track caught in two breaks is run again alone
-    at the end; only when it breaks a pool on its own is it recorded as a failure. When pools
-    break :data:`_BARREN_BREAKS` times in a row without one result the pool itself is broken:
-    :class:`PoolBrokenError`, and no track is recorded as failed."""
+    """Tracks on a local loky pool. A dead worker (killed, out of memory) breaks the pool; a
+    fresh pool then runs a trivial probe task: when it cannot, the pool itself is broken and the
+    run stops with :class:`PoolBrokenError` (no track is recorded as failed). Otherwise the
+    unfinished tracks run again on a fresh pool; a track caught in two breaks is run again alone
+    at the end, and only when it breaks a pool on its own is it recorded as a failure."""
     from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
 
     pending = list(tasks)
     suspects: list[dict[str, Any]] = []
     breaks: dict[str, int] = {}
-    barren = 0
-    last_error = ""
     while pending or suspects:
         alone = not pending
         batch = pending if pending else [suspects.pop(0)]
         pending = []
         pool = _new_pool(1 if alone else min(workers, len(batch)))
+        broken: list[dict[str, Any]] = []
+        error = ""
         try:
             futures = {pool.submit(explain_task, t): t for t in batch}
-            broken = False
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for f in done:
@@ -197,35 +210,36 @@ def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]
                     try:
                         res = f.result()
                     except BrokenProcessPool as exc:
-                        broken = True
-                        last_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                        n = breaks[task["track"]] = breaks.get(task["track"], 0) + 1
-                        if alone and barren + 1 < _BARREN_BREAKS:
-                            yield {
-                                **_fail(task),
-                                "reason": "the worker process died while explaining this track on its own "
-                                "(killed, or out of memory?)",
-                            }
-                        elif n >= 2 and not alone:
-                            suspects.append(task)
-                        else:
-                            pending.append(task)
+                        broken.append(task)
+                        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
                         continue
-                    barren = 0
                     yield res
-            if broken:
-                barren += 1
-                logger.warning("corpus: a worker process died (%s); rerunning its tracks", last_error)
-                if barren >= _BARREN_BREAKS:
-                    raise PoolBrokenError(
-                        f"The local worker pool broke {barren} times in a row without finishing a track "
-                        f"({last_error}). The tracks finished so far are in the store; rerun to go on, or "
-                        "pass workers=0 to explain in this process."
-                    )
         except BaseException:
             pool.shutdown(wait=False, kill_workers=True)
             raise
         pool.shutdown(wait=True)
+        if not broken:
+            continue
+        why = _pool_works(workers)
+        if why is not None:
+            raise PoolBrokenError(
+                f"The local worker pool is broken: a worker died ({error}) and a fresh worker cannot run "
+                f"a trivial task ({why}). The tracks finished so far are in the store; rerun to go on, "
+                "or pass workers=0 to explain in this process."
+            )
+        logger.warning("corpus: a worker process died (%s); running its tracks again", error)
+        for task in broken:
+            n = breaks[task["track"]] = breaks.get(task["track"], 0) + 1
+            if alone:
+                yield {
+                    **_fail(task),
+                    "reason": "the worker process died while explaining this track on its own "
+                    f"(killed, or out of memory?): {error}",
+                }
+            elif n >= 2:
+                suspects.append(task)
+            else:
+                pending.append(task)
 
 
 def _fail(task: dict[str, Any]) -> dict[str, Any]:
