@@ -187,8 +187,9 @@ def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]
     """Tracks on a local loky pool. A dead worker (killed, out of memory) breaks the pool; a
     fresh pool then runs a trivial probe task: when it cannot, the pool itself is broken and the
     run stops with :class:`PoolBrokenError` (no track is recorded as failed). Otherwise the
-    unfinished tracks run again on a fresh pool; a track caught in two breaks is run again alone
-    at the end, and only when it breaks a pool on its own is it recorded as a failure."""
+    unfinished tracks run again on a fresh pool; a track that was running in two pools that broke
+    is run again alone at the end (tracks still queued are not charged), and only when it breaks
+    a pool on its own is it recorded as a failure."""
     from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
 
     pending = list(tasks)
@@ -199,18 +200,20 @@ def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]
         batch = pending if pending else [suspects.pop(0)]
         pending = []
         pool = _new_pool(1 if alone else min(workers, len(batch)))
-        broken: list[dict[str, Any]] = []
+        broken: list[tuple[dict[str, Any], bool]] = []  # (task, was it handed to a worker)
         error = ""
         try:
             futures = {pool.submit(explain_task, t): t for t in batch}
+            started: set[Any] = set()
             while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                started |= {f for f in futures if f.running()}
                 for f in done:
                     task = futures.pop(f)
                     try:
                         res = f.result()
                     except BrokenProcessPool as exc:
-                        broken.append(task)
+                        broken.append((task, f in started))
                         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
                         continue
                     yield res
@@ -228,8 +231,8 @@ def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]
                 "or pass workers=0 to explain in this process."
             )
         logger.warning("corpus: a worker process died (%s); running its tracks again", error)
-        for task in broken:
-            n = breaks[task["track"]] = breaks.get(task["track"], 0) + 1
+        for task, was_running in broken:  # tracks still queued when the pool broke are not charged
+            n = breaks[task["track"]] = breaks.get(task["track"], 0) + was_running
             if alone:
                 yield {
                     **_fail(task),
