@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["summarize", "bootstrap_mean"]
 
 
+
+
 def summarize(
     table: pd.DataFrame,
     by: str | Iterable[str] | None = "genre",
