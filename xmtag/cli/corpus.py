@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tags", help="comma-separated tags, or 'own' (each group's own tag); default: all")
     s.add_argument("--ci", type=float, default=0.95, help="interval coverage (default: %(default)s)")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
+    s.add_argument(
+        "--cluster",
+        default="auto",
+        help="label column naming each clip's song, resampled as one unit ('none': every track "
+        "independent; default auto: a 'song' label, or track ids <song>@<start>)",
+    )
     s.add_argument("--csv", help="write the summary here")
     s.add_argument("--plot", help="write a heatmap (PNG) of each group's own tag here")
     s.set_defaults(func=run_summarize)
@@ -109,7 +115,8 @@ def run_summarize(args: argparse.Namespace) -> int:
         if not args.tags
         else ("own" if args.tags == "own" else [t.strip() for t in args.tags.split(",")])
     )
-    table = c.summarize(by=by, tags=tags, ci=args.ci, n_boot=args.n_boot)
+    cluster = None if args.cluster.lower() == "none" else args.cluster
+    table = c.summarize(by=by, tags=tags, ci=args.ci, n_boot=args.n_boot, cluster=cluster)
     if args.csv:
         atomic_write_text(args.csv, table.to_csv(index=False))
     if args.plot:
@@ -119,7 +126,8 @@ def run_summarize(args: argparse.Namespace) -> int:
         from .._files import atomic_write_bytes
         from ..report import figure_png
 
-        atomic_write_bytes(args.plot, figure_png(plots.corpus_heatmap(c, by=by, tag="own"), dpi=110))
+        fig = plots.corpus_heatmap(c, by=by, tag="own", cluster=cluster)
+        atomic_write_bytes(args.plot, figure_png(fig, dpi=110))
     if not args.csv:
         print(table.to_string(index=False, float_format=lambda x: f"{x:+.4f}"))
     return 0

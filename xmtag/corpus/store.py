@@ -507,14 +507,30 @@ class Corpus:
         ci: float = 0.95,
         n_boot: int = 1000,
         seed: int = 0,
+        *,
+        interval: str = "auto",
+        min_n: int = 3,
+        cluster: str | None = "auto",
     ) -> pd.DataFrame:
-        """Mean attribution per group × tag × stem with bootstrap confidence intervals.
+        """Mean attribution per group × tag × stem with confidence intervals.
 
-        See :func:`xmtag.corpus.stats.summarize`.
+        See :func:`xmtag.corpus.stats.summarize` (``interval``: t below 30 tracks, bootstrap from
+        there; ``min_n``: fewest tracks for an interval; ``cluster``: the label naming each clip's
+        song, whose clips are resampled together).
         """
         from .stats import summarize
 
-        return summarize(self.table, by=by, tags=tags, ci=ci, n_boot=n_boot, seed=seed)
+        return summarize(
+            self.table,
+            by=by,
+            tags=tags,
+            ci=ci,
+            n_boot=n_boot,
+            seed=seed,
+            interval=interval,
+            min_n=min_n,
+            cluster=cluster,
+        )
 
     def faithfulness(
         self, tags: Iterable[str] | None = None, by: str | None = None, **kwargs: Any
