@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://HOST:8786 ([dask] extra)")
     e.add_argument("--device", default="auto", help="where the tagger runs (default: auto)")
     e.set_defaults(func=run_explain)
-    s = cmds.add_parser("summarize", help="mean attribution per group x tag x stem with bootstrap intervals")
+    s = cmds.add_parser("summarize", help="mean attribution per group x tag x stem with confidence intervals")
     s.add_argument("store", help="store folder")
     s.add_argument(
         "--by", default="genre", help="label column to group by (default: %(default)s; 'none': all)"
