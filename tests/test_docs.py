@@ -1,7 +1,8 @@
 """Every ``python`` code block in docs/ and README.md runs, page by page, so the docs cannot rot.
 
-A block preceded by the line ``<!-- notest -->`` is skipped (it needs files or model weights a
-reader has and the test machine does not). Blocks of one page share a namespace and run in
+A block preceded by the line ``<!-- notest: REASON -->`` is skipped (it needs files or model
+weights a reader has and the test machine does not); the reason is required and shown on the
+page (docs/_hooks/notest.py). Blocks of one page share a namespace and run in
 order, in a temporary working folder. A page that needs an optional extra or a program says
 so in a comment, ``<!-- requires: essentia -->`` (module names or executables, comma
 separated); without them the page is skipped with that reason.
@@ -21,7 +22,7 @@ import pytest
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-_BLOCK = re.compile(r"(?P<skip><!-- notest -->\n)?```python\n(?P<code>.*?)```", re.S)
+_BLOCK = re.compile(r"(?P<skip><!-- notest(?:: (?P<reason>[^>]*?))? -->\n)?```python\n(?P<code>.*?)```", re.S)
 _REQUIRES = re.compile(r"<!-- requires: (?P<names>[^>]*?) -->")
 
 
@@ -72,11 +73,30 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     plt.close("all")
 
 
+def _skipped(page: Path) -> list[tuple[int, str | None]]:
+    """(line, reason) of each ``notest`` block of a page."""
+    text = page.read_text()
+    return [
+        (text[: m.start()].count("\n") + 1, m.group("reason"))
+        for m in _BLOCK.finditer(text)
+        if m.group("skip")
+    ]
+
+
 def test_blocks_are_found():
     # the harness itself: the concepts page has runnable examples, the offline page a skipped one
     assert _blocks(ROOT / "docs" / "concepts.md")
-    offline = (ROOT / "docs" / "offline.md").read_text()
-    assert "<!-- notest -->" in offline
+    assert _skipped(ROOT / "docs" / "offline.md")
+
+
+def test_every_skipped_block_says_why():
+    """A block the tests cannot run offline is marked ``<!-- notest: REASON -->``, never bare."""
+    pages = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
+    bare = [
+        f"{p.relative_to(ROOT)}:{line}" for p in pages for line, why in _skipped(p) if not (why or "").strip()
+    ]
+    assert not bare, f"notest blocks without a reason: {bare}"
+    assert not [p for p in pages if "<!-- notest -->" in p.read_text()]
 
 
 def _hook():

@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--manifest", help="labels for a folder's tracks: CSV with 'track' and label columns")
     e.add_argument("--tagger", default="musicnn-msd", help="tagger name (default: %(default)s)")
     e.add_argument("--separator", help="separator for mixes (default: the best available)")
+    e.add_argument(
+        "--decompose",
+        help="split each mix (or, with --separator, its accompaniment/other stem) without a model, as "
+        "in `xmtag explain`: hpss, bands:N, bands:F1,F2,..., nmf:K",
+    )
     e.add_argument("--segments", type=int, help="also attribute over time in N segments")
     e.add_argument("--method", default="exact", help="attribution method (default: %(default)s)")
     e.add_argument("--budget", type=int, help="most coalitions a sampled method may score")
@@ -35,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://HOST:8786 ([dask] extra)")
     e.add_argument("--device", default="auto", help="where the tagger runs (default: auto)")
     e.set_defaults(func=run_explain)
-    s = cmds.add_parser("summarize", help="mean attribution per group x tag x stem with bootstrap intervals")
+    s = cmds.add_parser("summarize", help="mean attribution per group x tag x stem with confidence intervals")
     s.add_argument("store", help="store folder")
     s.add_argument(
         "--by", default="genre", help="label column to group by (default: %(default)s; 'none': all)"
@@ -43,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tags", help="comma-separated tags, or 'own' (each group's own tag); default: all")
     s.add_argument("--ci", type=float, default=0.95, help="interval coverage (default: %(default)s)")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
+    s.add_argument(
+        "--cluster",
+        default="auto",
+        help="label column naming each clip's song, resampled as one unit ('none': every track "
+        "independent; default auto: a 'song' label, or track ids <song>@<start>)",
+    )
     s.add_argument("--csv", help="write the summary here")
     s.add_argument("--plot", help="write a heatmap (PNG) of each group's own tag here")
     s.set_defaults(func=run_summarize)
@@ -62,12 +73,15 @@ def run_explain(args: argparse.Namespace) -> int:
 
         distributed = require("distributed", "dask", "--scheduler")
         client = distributed.Client(args.scheduler)
+    separator = args.separator  # --decompose composes the spec as `xmtag explain` does
+    if args.decompose:
+        separator = f"{separator}+{args.decompose}" if separator else args.decompose
     try:
         c = corpus.explain(
             args.sources,
             args.out,
             tagger=args.tagger,
-            separator=args.separator,
+            separator=separator,
             method=args.method,
             segments=args.segments,
             budget=args.budget,
@@ -101,7 +115,8 @@ def run_summarize(args: argparse.Namespace) -> int:
         if not args.tags
         else ("own" if args.tags == "own" else [t.strip() for t in args.tags.split(",")])
     )
-    table = c.summarize(by=by, tags=tags, ci=args.ci, n_boot=args.n_boot)
+    cluster = None if args.cluster.lower() == "none" else args.cluster
+    table = c.summarize(by=by, tags=tags, ci=args.ci, n_boot=args.n_boot, cluster=cluster)
     if args.csv:
         atomic_write_text(args.csv, table.to_csv(index=False))
     if args.plot:
@@ -111,7 +126,8 @@ def run_summarize(args: argparse.Namespace) -> int:
         from .._files import atomic_write_bytes
         from ..report import figure_png
 
-        atomic_write_bytes(args.plot, figure_png(plots.corpus_heatmap(c, by=by, tag="own"), dpi=110))
+        fig = plots.corpus_heatmap(c, by=by, tag="own", cluster=cluster)
+        atomic_write_bytes(args.plot, figure_png(fig, dpi=110))
     if not args.csv:
         print(table.to_string(index=False, float_format=lambda x: f"{x:+.4f}"))
     return 0

@@ -20,11 +20,23 @@ from typing import Any
 
 from .. import _checks
 from ..errors import XmtagError
+from .runner import PoolBrokenError
 from .sources import Track, resolve_sources
 from .stats import bootstrap_mean, summarize
-from .store import Corpus, Store, load
+from .store import TABLE_COLUMNS, Corpus, Store, StoreBusyError, load
 
-__all__ = ["explain", "load", "Corpus", "Track", "Store", "resolve_sources", "summarize", "bootstrap_mean"]
+__all__ = [
+    "explain",
+    "load",
+    "Corpus",
+    "Track",
+    "Store",
+    "StoreBusyError",
+    "PoolBrokenError",
+    "resolve_sources",
+    "summarize",
+    "bootstrap_mean",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +147,13 @@ def explain(
     budget = _checks.positive_int(budget, "budget", allow_none=True)
     retries = _checks.non_negative_int(retries, "retries")
     tracks, _ = resolve_sources(sources, manifest)
+    clash = sorted({k for t in tracks for k in t.labels} & set(TABLE_COLUMNS))
+    if clash:
+        raise XmtagError(
+            f"Manifest label column(s) {clash} have the names of table columns "
+            f"({', '.join(TABLE_COLUMNS)}) and would overwrite them: rename them in the manifest "
+            "(e.g. 'tag' -> 'label_tag')."
+        )
     by_name = isinstance(tagger, (str, os.PathLike))
     settings = {
         "tagger": os.fspath(tagger) if by_name else tagger_name(tagger),
@@ -146,11 +165,35 @@ def explain(
         "seed": seed,
         "baseline": baseline,
     }
+    store = Store(out)
+    store.lock()  # one run per store; released in the finally below
+    try:
+        return _explain_locked(
+            store, tracks, settings, tagger, by_name, device, cache, workers, client, retries, progress
+        )
+    finally:
+        store.unlock()
+
+
+def _explain_locked(
+    store: Store,
+    tracks: list[Track],
+    settings: dict[str, Any],
+    tagger: Any,
+    by_name: bool,
+    device: str,
+    cache: bool,
+    workers: int | None,
+    client: Any,
+    retries: int,
+    progress: bool,
+) -> Corpus:
     from ..cache import make_key
 
     key = make_key("corpus-settings", sorted(settings.items()))
-    store = Store(out)
+    out = store.root
     store.open(settings, create=True)
+    used = store.separator_used()  # the automatic choice of an earlier run: the same one again
     todo, skipped = [], 0
     for t in tracks:
         sig = _stat_signature(t)
@@ -171,6 +214,7 @@ def explain(
             "input_hash": h,
             "stat": sig,
             **{k: v for k, v in settings.items() if k != "tagger"},
+            "separator": settings["separator"] or used,
             "device": device,
             "cache": cache,
         }
@@ -183,11 +227,33 @@ def explain(
     failed = 0
 
     def write(res: dict[str, Any]) -> None:
-        nonlocal failed
+        nonlocal failed, used
         record = {
             k: res.get(k)
-            for k in ("track", "path", "labels", "input_hash", "stat", "seconds", "budget", "method")
+            for k in (
+                "track",
+                "path",
+                "labels",
+                "input_hash",
+                "stat",
+                "seconds",
+                "budget",
+                "method",
+                "separator",
+            )
         }
+        sep = res.get("separator")
+        if res.get("ok") and sep:
+            if used is None:
+                store.set_separator_used(sep)
+                used = sep
+            elif sep != used:  # never two separators' stems in one table
+                res = {
+                    **res,
+                    "ok": False,
+                    "reason": f"separated with {sep!r}, but this store's mixes were separated with {used!r}; "
+                    f"pass separator={used!r} (or use another out= folder)",
+                }
         if res.get("ok"):
             store.write_track(res["track"], res["data"], {**record, "settings_key": key})
         else:
@@ -199,9 +265,8 @@ def explain(
 
     try:
         run_tracks(todo, workers=workers, client=client, retries=retries, on_result=write, progress=progress)
-    finally:  # also after Ctrl-C: the table shows what is done
-        if todo or not (store.root / "table.parquet").is_file():
-            store.write_tables()
+    finally:  # also after Ctrl-C: the table shows what is done (and is rebuilt when stale)
+        store.write_tables()
     corpus = Corpus(out)
     if failed:
         logger.warning("corpus: %d of %d tracks failed; see %s/failures.csv", failed, len(tracks), out)

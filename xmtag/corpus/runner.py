@@ -6,8 +6,9 @@ store, so workers need to read the inputs but never write to the store (a Dask c
 workers may run on other machines). Taggers are loaded once per worker process and cached.
 
 * ``workers=0`` — in this process, one track after the other (debugging, tests, notebooks);
-* default — a local pool of worker processes (``concurrent.futures``), sized to the cores,
-  each with ``cores // workers`` torch threads so the cores are not oversubscribed;
+* default — a local pool of worker processes (joblib's loky), sized to the cores, each with
+  ``cores // workers`` torch threads so the cores are not oversubscribed. Loky workers never
+  re-run the caller's ``__main__`` and exit when the calling process dies;
 * ``client=`` — a ``dask.distributed.Client``: tracks run on the cluster's workers through
   Dask's own scheduler, with Dask's retries when a worker dies (``retries``).
 """
@@ -25,7 +26,7 @@ from typing import Any
 from .. import _checks
 from ..errors import XmtagError
 
-__all__ = ["run_tracks", "explain_task", "default_workers"]
+__all__ = ["run_tracks", "explain_task", "default_workers", "PoolBrokenError"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,41 @@ def _tagger(name: str, device: str) -> Any:
     return load_tagger(name) if device == "auto" else load_tagger(name, device=device)
 
 
-def _init_worker(threads: int) -> None:
-    """Local pool initializer: a thread budget per process, set before torch starts its pools."""
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process when ``parent`` dies, even while it computes a track.
+
+    Loky workers notice a dead parent only between tasks; a track can take minutes. On Linux
+    the kernel kills us with the parent (``PR_SET_PDEATHSIG``); everywhere a daemon thread
+    watches the parent pid too (an orphan is re-parented, so ``getppid`` changes).
+    """
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+    if os.getppid() != parent:  # died before we got here
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="xmtag-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    """Local pool initializer: exit with the parent; a thread budget per process, set before
+    torch starts its pools."""
+    if parent is not None:
+        _exit_with_parent(parent)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     try:
         import torch
@@ -94,6 +128,8 @@ def explain_task(task: dict[str, Any]) -> dict[str, Any]:
             path = expl.save(Path(tmp) / "e.xmtag")
             out["data"] = path.read_bytes()
         out.update(ok=True, n_stems=expl.n_stems, budget=expl.budget, method=expl.method)
+        used = expl.provenance.separator  # the separator actually used, for a mix
+        out["separator"] = used.get("name") if isinstance(used, dict) else None
     except XmtagError as exc:
         out.update(ok=False, reason=f"{type(exc).__name__}: {exc}")
     except (MemoryError, RecursionError):
@@ -110,40 +146,103 @@ def _serial(tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield explain_task(task)
 
 
-def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]]:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+class PoolBrokenError(XmtagError):
+    """The local worker pool itself broke (its workers cannot start, or die again and again)."""
+
+
+def _probe() -> int:
+    """A task that cannot fail: a fresh pool that cannot run it is broken."""
+    return os.getpid()
+
+
+def _pool_works(workers: int) -> str | None:
+    """``None`` when a fresh pool runs a trivial task, else what went wrong."""
+    pool = _new_pool(1)
+    try:
+        pool.submit(_probe).result(timeout=300)
+        return None
+    except Exception as exc:  # BrokenProcessPool, a timeout, an initializer that fails
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        pool.shutdown(wait=False, kill_workers=True)
+
+
+def _new_pool(workers: int) -> Any:
+    """A loky process pool: workers are fresh interpreters (``fork`` + ``exec``) that never re-run
+    the caller's ``__main__`` (scripts without a main guard, ``python -c``, ``python -``,
+    notebooks all work), receive the task by cloudpickle, and exit when this process dies
+    (SIGKILL included), so no worker outlives its run."""
+    from joblib.externals.loky import ProcessPoolExecutor
 
     threads = max(1, default_workers() // workers)
-    ctx = mp.get_context("spawn")  # torch and fork do not mix; each worker imports xmtag afresh
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_init_worker,
+        initargs=(threads, os.getpid()),
+        env={"OMP_NUM_THREADS": str(threads)},
+    )
+
+
+def _local(tasks: list[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]]:
+    """Tracks on a local loky pool. A dead worker (killed, out of memory) breaks the pool; a
+    fresh pool then runs a trivial probe task: when it cannot, the pool itself is broken and the
+    run stops with :class:`PoolBrokenError` (no track is recorded as failed). Otherwise the
+    unfinished tracks run again on a fresh pool; a track that was running in two pools that broke
+    is run again alone at the end (tracks still queued are not charged), and only when it breaks
+    a pool on its own is it recorded as a failure."""
+    from joblib.externals.loky import FIRST_COMPLETED, BrokenProcessPool, wait
+
     pending = list(tasks)
-    retries: dict[str, int] = {}
-    while pending:
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
-        )
-        futures = {pool.submit(explain_task, t): t for t in pending}
+    suspects: list[dict[str, Any]] = []
+    breaks: dict[str, int] = {}
+    while pending or suspects:
+        alone = not pending
+        batch = pending if pending else [suspects.pop(0)]
         pending = []
+        pool = _new_pool(1 if alone else min(workers, len(batch)))
+        broken: list[tuple[dict[str, Any], bool]] = []  # (task, was it handed to a worker)
+        error = ""
         try:
+            futures = {pool.submit(explain_task, t): t for t in batch}
+            started: set[Any] = set()
             while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                started |= {f for f in futures if f.running()}
                 for f in done:
                     task = futures.pop(f)
                     try:
-                        yield f.result()
-                    except BrokenProcessPool:  # a worker died (killed, out of memory): rerun its tracks
-                        n = retries[task["track"]] = retries.get(task["track"], 0) + 1
-                        if n > 2:
-                            yield {**_fail(task), "reason": "the worker process died 3 times on this track"}
-                        else:
-                            pending.append(task)
+                        res = f.result()
+                    except BrokenProcessPool as exc:
+                        broken.append((task, f in started))
+                        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                        continue
+                    yield res
         except BaseException:
-            for f in futures:
-                f.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, kill_workers=True)
             raise
         pool.shutdown(wait=True)
+        if not broken:
+            continue
+        why = _pool_works(workers)
+        if why is not None:
+            raise PoolBrokenError(
+                f"The local worker pool is broken: a worker died ({error}) and a fresh worker cannot run "
+                f"a trivial task ({why}). The tracks finished so far are in the store; rerun to go on, "
+                "or pass workers=0 to explain in this process."
+            )
+        logger.warning("corpus: a worker process died (%s); running its tracks again", error)
+        for task, was_running in broken:  # tracks still queued when the pool broke are not charged
+            n = breaks[task["track"]] = breaks.get(task["track"], 0) + was_running
+            if alone:
+                yield {
+                    **_fail(task),
+                    "reason": "the worker process died while explaining this track on its own "
+                    f"(killed, or out of memory?): {error}",
+                }
+            elif n >= 2:
+                suspects.append(task)
+            else:
+                pending.append(task)
 
 
 def _fail(task: dict[str, Any]) -> dict[str, Any]:

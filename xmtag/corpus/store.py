@@ -11,6 +11,7 @@ Layout::
                              base_value, prediction, + the labels
       segments.parquet       time-resolved values (when segments were asked for)
       failures.csv           the failures, one row each
+      .lock                  held by the run writing the store (its pid, host and start time)
 
 A track counts as done when its record exists with the same settings key and input hash, so a
 rerun (after Ctrl-C, SIGKILL or a dead worker) computes only what is missing; every file is
@@ -35,12 +36,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 
-__all__ = ["Store", "Corpus", "load", "SETTINGS_FILE", "TABLE_FILE"]
+__all__ = ["Store", "Corpus", "load", "StoreBusyError", "SETTINGS_FILE", "TABLE_FILE", "TABLE_COLUMNS"]
 
 SETTINGS_FILE = "corpus.json"
 TABLE_FILE = "table.parquet"
 SEGMENTS_FILE = "segments.parquet"
 FAILURES_FILE = "failures.csv"
+# the columns of table.parquet and segments.parquet; a manifest label may not take one of these names
+TABLE_COLUMNS = (
+    "track",
+    "tag",
+    "stem",
+    "value",
+    "stderr",
+    "solo",
+    "without",
+    "base_value",
+    "prediction",
+    "segment",
+    "start",
+    "end",
+    "local_value",
+)
+LOCK_FILE = ".lock"
 _FORMAT = "xmtag.corpus"
 
 
@@ -54,11 +72,77 @@ def file_stem(track_id: str) -> str:
     return f"{safe}-{hashlib.sha256(track_id.encode()).hexdigest()[:8]}"
 
 
+class StoreBusyError(XmtagError):
+    """Another run is writing the store (it holds the store's lock file)."""
+
+
 class Store:
     """A store folder (see the module notes); made by :func:`xmtag.corpus.explain`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._lock_fd: int | None = None
+
+    # -- one writer at a time --------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the store's lock (``.lock``, an OS file lock that dies with its process, holding
+        the owner's pid, host and start time); :class:`StoreBusyError` when another run holds
+        it. Creates the folder, so that creating a store is serialized by the lock too."""
+        import socket
+        import time
+
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(f"Corpus store {str(self.root)!r} is a file. Choose a folder for out=.")
+        if (
+            self.root.is_dir()
+            and not (self.root / SETTINGS_FILE).exists()
+            and not (self.root / LOCK_FILE).exists()
+            and any(self.root.iterdir())
+        ):  # leave no lock file in a folder of the user's
+            raise OutputError(
+                f"Corpus store {str(self.root)!r} is a non-empty folder that is not an xmtag corpus "
+                "store; choose a new or empty folder."
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"Cannot write the corpus store {str(self.root)!r}: {exc}") from None
+        try:
+            _os_lock(fd)
+        except OSError:
+            try:
+                owner = json.loads(os.read(fd, 4096).decode() or "{}")
+            except ValueError:
+                owner = {}
+            os.close(fd)
+            who = (
+                f"pid {owner.get('pid')} on host {owner.get('host')!r}, since {owner.get('started')}"
+                if owner
+                else "a run that is starting"
+            )
+            raise StoreBusyError(
+                f"Corpus store {str(self.root)!r} is being written by another run ({who}). Wait for "
+                "it to finish (a rerun then computes only what is missing), or use another out= folder."
+            ) from None
+        doc = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (json.dumps(doc) + "\n").encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        """Release the lock (the file stays: removing it could let two runs hold it)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            try:
+                os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)  # closing releases the OS lock
 
     # -- settings ------------------------------------------------------------------------------
     def open(self, settings: dict[str, Any], *, create: bool) -> None:
@@ -69,7 +153,7 @@ class Store:
         if have is None:
             if not create:
                 raise XmtagError(f"{str(self.root)!r} is not an xmtag corpus store (no {SETTINGS_FILE}).")
-            if self.root.is_dir() and any(self.root.iterdir()):
+            if self.root.is_dir() and any(p.name != LOCK_FILE for p in self.root.iterdir()):
                 raise OutputError(
                     f"Corpus store {str(self.root)!r} is a non-empty folder that is not an xmtag corpus "
                     "store; choose a new or empty folder."
@@ -109,6 +193,23 @@ class Store:
         ):
             raise XmtagError(f"{str(p)!r} is not an xmtag corpus settings file.")
         return doc["settings"]
+
+    def _doc(self) -> dict[str, Any]:
+        return json.loads((self.root / SETTINGS_FILE).read_text(encoding="utf-8"))
+
+    def separator_used(self) -> str | None:
+        """The separator that split the store's mixes (recorded with the first one; the
+        ``separator`` setting may be ``None``, the automatic choice)."""
+        try:
+            used = self._doc().get("separator_used")
+        except (OSError, ValueError):
+            return None
+        return used if isinstance(used, str) else None
+
+    def set_separator_used(self, name: str) -> None:
+        doc = self._doc()
+        doc["separator_used"] = name
+        atomic_write_text(self.root / SETTINGS_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
     # -- tracks --------------------------------------------------------------------------------
     def record(self, track_id: str) -> dict[str, Any] | None:
@@ -171,41 +272,143 @@ class Store:
         return Explanation.load(p)
 
     # -- tables --------------------------------------------------------------------------------
-    def write_tables(self) -> None:
-        """Rebuild the tidy tables from the per-track files (atomic writes)."""
-        import io
+    def built_from(self) -> dict[str, str] | None:
+        """The track files the table was built from (track id -> input hash), read from the
+        table's Parquet metadata; ``None`` without a table (or one from before this record)."""
+        p = self.root / TABLE_FILE
+        if not p.is_file():
+            return None
+        try:
+            import pyarrow.parquet as pq
 
+            meta = pq.read_schema(p).metadata or {}
+            built = json.loads(meta[_BUILT_KEY])
+        except (OSError, ValueError, KeyError):
+            return None
+        return built if isinstance(built, dict) else None
+
+    def tables_current(self, records: list[dict[str, Any]] | None = None) -> bool:
+        """Whether the table was built from exactly the track files there are now."""
+        records = self.records() if records is None else records
+        return self.built_from() == {r["track"]: r.get("input_hash", "") for r in records}
+
+    def write_tables(self, *, force: bool = False) -> bool:
+        """Bring the tidy tables up to date with the per-track files (atomic writes).
+
+        The tables are derived data: they record the track files they were built from (track id
+        and input hash, in the Parquet metadata). Rows of unchanged tracks are kept, tracks gone
+        or changed are dropped and new ones added, so a run that adds a few tracks to a large
+        store reads only those. Nothing is rewritten when the table is current (``force``:
+        rebuild everything). ``failures.csv`` is always rewritten. Returns whether the tables
+        were written.
+        """
+        self._write_failures()
+        records = self.records()
+        want = {r["track"]: r.get("input_hash", "") for r in records}
+        built = None if force else self.built_from()
+        if built == want:
+            return False
         import pandas as pd
 
+        seg_path = self.root / SEGMENTS_FILE
+        keep: set[str] = set()
+        old_table = old_segs = None
+        if built:
+            keep = {t for t, h in want.items() if built.get(t) == h}
+            try:
+                old_table = pd.read_parquet(self.root / TABLE_FILE)
+                old_segs = pd.read_parquet(seg_path) if seg_path.is_file() else None
+                if old_segs is not None and _read_built(seg_path) != built:
+                    old_segs, keep = None, set()  # the two files disagree: rebuild both
+            except (OSError, ValueError):
+                old_table, keep = None, set()
         frames, seg_frames = [], []
-        for rec in self.records():
+        if keep and old_table is not None:
+            frames.append(old_table[old_table["track"].isin(keep)])
+            if old_segs is not None:
+                seg_frames.append(old_segs[old_segs["track"].isin(keep)])
+        for rec in records:
+            if rec["track"] in keep:
+                continue
             expl = self.explanation(rec["track"])
             labels = rec.get("labels") or {}
             f = expl.to_frame()
             f.insert(0, "track", rec["track"])
-            for k, v in labels.items():
-                f[k] = v
+            for k, v in labels.items():  # a clash (a store from before the check) never overwrites
+                f[k if k not in f.columns else f"label_{k}"] = v
             frames.append(f)
             if expl.segment_values is not None:
                 s = expl.to_frame(segments=True)
                 s.insert(0, "track", rec["track"])
                 for k, v in labels.items():
-                    s[k] = v
+                    s[k if k not in s.columns else f"label_{k}"] = v
                 seg_frames.append(s)
+        order = {t: i for i, t in enumerate(want)}  # the records' order, whatever was kept
         columns = ["track", "tag", "stem", "value", "stderr", "solo", "without", "base_value", "prediction"]
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        for name, frame in (
-            (TABLE_FILE, table),
-            (SEGMENTS_FILE, pd.concat(seg_frames, ignore_index=True) if seg_frames else None),
-        ):
-            if frame is None:
-                (self.root / name).unlink(missing_ok=True)
-                continue
-            buf = io.BytesIO()
-            frame.to_parquet(buf, index=False)
-            atomic_write_bytes(self.root / name, buf.getvalue())
+        table = (
+            _ordered(pd.concat(frames, ignore_index=True), order) if frames else pd.DataFrame(columns=columns)
+        )
+        segs = _ordered(pd.concat(seg_frames, ignore_index=True), order) if seg_frames else None
+        built_doc = json.dumps(want, sort_keys=True)
+        if segs is None:
+            seg_path.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(seg_path, _parquet_bytes(segs, built_doc))
+        atomic_write_bytes(self.root / TABLE_FILE, _parquet_bytes(table, built_doc))  # last: the mark
+        return True
+
+    def _write_failures(self) -> None:
+        import pandas as pd
+
         fails = pd.DataFrame(self.failure_records(), columns=["track", "path", "reason"])
         atomic_write_text(self.root / FAILURES_FILE, fails.to_csv(index=False))
+
+
+_BUILT_KEY = b"xmtag.corpus.built_from"
+
+
+def _read_built(path: Path) -> dict[str, str] | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return json.loads((pq.read_schema(path).metadata or {})[_BUILT_KEY])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _ordered(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
+    """Rows grouped by track in the records' order (stable within a track)."""
+    import numpy as np
+
+    idx = np.argsort(frame["track"].map(order).to_numpy(), kind="stable")
+    return frame.iloc[idx].reset_index(drop=True)
+
+
+def _parquet_bytes(frame: pd.DataFrame, built: str) -> bytes:
+    """The frame as Parquet, with the tracks it was built from in the file's metadata."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _BUILT_KEY: built.encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def _os_lock(fd: int) -> None:
+    """An exclusive, non-blocking lock on ``fd`` that the OS drops when the process dies;
+    ``OSError`` when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 class Corpus:
@@ -247,17 +450,26 @@ class Corpus:
         import pandas as pd
 
         if self._table is None:
-            p = self.root / TABLE_FILE
-            if not p.is_file():
-                self._store.write_tables()
-            self._table = pd.read_parquet(p)
+            self._current()
+            self._table = pd.read_parquet(self.root / TABLE_FILE)
         return self._table
+
+    def _current(self) -> None:
+        """Rebuild the tables when they are stale (a run died before its last write)."""
+        if not self._store.tables_current():
+            try:
+                self._store.write_tables()
+            except OSError as exc:  # a read-only store: the table would be stale
+                raise OutputError(
+                    f"The table of {str(self.root)!r} is out of date and cannot be rebuilt ({exc})."
+                ) from None
 
     @property
     def segments(self) -> pd.DataFrame | None:
         """Time-resolved values (track × tag × stem × segment), when segments were asked for."""
         import pandas as pd
 
+        self._current()
         p = self.root / SEGMENTS_FILE
         return pd.read_parquet(p) if p.is_file() else None
 
@@ -295,14 +507,30 @@ class Corpus:
         ci: float = 0.95,
         n_boot: int = 1000,
         seed: int = 0,
+        *,
+        interval: str = "auto",
+        min_n: int = 3,
+        cluster: str | None = "auto",
     ) -> pd.DataFrame:
-        """Mean attribution per group × tag × stem with bootstrap confidence intervals.
+        """Mean attribution per group × tag × stem with confidence intervals.
 
-        See :func:`xmtag.corpus.stats.summarize`.
+        See :func:`xmtag.corpus.stats.summarize` (``interval``: t below 30 tracks, bootstrap from
+        there; ``min_n``: fewest tracks for an interval; ``cluster``: the label naming each clip's
+        song, whose clips are resampled together).
         """
         from .stats import summarize
 
-        return summarize(self.table, by=by, tags=tags, ci=ci, n_boot=n_boot, seed=seed)
+        return summarize(
+            self.table,
+            by=by,
+            tags=tags,
+            ci=ci,
+            n_boot=n_boot,
+            seed=seed,
+            interval=interval,
+            min_n=min_n,
+            cluster=cluster,
+        )
 
     def faithfulness(
         self, tags: Iterable[str] | None = None, by: str | None = None, **kwargs: Any

@@ -89,7 +89,7 @@ from ._curves import (
     topk_vs_random,
 )
 from ._sanity import ATTRIBUTIONS, randomization_check, randomized_taggers, stability, tagger_layers
-from ._stats import bootstrap_columns, bootstrap_mean, summarize, wilson
+from ._stats import bootstrap_columns, bootstrap_mean, summarize, t_columns, wilson
 
 __all__ = [
     "ATTRIBUTIONS",
@@ -122,6 +122,7 @@ __all__ = [
     "ranking",
     "stability",
     "summarize",
+    "t_columns",
     "topk_vs_random",
     "wilson",
 ]

@@ -26,7 +26,7 @@ from ..errors import XmtagError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["bootstrap_mean", "bootstrap_columns", "summarize", "wilson"]
+__all__ = ["bootstrap_mean", "bootstrap_columns", "summarize", "t_columns", "wilson"]
 
 
 def bootstrap_mean(
@@ -244,3 +244,41 @@ def wilson(successes: int, n: int, ci: float = 0.95) -> tuple[float, float]:
         raise XmtagError(f"ci must be below 1 (e.g. 0.95), got {ci}.")
     interval = binomtest(k, n).proportion_ci(confidence_level=ci, method="wilson")
     return float(interval.low), float(interval.high)
+
+
+def t_columns(x: Any, *, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of each column of ``x`` (rows: items) and its Student-t confidence interval.
+
+    ``mean ± t(n - 1) · sd / sqrt(n)`` with the sample standard deviation (``ddof=1``), NaN
+    entries left out per column. Unlike a percentile bootstrap, whose intervals are too narrow
+    for a handful of items (it ignores the uncertainty of the spread, and with two items has
+    only three possible means), the t-interval keeps its coverage for small ``n`` when the
+    values are roughly normal; :func:`xmtag.corpus.summarize` uses it below 30 tracks.
+
+    Returns
+    -------
+    mean, low, high, n : numpy.ndarray
+        Per column; ``low`` and ``high`` are NaN below two values (no spread to measure).
+
+    Examples
+    --------
+    >>> m, lo, hi, n = t_columns(np.array([[1.0], [2.0], [3.0]]))
+    >>> float(m[0]), round(float(lo[0]), 3), round(float(hi[0]), 3), int(n[0])
+    (2.0, -0.484, 4.484, 3)
+    """
+    from scipy.stats import t as student_t
+
+    ci = finite_float(ci, "ci", low=0.0, high=1.0, low_open=True)
+    if ci >= 1.0:
+        raise XmtagError(f"ci must be below 1 (e.g. 0.95), got {ci}.")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, np.newaxis]
+    n = (~np.isnan(x)).sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns with 0 or 1 value: NaN
+        mean = np.nanmean(x, axis=0) if x.shape[0] else np.full(x.shape[1], np.nan)
+        sd = np.nanstd(x, axis=0, ddof=1) if x.shape[0] else mean
+        half = student_t.ppf((1.0 + ci) / 2.0, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+    half = np.where(n >= 2, half, np.nan)
+    return mean, mean - half, mean + half, n

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import XmtagError
-from ._style import DIVERGING, _target, plain
+from ._style import DIVERGING, _target, fit_title, plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -23,9 +23,14 @@ def corpus_heatmap(
     *,
     ci: float = 0.95,
     n_boot: int = 1000,
+    cluster: str | None = "auto",
     ax: Axes | None = None,
 ) -> Figure:
     """Groups x stems: mean attribution over a corpus, cells whose interval contains 0 hatched.
+
+    A cell with too few tracks (songs) for an interval (``interval == "too few"`` in
+    :meth:`xmtag.corpus.Corpus.summarize`) is cross-hatched and its count shown (``n=1``): it is
+    never drawn as if it were certain.
 
     Parameters
     ----------
@@ -34,7 +39,7 @@ def corpus_heatmap(
         Label column to group tracks by.
     tag : str
         A tag, or ``"own"``: each group's own tag (genre ``rock`` → tag ``rock``).
-    ci, n_boot
+    ci, n_boot, cluster
         As for :meth:`xmtag.corpus.Corpus.summarize`.
     ax : matplotlib.axes.Axes, optional
 
@@ -45,16 +50,20 @@ def corpus_heatmap(
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import Rectangle
 
-    summary = corpus.summarize(by=by, tags="own" if tag == "own" else [tag], ci=ci, n_boot=n_boot)
+    tags = "own" if tag == "own" else [tag]
+    summary = corpus.summarize(by=by, tags=tags, ci=ci, n_boot=n_boot, cluster=cluster)
     if summary.empty:
         raise XmtagError(f"corpus_heatmap(): no group of {by!r} has a tag of its own name; pass tag=.")
     groups = list(dict.fromkeys(summary[by]))
     stems = list(dict.fromkeys(summary["stem"]))
     m = np.full((len(groups), len(stems)), np.nan)
     z = np.zeros_like(m, dtype=bool)
+    few = np.zeros_like(m, dtype=bool)
+    count = np.zeros_like(m, dtype=int)
     for r in summary.itertuples(index=False):
         i, j = groups.index(getattr(r, by)), stems.index(r.stem)
         m[i, j], z[i, j] = r.mean, r.zero_in_ci
+        few[i, j], count[i, j] = r.interval == "too few", r.n
     fig, ax = _target(ax, (1.8 + 1.0 * len(stems), 1.4 + 0.45 * len(groups)))
     vmax = float(np.nanmax(np.abs(m))) or 1.0
     im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
@@ -65,21 +74,24 @@ def corpus_heatmap(
             ax.text(
                 j,
                 i,
-                f"{m[i, j]:+.2f}",
+                f"{m[i, j]:+.2f}\nn={count[i, j]}" if few[i, j] else f"{m[i, j]:+.2f}",
                 ha="center",
                 va="center",
                 fontsize=8,
                 color="0.45" if z[i, j] else "black",
             )
             if z[i, j]:
+                hatch = "xx" if few[i, j] else "///"
                 ax.add_patch(
-                    Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.6", lw=0)
+                    Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch=hatch, edgecolor="0.6", lw=0)
                 )
     ax.set_xticks(range(len(stems)), [plain(s) for s in stems], rotation=30, ha="right")
     ax.set_yticks(range(len(groups)), [plain(g) for g in groups])
     fig.colorbar(im, ax=ax, shrink=0.8).set_label(f"mean Shapley value ({int(ci * 100)} % CI)")
     what = "its own tag" if tag == "own" else repr(tag)
-    ax.set_title(
-        f"Mean attribution to {plain(what)} by {plain(by)}\n(hatched: interval contains 0)", fontsize=10
-    )
+    note = "hatched: interval contains 0"
+    if few.any():
+        note += "; crossed: too few tracks for an interval"
+    title = f"Mean attribution to {plain(what)} by {plain(by)}\n({note})"
+    ax.set_title(fit_title(fig, title, 10), fontsize=10)
     return fig
