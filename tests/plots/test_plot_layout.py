@@ -51,3 +51,42 @@ def test_text_stays_inside_the_figure(kind, n):
         "interactions": lambda: plots.interactions(e, LONG),
     }[kind]()
     assert _overhang(fig) < 0.02, f"{kind} at {n} stems draws {_overhang(fig):.2f} in past the figure"
+
+
+@pytest.mark.parametrize("n_stems", [2, 5, 8])
+def test_corpus_heatmap_fits_and_its_numbers_are_readable(n_stems):
+    """The colour-bar label was cut ("95 % C...") and black "+0.47" sat on dark red (#27)."""
+    import pandas as pd
+    from matplotlib.colors import to_rgb
+
+    import xmtag
+
+    rng = np.random.default_rng(n_stems)
+    rows = []
+    for genre, shift in (("rock", 0.45), (LONG, -0.3)):
+        for s in range(n_stems):
+            for t in range(6):
+                rows.append(
+                    {
+                        "track": f"{genre}{t}",
+                        "tag": genre,
+                        "stem": f"stem {s}",
+                        "genre": genre,
+                        "value": shift * (s == 0) + 0.01 * rng.normal(),
+                    }
+                )
+
+    class Stub:  # corpus_heatmap needs only .summarize
+        def summarize(self, **kw):
+            return xmtag.corpus.summarize(pd.DataFrame(rows), **kw)
+
+    fig = plots.corpus_heatmap(Stub(), by="genre", tag="own", n_boot=50)
+    assert _overhang(fig) < 0.02
+    ax = fig.axes[0]
+    image = ax.images[0]
+    for text in ax.texts:
+        x, y = (round(v) for v in text.get_position())
+        cell = np.array(image.cmap(image.norm(image.get_array()[y, x]))[:3])
+        luminance = float(cell @ [0.2126, 0.7152, 0.0722])
+        ink = float(np.array(to_rgb(text.get_color())) @ [0.2126, 0.7152, 0.0722])
+        assert abs(luminance - ink) > 0.35, (text.get_text(), luminance, ink)

@@ -64,7 +64,9 @@ def corpus_heatmap(
         i, j = groups.index(getattr(r, by)), stems.index(r.stem)
         m[i, j], z[i, j] = r.mean, r.zero_in_ci
         few[i, j], count[i, j] = r.interval == "too few", r.n
-    fig, ax = _target(ax, (1.8 + 1.0 * len(stems), 1.4 + 0.45 * len(groups)))
+    # tall enough for the colour bar's label, wide enough for the group names
+    label_w = 0.07 * max(len(plain(str(g))) for g in groups)
+    fig, ax = _target(ax, (1.4 + label_w + 1.0 * len(stems), max(3.2, 1.4 + 0.45 * len(groups))))
     vmax = float(np.nanmax(np.abs(m))) or 1.0
     im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
     for i in range(len(groups)):
@@ -78,7 +80,8 @@ def corpus_heatmap(
                 ha="center",
                 va="center",
                 fontsize=8,
-                color="0.45" if z[i, j] else "black",
+                # readable on every cell: white on the dark ends of the colour map
+                color="white" if abs(m[i, j]) > 0.6 * vmax else ("0.35" if z[i, j] else "black"),
             )
             if z[i, j]:
                 hatch = "xx" if few[i, j] else "///"
