@@ -59,3 +59,24 @@ def test_import_is_light():
     code = "import sys, xmtag; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path):
+    """`xmtag tag ... | head -1`: the reader leaves early; xmtag stops quietly (exit 141), no traceback."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    clip = root / "tests" / "data" / "musicnn" / "clip.flac"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xmtag", "-q", "tag", str(clip), str(clip), "--csv", "--top", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    proc.stdout.close()  # the reader is gone before xmtag prints anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -100,5 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xmtag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `xmtag tag ... | head`: the reader left; stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit cannot fail again
+        return 141
     finally:  # main() called in-process (a notebook, a test) leaves logging as it found it
         logging.getLogger("xmtag").setLevel(before)
