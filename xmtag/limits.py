@@ -42,7 +42,8 @@ MAX_SCORE_CELLS = 1 << 27
 MAX_BANDS = 32
 #: Largest tagger-row budget of the sampled methods (``permutation``, ``kernel``, ``lime``).
 MAX_BUDGET = 1 << 20
-#: Most values one bootstrap draws: ``n_boot x rows x columns`` (``2**27``: 1 GiB of float64).
+#: Most values one bootstrap draws per column: ``n_boot x rows`` (``2**27``: 1 GiB of float64); the
+#: columns are resampled in blocks, so their number does not count.
 MAX_BOOTSTRAP_CELLS = 1 << 27
 #: Deepest nesting of a JSON file read by ``xmtag summarize``.
 MAX_JSON_DEPTH = 64

@@ -75,6 +75,10 @@ def _check_bootstrap(ci: Any, n_boot: Any, seed: Any) -> tuple[float, int, int]:
     return ci, positive_int(n_boot, "n_boot"), non_negative_int(seed, "seed")
 
 
+#: Most resampled values one block of columns holds (2**23: 64 MiB of float64).
+_BLOCK_CELLS = 1 << 23
+
+
 def bootstrap_columns(
     x: Any, *, ci: float = 0.95, n_boot: int = 1000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -107,24 +111,31 @@ def bootstrap_columns(
         mean = np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1), np.nan)
     if x.shape[0] <= 1:
         return mean, mean.copy(), mean.copy(), n
-    cells = n_boot * x.shape[0] * x.shape[1]
-    if cells > limits.MAX_BOOTSTRAP_CELLS:  # before the (n_boot, rows, columns) resamples exist
+    cells = n_boot * x.shape[0]
+    if cells > limits.MAX_BOOTSTRAP_CELLS:  # before the (n_boot, rows) resample indices exist
         raise XmtagError(
-            f"n_boot={n_boot:,} resamples of {x.shape[0]:,} rows x {x.shape[1]:,} columns draw {cells:,} "
-            f"values, more than xmtag holds at once; pass a smaller n_boot (1000 is usual). "
+            f"n_boot={n_boot:,} resamples of {x.shape[0]:,} rows draw {cells:,} values per column, more "
+            f"than xmtag holds at once; pass a smaller n_boot (1000 is usual). "
             + limits.how_to_raise("MAX_BOOTSTRAP_CELLS")
         )
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
-    vals = np.where(ok, x, 0.0)[idx]  # (B, N, C)
-    cnt = ok[idx].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boots = vals.sum(axis=1) / cnt
     alpha = (1.0 - ci) / 2.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN bounds
-        lo = np.nanquantile(boots, alpha, axis=0)
-        hi = np.nanquantile(boots, 1.0 - alpha, axis=0)
+    lo, hi = np.empty(x.shape[1]), np.empty(x.shape[1])
+    # Columns in blocks of at most _BLOCK_CELLS resampled values: memory stays bounded however many
+    # tags x stems a corpus table has, and every block uses the same resamples (same numbers).
+    step = max(1, _BLOCK_CELLS // cells)
+    for a in range(0, x.shape[1], step):
+        xs, oks = x[:, a : a + step], ok[:, a : a + step]
+        vals = np.where(oks, xs, 0.0)[idx]  # (B, N, block)
+        cnt = oks[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boots = vals.sum(axis=1) / cnt
+        del vals
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN bounds
+            lo[a : a + step] = np.nanquantile(boots, alpha, axis=0)
+            hi[a : a + step] = np.nanquantile(boots, 1.0 - alpha, axis=0)
     return mean, lo, hi, n
 
 
