@@ -165,3 +165,18 @@ def test_bad_inputs():
         decompose.hpss(signal(1), SR, n_fft=256, hop=200)
     with pytest.raises(XmtagError, match="margin"):
         decompose.hpss(signal(1), SR, margin=0.5)
+
+
+@pytest.mark.parametrize("shape", [(1025, 40), (7, 31), (3, 5), (1, 1), (64, 2)])
+@pytest.mark.parametrize("size", [1, 2, 31, 33])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_hpss_line_by_line_median_is_scipys_median_filter(shape, size, axis):
+    """The fast median of hpss (1-D filters line by line) equals the n-D one it replaced, bit for bit,
+    also for lines shorter than the kernel and for even kernels."""
+    from scipy.ndimage import median_filter
+
+    x = np.abs(np.random.default_rng(size).standard_normal(shape))
+    x[0, 0] = 0.0
+    footprint = (size, 1) if axis == 0 else (1, size)
+    expected = median_filter(x, size=footprint, mode="reflect")
+    np.testing.assert_array_equal(decompose._median_along(x, size, axis=axis), expected)

@@ -109,6 +109,22 @@ def _softmask(x: np.ndarray, ref: np.ndarray, power: float, split_zeros: bool) -
 
 
 # -- harmonic / percussive -------------------------------------------------------------------------
+def _median_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``scipy.ndimage.median_filter(x, size)`` along one axis of a 2-D array (``mode="reflect"``).
+
+    Filtered line by line: scipy's 1-D median filter is a running median (O(log k) per sample)
+    while its n-D filter with a ``(1, k)`` footprint re-sorts every window, about 5x slower on a
+    30-s spectrogram; the results are identical (tests/separation/test_decompose.py).
+    """
+    from scipy.ndimage import median_filter
+
+    lines = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+    out = np.empty_like(lines)
+    for i, line in enumerate(lines):
+        out[i] = median_filter(line, size=size, mode="reflect")
+    return np.moveaxis(out, -1, axis)
+
+
 def hpss(
     y: np.ndarray,
     sr: int,
@@ -167,8 +183,6 @@ def hpss(
     >>> bool(np.abs(parts["harmonic"] + parts["percussive"] - y).max() < 1e-5)
     True
     """
-    from scipy.ndimage import median_filter
-
     y, sr = _input(y, sr, "hpss")
     n_fft, hop = _stft_args(n_fft, hop, "hpss")
     k_h, k_p = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
@@ -181,8 +195,8 @@ def hpss(
 
     def masks_of(_: int, spec: np.ndarray) -> list[np.ndarray]:
         mag = np.abs(spec)
-        harm = median_filter(mag, size=(1, k_h), mode="reflect")
-        perc = median_filter(mag, size=(k_p, 1), mode="reflect")
+        harm = _median_along(mag, k_h, axis=1)
+        perc = _median_along(mag, k_p, axis=0)
         if not three:
             m_harm = _softmask(harm, perc, power, split_zeros=True)
             return [m_harm, 1.0 - m_harm]
