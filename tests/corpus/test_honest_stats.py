@@ -171,3 +171,40 @@ def test_heatmap_crosshatches_cells_without_an_interval():
     assert hatches == ["xx"]  # the one-track rock cell; jazz (n=4, clear of 0) is not hatched
     assert any(t.get_text() == "+0.50\nn=1" for t in ax.texts)
     assert "too few" in ax.get_title()
+
+
+def test_cli_summarize_resamples_songs_named_by_cluster(tmp_path, capsys):
+    """``xmtag corpus summarize --cluster LABEL``: n counts songs; ``--cluster none``: tracks."""
+    from xmtag.cli import main
+    from xmtag.taggers import FunctionTagger
+
+    sr = 8000
+    t = np.arange(sr) / sr
+    for i in range(4):
+        d = tmp_path / "src" / f"song{i}"
+        d.mkdir(parents=True)
+        for k, stem in enumerate(("drums", "bass")):
+            y = (0.1 + 0.05 * i + 0.1 * k) * np.sin(2 * np.pi * (150 + 40 * i + 300 * k) * t)
+            xmtag.save_audio(d / f"{stem}.wav", y.astype(np.float32)[np.newaxis], sr)
+
+    def toy_tagger():
+        def fn(batch):
+            return np.sqrt((batch.astype(np.float64) ** 2).mean(1, keepdims=True))
+
+        return FunctionTagger(fn, ["rock"], sample_rate=sr, name="stats-toy")
+
+    src = tmp_path / "src"
+    labels = pd.DataFrame(
+        {"track": [f"song{i}" for i in range(4)], "genre": "rock", "piece": ["a", "a", "b", "c"]}
+    )
+    xmtag.corpus.explain(
+        src, tmp_path / "store", tagger=toy_tagger(), manifest=labels, workers=0, progress=False
+    )
+    rows = {}
+    for cluster in ("piece", "none"):
+        out = tmp_path / f"{cluster}.csv"
+        args = ["corpus", "summarize", str(tmp_path / "store"), "--by", "genre", "--tags", "rock"]
+        assert main([*args, "--cluster", cluster, "--csv", str(out)]) == 0
+        rows[cluster] = pd.read_csv(out).iloc[0]
+    assert rows["piece"]["n"] == 3 and rows["piece"]["n_tracks"] == 4
+    assert rows["none"]["n"] == 4 and rows["none"]["n_tracks"] == 4
