@@ -1,6 +1,7 @@
 """The local pool from every entry point a user has: a script without a main guard,
 ``python -c``, ``python -`` (stdin), a notebook-like ``__main__`` without a file, the CLI; no
-worker outlives its parent (SIGKILL included); a broken pool is a run error, not track failures."""
+worker outlives its parent (SIGKILL included); a broken pool is a run error, not track failures;
+and a real Jupyter kernel (ipykernel, driven by jupyter_client)."""
 
 from __future__ import annotations
 
@@ -280,3 +281,37 @@ def test_a_track_that_kills_its_worker_fails_alone_and_the_others_are_done(tmp_p
     assert c.tracks == ["song0"]
     (reason,) = c.failures[c.failures.track == "song1"].reason
     assert "died while explaining this track on its own" in reason and len(c.failures) == 1
+
+
+def test_the_local_pool_runs_in_a_real_jupyter_kernel(src, reference, tmp_path):
+    """A notebook's kernel (ipykernel): the user's code runs in a `__main__` that no worker can re-import."""
+    pytest.importorskip("ipykernel", reason="needs ipykernel (the [test] extra)")
+    jc = pytest.importorskip("jupyter_client", reason="needs jupyter_client (the [test] extra)")
+    store = tmp_path / "store"
+    code = CODE.replace("sys.argv[1]", repr(str(src))).replace("sys.argv[2]", repr(str(store)))
+    km = jc.KernelManager(kernel_name="python3")
+    km.start_kernel(env=ENV, cwd=str(tmp_path))
+    kc = km.blocking_client()
+    seen: set[int] = set()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        pid = km.provisioner.pid if km.provisioner is not None else None
+        outputs: list[str] = []
+
+        def collect(msg: dict) -> None:
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                outputs.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                outputs.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+            if pid is not None:
+                seen.update(_children(pid))
+
+        reply = kc.execute_interactive(code, timeout=180, output_hook=collect)
+        assert reply["content"]["status"] == "ok", outputs
+        assert "".join(outputs).split() == ["2", "0"], outputs  # 2 tracks, 0 failures
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    check_store(store, reference)
+    assert_all_gone(seen)
