@@ -110,3 +110,16 @@ def test_unknown_extension_gets_a_second_chance_but_a_broken_wav_stays_an_error(
     fake.write_bytes(renamed.read_bytes())
     with pytest.raises(AudioError, match="not-really.wav"):
         load_audio(fake)  # a .wav that libsndfile rejects is reported, never decoded leniently
+
+
+def test_info_reads_the_containers_transcribe_reads(tmp_path, capsys):
+    """`xmtag info talk.mp4` said mp4 was unsupported while transcribe and diarize took it (#25)."""
+    import json
+
+    from xmtag.cli import main
+
+    video = _write(tmp_path / "talk.mp4", sr=16000, seconds=1.0)
+    assert main(["info", str(video), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["format"] == "MP4" and out["channels"] == 2 and out["sample_rate"] == 16000
+    assert abs(out["duration_s"] - 1.0) < 0.1

@@ -80,3 +80,16 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_global_flags_work_after_the_subcommand():
+    """`xmtag transcribe talk.mp4 -q` was refused: -q and -v only worked before the command (#25)."""
+    from xmtag.cli import build_parser
+
+    parser = build_parser()
+    commands = (["tag", "a.wav"], ["explain", "song/"], ["corpus", "summarize", "store/"], ["cache", "info"])
+    for command in commands:
+        before, after = parser.parse_args(["-q", *command]), parser.parse_args([*command, "-q"])
+        assert before.quiet and after.quiet and not parser.parse_args(command).quiet
+        assert parser.parse_args([*command, "-vv"]).verbose == 2
+        assert parser.parse_args(["-vv", *command]).verbose == 2

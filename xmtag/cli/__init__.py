@@ -54,7 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    _global_flags_everywhere(sub)  # `xmtag tag song.mp3 -q` as well as `xmtag -q tag song.mp3`
     return parser
+
+
+def _global_flags_everywhere(sub: argparse._SubParsersAction) -> None:
+    """Accept ``-v`` and ``-q`` after every command and sub-command too (not shown in their help)."""
+    for command in sub.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _global_flags_everywhere(action)
 
 
 def _configure_logging(verbose: int, quiet: bool) -> int:

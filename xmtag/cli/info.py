@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..audio import audio_info, load_audio
 from ..errors import XmtagError
@@ -28,14 +29,18 @@ def run(args: argparse.Namespace) -> int:
         return _separators(args)
     if args.file is None:
         raise XmtagError("xmtag info: give an audio FILE, or --separators.")
-    info = audio_info(args.file)
-    y, sr = load_audio(args.file)
+    y, sr = load_audio(args.file)  # every container the other commands read (PyAV for mp4, mkv, ...)
+    try:
+        info = audio_info(args.file)
+        fmt, subtype = info.format, info.subtype
+    except XmtagError:  # decoded above through PyAV: a container libsndfile does not read
+        fmt, subtype = Path(args.file).suffix.lstrip(".").upper() or "?", "decoded with PyAV"
     peak = float(abs(y).max())
     rms = float((y.astype("float64") ** 2).mean() ** 0.5)
     out = {
         "file": args.file,
-        "format": info.format,
-        "subtype": info.subtype,
+        "format": fmt,
+        "subtype": subtype,
         "sample_rate": sr,
         "channels": int(y.shape[0]),
         "samples": int(y.shape[1]),
