@@ -320,6 +320,48 @@ def test_cli_summarize(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out.strip() == summarize(ARTICLE, max_words=30)
     js = _transcript().save(tmp_path / "t.json")
     assert main(["summarize", str(js)]) == 0
-    assert capsys.readouterr().out.strip() == "Hello world. An hour later."
+    # two sentences: the default length (a fifth of the text, at least one sentence) keeps one
+    assert capsys.readouterr().out.strip() == summarize("Hello world. An hour later.") == "Hello world."
     assert main(["summarize", str(tmp_path / "missing.txt")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# -- a summary follows its input; it never comes back unchanged without saying so (#25) ----------
+CALL = (
+    "Thanks for joining the call. Today we review the launch plan for the new app. "
+    "Maria says the design is finished and the icons are ready. Tom reports that testing found "
+    "two bugs in the login screen. Both bugs will be fixed by Friday. Marketing wants the release "
+    "notes a week before launch. We agree to keep the launch date in March. Tom will send the "
+    "test report tomorrow. Maria will update the screenshots. That is all for today, thanks everyone."
+)
+
+
+def test_default_summary_length_follows_the_input():
+    """A 95-word call came back whole under "Summary:" (the default cap was 150 words)."""
+    from xmtag.speech._summarize import default_length
+
+    words = len(CALL.split())
+    assert 80 < words < 100
+    summary = summarize(CALL)
+    assert 0 < len(summary.split()) <= default_length(CALL) < words // 2
+    sentences = split_sentences(CALL)
+    picked = split_sentences(summary)
+    assert picked and all(s in sentences for s in picked)  # whole sentences of the input
+    assert [sentences.index(s) for s in picked] == sorted(sentences.index(s) for s in picked)
+
+
+def test_a_text_within_max_words_comes_back_whole_and_says_so(caplog):
+    with caplog.at_level("WARNING", logger="xmtag.speech"):
+        out = summarize(CALL, max_words=500)
+    assert out == " ".join(split_sentences(CALL))
+    assert "returned whole, not summarised" in caplog.text
+
+
+def test_one_flag_name_for_the_summary_length_in_both_commands():
+    from xmtag.cli import build_parser
+
+    parser = build_parser()
+    for command in (["summarize", "notes.txt"], ["transcribe", "talk.wav", "--summary"]):
+        for flag in ("--max-words", "--summary-words"):  # the second is the old name, kept as an alias
+            assert parser.parse_args([*command, flag, "40"]).max_words == 40
+        assert parser.parse_args(command).max_words is None  # the default follows the text

