@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import XmtagError
-from ._style import DIVERGING, _target, fit_title, plain
+from ._style import DIVERGING, _target, annotate_cells, fit_title, label_width, plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -65,29 +65,16 @@ def corpus_heatmap(
         m[i, j], z[i, j] = r.mean, r.zero_in_ci
         few[i, j], count[i, j] = r.interval == "too few", r.n
     # tall enough for the colour bar's label, wide enough for the group names
-    label_w = 0.07 * max(len(plain(str(g))) for g in groups)
-    fig, ax = _target(ax, (1.4 + label_w + 1.0 * len(stems), max(3.2, 1.4 + 0.45 * len(groups))))
+    width = 1.4 + label_width(plain(str(g)) for g in groups) + 1.0 * len(stems)
+    fig, ax = _target(ax, (width, max(3.2, 1.4 + 0.45 * len(groups))))
     vmax = float(np.nanmax(np.abs(m))) or 1.0
     im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
-    for i in range(len(groups)):
-        for j in range(len(stems)):
-            if np.isnan(m[i, j]):
-                continue
-            ax.text(
-                j,
-                i,
-                f"{m[i, j]:+.2f}\nn={count[i, j]}" if few[i, j] else f"{m[i, j]:+.2f}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                # readable on every cell: white on the dark ends of the colour map
-                color="white" if abs(m[i, j]) > 0.6 * vmax else ("0.35" if z[i, j] else "black"),
-            )
-            if z[i, j]:
-                hatch = "xx" if few[i, j] else "///"
-                ax.add_patch(
-                    Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch=hatch, edgecolor="0.6", lw=0)
-                )
+    annotate_cells(
+        ax, m, vmax, lambda i, j: f"{m[i, j]:+.2f}" + (f"\nn={count[i, j]}" if few[i, j] else ""), muted=z
+    )
+    for i, j in zip(*np.nonzero(z & np.isfinite(m))):
+        hatch = "xx" if few[i, j] else "///"
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch=hatch, edgecolor="0.6", lw=0))
     ax.set_xticks(range(len(stems)), [plain(s) for s in stems], rotation=30, ha="right")
     ax.set_yticks(range(len(groups)), [plain(g) for g in groups])
     fig.colorbar(im, ax=ax, shrink=0.8).set_label(f"mean Shapley value ({int(ci * 100)} % CI)")

@@ -13,7 +13,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import _VALUE_NAMES, DIVERGING, _fmt, _tags_for, _target, fit_title, plain, units_label
+from ._style import (
+    _VALUE_NAMES,
+    DIVERGING,
+    _tags_for,
+    _target,
+    annotate_cells,
+    fit_title,
+    label_width,
+    plain,
+    units_label,
+)
 
 __all__ = ["heatmap"]
 
@@ -63,25 +73,14 @@ def heatmap(
     idx = _tags_for(expl, tags, top, default_max=20)
     m = expl.values[:, idx].T  # (tags, stems)
     ylabels = [f"{plain(expl.labels[j])} ({expl.prediction[j]:.2f})" for j in idx]
-    label_w = 0.07 * max(len(t) for t in ylabels)  # 9-pt tick labels; long tag names widen the figure
-    fig, ax = _target(ax, (0.8 + label_w + 1.05 * expl.n_stems + 1.4, max(2.8, 1.4 + 0.38 * len(idx))))
+    width = 0.8 + label_width(ylabels) + 1.05 * expl.n_stems + 1.4  # long tag names widen the figure
+    fig, ax = _target(ax, (width, max(2.8, 1.4 + 0.38 * len(idx))))
     vmax = float(np.abs(m).max()) or 1.0
     im = ax.imshow(m, cmap=DIVERGING, norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
     ax.set_xticks(np.arange(expl.n_stems), [plain(s) for s in expl.stems], rotation=30, ha="right")
     ax.set_yticks(np.arange(len(idx)), ylabels, fontsize=9)
     if annotate:
-        for r in range(m.shape[0]):
-            for c in range(m.shape[1]):
-                x = float(m[r, c])
-                ax.text(
-                    c,
-                    r,
-                    _fmt(x),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if abs(x) > 0.6 * vmax else "black",
-                )
+        annotate_cells(ax, m, vmax)
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(f"{_VALUE_NAMES.get(expl.method, 'attribution')} ({units_label(expl)})")
     ax.set_title(

@@ -14,9 +14,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
-from ._style import DIVERGING, _fmt, _target, fit_title, plain, units_label
+from ._style import DIVERGING, _target, annotate_cells, fit_title, plain, units_label
 
-__all__ = ['interactions']
+__all__ = ["interactions"]
 
 
 def interactions(
@@ -69,20 +69,7 @@ def interactions(
     ax.set_xticks(np.arange(n), [plain(s) for s in expl.stems], rotation=30, ha="right")
     ax.set_yticks(np.arange(n), [plain(s) for s in expl.stems])
     if annotate:
-        for r in range(n):
-            for c in range(n):
-                if r == c:
-                    continue
-                x = float(m[r, c])
-                ax.text(
-                    c,
-                    r,
-                    _fmt(x),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if abs(x) > 0.6 * vmax else "black",
-                )
+        annotate_cells(ax, m, vmax)  # the diagonal is NaN: left blank
     cb = fig.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(f"interaction ({units_label(expl)})")
     title = f"{plain(repr(expl.labels[j]))}: stem interactions\n(red: synergy, blue: redundancy)"

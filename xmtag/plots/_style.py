@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
 # the corpus heatmap lives in xmtag.plots._corpus (public here as plots.corpus_heatmap)
 
-__all__ = ['stem_colors', 'POSITIVE', 'NEGATIVE']
+__all__ = ["stem_colors", "POSITIVE", "NEGATIVE"]
 
 
 #: Bar colours for positive and negative contributions (shap's red and blue).
@@ -65,6 +65,34 @@ def fit_title(fig: Figure, text: str, fontsize: float) -> str:
 
     width = max(16, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
     return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
+def label_width(labels: Iterable[str]) -> float:
+    """Inches the longest of these 9-pt tick labels needs (about 0.07 in per character)."""
+    return 0.07 * max((len(str(t)) for t in labels), default=0)
+
+
+def annotate_cells(
+    ax: Axes,
+    m: np.ndarray,
+    vmax: float,
+    text: Callable[[int, int], str] | None = None,
+    muted: np.ndarray | None = None,
+) -> None:
+    """Write each finite cell's value into a diverging colour map's image, readable on every cell:
+    white on the dark ends (``|x| > 0.6 vmax``), else black, or grey where ``muted``."""
+    for r, c in zip(*np.nonzero(np.isfinite(m))):
+        x = float(m[r, c])
+        dark = "0.35" if muted is not None and muted[r, c] else "black"
+        ax.text(
+            c,
+            r,
+            text(r, c) if text is not None else _fmt(x),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if abs(x) > 0.6 * vmax else dark,
+        )
 
 
 def stem_colors(stems: Sequence[str]) -> dict[str, str]:
