@@ -10,6 +10,8 @@ A thin layer over :func:`xmtag.explain` and :func:`xmtag.export`. Writes into ``
     audio/listen-<tag>.mp3  the smallest stem coalition that keeps each shown tag
     report.html             self-contained interactive report
 
+(``--no-plots``, ``--no-audio`` and ``--no-report`` leave those out, and save their time)
+
 and prints a compact table of the top tags with each stem's contribution.
 """
 
@@ -25,7 +27,6 @@ from ..attribution import METHODS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
-
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +122,10 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
     p.add_argument(
         "--no-audio", action="store_true", help="no audio files and no audio players in the report"
     )
+    p.add_argument(
+        "--no-plots", action="store_true", help="no PNG plots (the report draws its own figures; faster)"
+    )
+    p.add_argument("--no-report", action="store_true", help="no HTML report (faster)")
     p.add_argument(
         "--force", action="store_true", help="write into a non-empty output folder that xmtag did not write"
     )
@@ -250,12 +255,16 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         tags=tags,
         top=args.top,
         audio=not args.no_audio,
+        plots=not getattr(args, "no_plots", False),
+        report=not getattr(args, "no_report", False),
         share=args.share,
         force=getattr(args, "force", False),
         title=title,
         inputs=_inputs(args),
     )
-    if getattr(args, "open", False):
+    if getattr(args, "open", False) and "report" not in written:
+        print("No report to open (--no-report).")
+    elif getattr(args, "open", False):
         from ..report import open_in_browser
 
         # always say where the page is: on a machine without a desktop nothing may open
@@ -283,7 +292,8 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         if "segments" in written:
             print(f"  {written['segments'].name:<22} time-resolved values")
         n_plots = sum(k.startswith("plot:") for k in written)
-        print(f"  plots/ ({n_plots} PNG)")
+        if n_plots:
+            print(f"  plots/ ({n_plots} PNG)")
         if listens:
             print(f"  audio/ ({len(listens)} listenable explanations)")
         if "report" in written:

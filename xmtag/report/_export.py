@@ -149,15 +149,21 @@ def export(
                 output_path(folder, "segments.csv"),
                 spreadsheet_csv(expl.to_frame(segments=True)),
             )
-        images: dict[str, tuple[str, bytes]] = {}
-        if plots:  # the report draws its own figures in the page
-            from ._encode import render_plots
+        # The audio (listenable mixes and the report's stems) is encoded in worker threads while
+        # the plots render here: libsndfile's encoder runs without the GIL, matplotlib needs it.
+        # Same bytes as encoding one after the other; only the waiting overlaps.
+        encoding = _start_encoding(expl, shown, share, listen=audio, stems=audio and report, plots=plots)
+        try:
+            images: dict[str, tuple[str, bytes]] = {}
+            if plots:  # the report draws its own figures in the page
+                from ._encode import render_plots
 
-            images = render_plots(expl, shown)
-        if plots:
-            for key, (_, png) in images.items():
-                written[f"plot:{key}"] = atomic_write_bytes(output_path(folder, f"plots/{key}.png"), png)
-        cache: dict[int, bytes] = {}
+                images = render_plots(expl, shown)
+                for key, (_, png) in images.items():
+                    written[f"plot:{key}"] = atomic_write_bytes(output_path(folder, f"plots/{key}.png"), png)
+            cache: dict[int, bytes] = _collect(encoding)
+        finally:
+            _stop(encoding)
         if audio and expl.audio is not None and expl.has_coalitions:
             written.update(_listenables(expl, folder, shown, share, cache))
         if report:
@@ -224,3 +230,62 @@ def _listenables(
             output_path(folder, f"audio/listen-{names[tag]}{audio_suffix(data)}"), data
         )
     return out
+
+
+def _needed_masks(expl: Explanation, shown: list[str], share: float, listen: bool, stems: bool) -> list[int]:
+    """The stem subsets whose audio an export encodes: each shown tag's listenable explanation
+    (``listen``) and each single stem for the report's players (``stems``), in that order."""
+    if expl.audio is None:
+        return []
+    masks: list[int] = []
+    if listen and expl.has_coalitions:
+        for tag in shown:
+            try:
+                masks.append(int(expl.smallest_coalition(tag, share).mask))
+            except XmtagError:  # no listenable explanation for this tag (said when it is written)
+                continue
+    if stems:
+        masks.extend(1 << i for i in range(expl.n_stems))
+    return list(dict.fromkeys(masks))
+
+
+def _encode_mask(expl: Explanation, mask: int) -> bytes:
+    from ._encode import audio_mp3
+
+    y, sr = expl.mix([name for i, name in enumerate(expl.stems) if mask >> i & 1])
+    return audio_mp3(y, sr)
+
+
+def _workers(n_jobs: int, plots: bool) -> int:
+    """Encoding threads: one per core, less the one that renders the plots (at least one)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_jobs, cores - (1 if plots else 0), 4))
+
+
+def _start_encoding(
+    expl: Explanation, shown: list[str], share: float, *, listen: bool, stems: bool, plots: bool
+) -> tuple[object, dict[int, object]] | None:
+    """Start encoding every needed stem subset in a thread pool (``None`` when nothing is needed)."""
+    masks = _needed_masks(expl, shown, share, listen, stems)
+    if not masks:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=_workers(len(masks), plots), thread_name_prefix="xmtag-encode")
+    return pool, {m: pool.submit(_encode_mask, expl, m) for m in masks}
+
+
+def _collect(encoding: tuple[object, dict[int, object]] | None) -> dict[int, bytes]:
+    """``{mask: encoded bytes}``: waits for the workers; an encoding error is raised here."""
+    if encoding is None:
+        return {}
+    return {m: f.result() for m, f in encoding[1].items()}  # type: ignore[attr-defined]
+
+
+def _stop(encoding: tuple[object, dict[int, object]] | None) -> None:
+    """Shut the pool down (cancelling what has not started, e.g. after a plot failed)."""
+    if encoding is not None:
+        encoding[0].shutdown(wait=True, cancel_futures=True)  # type: ignore[attr-defined]

@@ -115,9 +115,18 @@ def _remote_listing(name: str) -> list[str] | None:
 
 
 def _torch_hub_checkpoints() -> Path:
-    import torch
+    """``torch.hub.get_dir()/checkpoints``, without importing torch when it is not imported yet
+    (then ``torch.hub.set_dir`` cannot have been called, and the folder follows ``TORCH_HOME``,
+    ``XDG_CACHE_HOME``, ``~/.cache`` as torch.hub's own ``get_dir`` does)."""
+    import sys
 
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    if "torch" in sys.modules:
+        import torch.hub
+
+        return Path(torch.hub.get_dir()) / "checkpoints"
+    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))
+    return Path(home) / "hub" / "checkpoints"
 
 
 def _hf_cache_dir() -> Path:
@@ -400,7 +409,25 @@ def _resolve_remote(name: str) -> _Source:
     )
 
 
+#: ``demucs.hf.DEFAULT_NAMESPACE``: the Hugging Face owner of the released Demucs models (checked
+#: by a test), known here so that an empty cache is seen without importing demucs.
+_HF_NAMESPACE = "adefossez"
+
+
+def _hf_cache_may_hold(name: str) -> bool:
+    """Whether the Hugging Face cache has any model folder of ``name``'s owner: a few ``stat``
+    calls, so that ``xmtag explain`` without Demucs weights does not import demucs and
+    huggingface_hub to learn that the cache is empty."""
+    namespace = name.split("/", 1)[0] if "/" in name else _HF_NAMESPACE
+    try:
+        return any((_hf_cache_dir()).glob(f"models--{namespace}--*"))
+    except OSError:
+        return True  # cannot tell: look properly
+
+
 def _find_hf_cached(name: str) -> tuple[Path, list[Path]] | None:
+    if not _hf_cache_may_hold(name):
+        return None
     try:
         import yaml
         from demucs.hf import DEFAULT_NAMESPACE, hf_repo_name
@@ -479,6 +506,8 @@ def find_local(name: str, repo: str | os.PathLike[str] | None = None) -> str | N
     try:
         if _find_hf_cached(name) is not None:
             return f"Hugging Face cache ({_hf_cache_dir()})"
+        if not _torch_hub_checkpoints().is_dir():  # nothing downloaded: no need to list the files
+            return None
         urls = _remote_listing(name)
     except Exception:  # a broken cache or demucs install: not available
         return None
