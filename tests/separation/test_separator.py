@@ -422,3 +422,49 @@ def test_help_mentions_options(capsys):
     out = capsys.readouterr().out
     for flag in ("--model", "--repo", "--out", "--mp3", "--no-cache"):
         assert flag in out
+
+
+def test_auto_separator_probe_imports_nothing_when_the_caches_are_empty(tmp_path, monkeypatch):
+    """``find_local`` on empty caches answers from a few ``stat`` calls: importing demucs,
+    huggingface_hub and torch just to learn that the caches are empty cost ~2 s per
+    ``xmtag explain`` (#27)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from xmtag.separation._demucs_models import find_local, _torch_hub_checkpoints\n"
+        "assert find_local('htdemucs') is None\n"
+        "print(sorted(m for m in ('torch', 'demucs', 'huggingface_hub') if m in sys.modules))\n"
+        "print(_torch_hub_checkpoints())\n"
+    )
+    env = {
+        **__import__("os").environ,
+        "HF_HUB_CACHE": str(tmp_path / "hf"),
+        "TORCH_HOME": str(tmp_path / "torch"),
+    }
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    imported, where = r.stdout.splitlines()
+    assert imported == "[]"
+    assert where == str(tmp_path / "torch" / "hub" / "checkpoints")  # what torch.hub.get_dir() says
+
+
+def test_probe_namespace_is_demucs_own():
+    pytest.importorskip("demucs")
+    from demucs.hf import DEFAULT_NAMESPACE
+
+    from xmtag.separation._demucs_models import _HF_NAMESPACE
+
+    assert _HF_NAMESPACE == DEFAULT_NAMESPACE
+
+
+def test_probe_still_finds_a_hugging_face_copy(tmp_path, monkeypatch):
+    """A cache holding the model's folder is still looked at properly (not skipped)."""
+    from xmtag.separation import _demucs_models as dm
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert dm._hf_cache_may_hold("htdemucs") is False
+    (tmp_path / "models--adefossez--HTDemucs").mkdir()
+    assert dm._hf_cache_may_hold("htdemucs") is True
+    assert dm._hf_cache_may_hold("someone/htdemucs") is False
