@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("pytest_mpl", reason="image comparisons need pytest-mpl (the [test] extra)")
 
-from xmtag import Explanation, plots  # noqa: E402
+from xmtag import Explanation, plots
 
 matplotlib.use("Agg")
 
