@@ -44,10 +44,14 @@ Usage::
     python benchmarks/end_to_end.py                 # before and after, 3 runs each (~6 min)
     python benchmarks/end_to_end.py --repeats 1 --inputs demo
     python benchmarks/end_to_end.py --quick         # after only, demo only, 1 run
+    python benchmarks/end_to_end.py --lean          # also this checkout with --no-plots
 
 Result: ``benchmarks/results/end_to_end.json`` (``end_to_end_quick.json`` under ``--quick``):
-``results.runs`` holds every run (variant, input, per-stage seconds), ``results.summary`` the
-median per (variant, input) with ``core_s``, ``total_s`` and ``ratio``.
+``results.runs`` holds every run (variant, input, per-stage seconds, ``background`` busy seconds
+of worker threads), ``results.summary`` the median per (variant, input) of each stage with
+``core_s``, ``total_s`` and ``ratio``, and ``results.outputs_before_vs_after`` whether the two
+versions wrote the same files with the same bytes (the report without its creation time, the
+explanation by its numbers).
 """
 
 from __future__ import annotations
@@ -254,13 +258,30 @@ def _run_once(code_root: Path, args: list[str], out: Path, threads: int) -> dict
 
 
 def _outputs_digest(out: Path) -> dict[str, str]:
+    """SHA-256 (16 hex digits) of every file written. The report's creation time and the page id
+    made from it are blanked first; ``explanation.xmtag`` (which stores the creation time and the
+    measured seconds) is digested by its numbers, and the folder's marker file is left out."""
     import hashlib
+    import re
 
-    return {
-        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-        for p in sorted(out.rglob("*"))
-        if p.is_file()
-    }
+    import numpy as np
+
+    from xmtag import Explanation
+
+    digests = {}
+    for p in sorted(out.rglob("*")):
+        if not p.is_file() or p.name == ".xmtag-output.json":
+            continue
+        data = p.read_bytes()
+        if p.name == "report.html":
+            data = re.sub(rb"xm-[0-9a-f]{8}", b"xm-ID", data)
+            data = re.sub(rb"<td>created</td><td>[^<]*</td>", b"<td>created</td><td></td>", data)
+        elif p.suffix == ".xmtag":
+            e = Explanation.load(p)
+            arrays = [e.values, e.base_values, e.prediction, e.coalition_values, e.segment_values]
+            data = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays if a is not None)
+        digests[p.relative_to(out).as_posix()] = hashlib.sha256(data).hexdigest()[:16]
+    return digests
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inputs", default=",".join(INPUTS), help=f"comma-separated, of {', '.join(INPUTS)}")
     p.add_argument("--before", default=BEFORE_COMMIT, help="git commit of 'before' (default %(default)s)")
     p.add_argument("--no-before", action="store_true", help="time this checkout only")
+    p.add_argument("--lean", action="store_true", help="also time this checkout with --no-plots")
     p.add_argument("--quick", action="store_true", help="demo only, one run, this checkout only")
     p.add_argument("--threads", type=int, default=2, help="torch / BLAS threads (default 2)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
@@ -286,17 +308,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="xmtag-e2e-") as tmp:
         tmp_path = Path(tmp)
         inputs = _prepare_inputs(tmp_path / "inputs")
-        variants = {"after": here}
+        variants: dict[str, tuple[Path, list[str]]] = {}
         if not args.no_before:
-            variants = {"before": _before_tree(args.before, Path(tempfile.gettempdir()) / "xmtag-e2e-before")}
-            variants["after"] = here
+            before = _before_tree(args.before, Path(tempfile.gettempdir()) / "xmtag-e2e-before")
+            variants["before"] = (before, [])
+        variants["after"] = (here, [])
+        if args.lean:  # what skipping the PNG plots buys (outputs differ: no plots/)
+            variants["after --no-plots"] = (here, ["--no-plots"])
         runs: list[dict[str, Any]] = []
         digests: dict[tuple[str, str], dict[str, str]] = {}
         for name in names:
             for rep in range(args.repeats):
-                for variant, root in variants.items():
-                    out = tmp_path / f"out-{variant}-{name}"
-                    r = _run_once(root, inputs[name][0], out, args.threads)
+                for variant, (root, extra) in variants.items():
+                    out = tmp_path / f"out-{variant.replace(' ', '')}-{name}"
+                    r = _run_once(root, [*inputs[name][0], *extra], out, args.threads)
                     digests[(variant, name)] = _outputs_digest(out)
                     runs.append({"variant": variant, "input": name, "repeat": rep, **r})
                     print(f"{name:<10} {variant:<7} run {rep + 1}: {r['total']:.2f} s", flush=True)
@@ -329,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(summary, ["input", "variant", *STAGES, "core_s", "total_s", "ratio"], floatfmt=".2f")
     if same:
         print(
-            "\nOutputs, before vs after (same file names; files whose bytes differ: explanation.xmtag, "
-            "report.html and the folder's marker hold the creation time and the measured seconds):"
+            "\nOutputs, before vs after (same file names; files whose bytes differ; the report without its "
+            "creation time, the explanation by its numbers):"
         )
         for name, d in same.items():
             differ = d["different_bytes"] or "none"
