@@ -14,7 +14,7 @@ stage's *exclusive* wall time (a stage nested in another is subtracted from it),
   (``auto``: Spleeter 2-stem here, as no Demucs weights are on this machine).
 
 *Before* is the code at git commit ``0bde8d5`` (checked out with ``git worktree add`` into a
-temporary folder and put first on ``PYTHONPATH``), *after* is this checkout; both run in the
+temporary folder, put first on ``PYTHONPATH``, removed at the end), *after* is this checkout; both run in the
 same invocation, alternating, ``--repeats`` times each, and the median of each stage is kept.
 The "core" time is what the issue compares against: separation + tagging + attribution (the
 stages ``separator load``, ``load``, ``separation`` and ``tag+attribute``: what a script calling
@@ -207,14 +207,14 @@ def _prepare_inputs(folder: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
-def _before_tree(commit: str, where: Path) -> Path:
+def _git_worktree(*args: str, check: bool = True) -> None:
     repo = Path(__file__).resolve().parent.parent
-    if not (where / "xmtag").is_dir():
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "add", "--detach", str(where), commit],
-            check=True,
-            capture_output=True,
-        )
+    subprocess.run(["git", "-C", str(repo), "worktree", *args], check=check, capture_output=True)
+
+
+def _before_tree(commit: str, where: Path) -> Path:
+    """A checkout of ``commit`` at ``where`` (a detached git worktree; removed by the caller)."""
+    _git_worktree("add", "--detach", str(where), commit)
     return where
 
 
@@ -284,6 +284,23 @@ def _outputs_digest(out: Path) -> dict[str, str]:
     return digests
 
 
+def _run_all(
+    names: list[str], inputs: dict, variants: dict, args: Any, tmp_path: Path
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, str]]]:
+    """Every (input, repeat, variant) run, variants alternating; the runs and the output digests."""
+    runs: list[dict[str, Any]] = []
+    digests: dict[tuple[str, str], dict[str, str]] = {}
+    for name in names:
+        for rep in range(args.repeats):
+            for variant, (root, extra) in variants.items():
+                out = tmp_path / f"out-{variant.replace(' ', '')}-{name}"
+                r = _run_once(root, [*inputs[name][0], *extra], out, args.threads)
+                digests[(variant, name)] = _outputs_digest(out)
+                runs.append({"variant": variant, "input": name, "repeat": rep, **r})
+                print(f"{name:<10} {variant:<7} run {rep + 1}: {r['total']:.2f} s", flush=True)
+    return runs, digests
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -310,21 +327,15 @@ def main(argv: list[str] | None = None) -> int:
         inputs = _prepare_inputs(tmp_path / "inputs")
         variants: dict[str, tuple[Path, list[str]]] = {}
         if not args.no_before:
-            before = _before_tree(args.before, Path(tempfile.gettempdir()) / "xmtag-e2e-before")
-            variants["before"] = (before, [])
+            variants["before"] = (_before_tree(args.before, tmp_path / "before"), [])
         variants["after"] = (here, [])
         if args.lean:  # what skipping the PNG plots buys (outputs differ: no plots/)
             variants["after --no-plots"] = (here, ["--no-plots"])
-        runs: list[dict[str, Any]] = []
-        digests: dict[tuple[str, str], dict[str, str]] = {}
-        for name in names:
-            for rep in range(args.repeats):
-                for variant, (root, extra) in variants.items():
-                    out = tmp_path / f"out-{variant.replace(' ', '')}-{name}"
-                    r = _run_once(root, [*inputs[name][0], *extra], out, args.threads)
-                    digests[(variant, name)] = _outputs_digest(out)
-                    runs.append({"variant": variant, "input": name, "repeat": rep, **r})
-                    print(f"{name:<10} {variant:<7} run {rep + 1}: {r['total']:.2f} s", flush=True)
+        try:
+            runs, digests = _run_all(names, inputs, variants, args, tmp_path)
+        finally:
+            if "before" in variants:  # leave no worktree registered in the repository
+                _git_worktree("remove", "--force", str(variants["before"][0]), check=False)
         summary = []
         for name in names:
             for variant in variants:
