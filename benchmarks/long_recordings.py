@@ -227,14 +227,15 @@ def main() -> None:
                 runs = [x for x in runs if (x["command"], x["minutes"], x["tree"]) != (name, m, label)]
                 runs.append(rec)
                 print(
-                    f"{name:10s} {m:3d} min  {label:3s}  {r['wall_s']:7.1f} s  {r['peak_rss_mb']:7.0f} MB"
-                    f"  rc={r['returncode']}",
+                    f"{name:10s} {m:3d} min  {label:3s}  {r['wall_s']:7.1f} s  {r['cpu_s']:7.1f} CPU-s"
+                    f"  {r['peak_rss_mb']:7.0f} MB  rc={r['returncode']}",
                     flush=True,
                 )
                 if r["returncode"]:
                     print(r["log_tail"], flush=True)
-    runs.sort(key=lambda x: (COMMANDS.index(x["command"]), x["minutes"], x["tree"]))
-    _common.write_result(NAME, args, env, {"runs": runs}, time.perf_counter() - t_start)
+                runs.sort(key=lambda x: (COMMANDS.index(x["command"]), x["minutes"], x["tree"]))
+                # after every run: a long session cut short keeps what it measured
+                _common.write_result(NAME, args, env, {"runs": runs}, time.perf_counter() - t_start)
 
 
 if __name__ == "__main__":
