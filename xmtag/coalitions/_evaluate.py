@@ -187,7 +187,7 @@ def prepare_stems(
     orig_samples = next(iter(lengths.values()))
     tracks = None
     for i, nm in enumerate(names):  # one stem's mono mix at the source rate at a time (long recordings)
-        y = resample(to_mono(np.asarray(getter(nm), dtype=np.float32)), orig_sr, target_sr)[0]
+        y = np.asarray(resample(to_mono(np.asarray(getter(nm), dtype=np.float32))[0], orig_sr, target_sr))
         if tracks is None:
             tracks = np.empty((len(names), y.shape[0]), np.float32)
         tracks[i] = y
