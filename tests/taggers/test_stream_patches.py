@@ -68,3 +68,30 @@ def test_short_and_empty_recordings():
     np.testing.assert_allclose(np.concatenate(rows), tagger.predict_patches(short[np.newaxis])[0])
     with pytest.raises(TaggerError, match="zero samples"):
         list(stream_patches(tagger, [np.zeros(0, np.float32)]))
+
+
+@pytest.mark.slow
+def test_tag_command_streams_a_long_file_with_the_whole_file_scores(tmp_path, capsys):
+    """``xmtag tag`` on a file over two minutes tags it chunk by chunk: same JSON scores as whole."""
+    import json
+
+    import soundfile as sf
+
+    import xmtag
+    from xmtag.cli import main
+    from xmtag.cli.tag import STREAM_SECONDS, _scores
+
+    sr = 16000
+    t = np.arange(int((STREAM_SECONDS + 75) * sr)) / sr
+    rng = np.random.default_rng(0)
+    y = 0.3 * np.sin(2 * np.pi * 110 * t * (1 + 0.1 * np.sin(t))) + 0.05 * rng.standard_normal(t.size)
+    path = tmp_path / "long.wav"
+    sf.write(path, y.astype(np.float32), sr, subtype="FLOAT")
+    assert main(["tag", str(path), "--json", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    tagger = xmtag.load_tagger("musicnn-msd")
+    clip, patches = _scores(tagger, [y[np.newaxis].astype(np.float32)])[0]
+    assert len(out["patches"]) == patches.shape[0] == t.size // tagger.patch_length
+    np.testing.assert_allclose(np.array(out["patches"]), patches, atol=2e-6)
+    np.testing.assert_allclose([out["tags"][k] for k in tagger.labels], clip, atol=2e-6)
+    assert out["duration_s"] == pytest.approx(t.size / sr)
