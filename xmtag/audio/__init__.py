@@ -23,12 +23,14 @@ Reliability notes:
   :func:`to_stereo` before MP3 encoding.
 """
 
-from ._read import audio_info, load_audio
+from ._read import AudioStream, audio_info, load_audio, stream_audio
 from ._signal import check_waveform, resample, to_mono, to_stereo
 from ._write import DEFAULT_SUBTYPES, ENCODE_FORMATS, MAX_CHANNELS, MP3_RATES, encode_audio, save_audio
 
 __all__ = [
     "load_audio",
+    "stream_audio",
+    "AudioStream",
     "audio_info",
     "save_audio",
     "encode_audio",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,13 @@ from ._signal import _BLOCK, _check_finite, resample, to_mono
 
 # writing lives in xmtag.audio._write (kept public here: xmtag.audio.save_audio, encode_audio)
 
-__all__ = ['load_audio', 'audio_info']
+__all__ = ["load_audio", "audio_info", "stream_audio", "AudioStream"]
 
 
 logger = logging.getLogger(__name__)
 
-
+#: samples (at the output rate) per block of :func:`stream_audio`: 16 s at 16 kHz
+_STREAM_BLOCK = 1 << 18
 
 
 def _soundfile():
@@ -197,6 +199,11 @@ def load_audio(
     _check_length(p)
     sf = _soundfile()
     n_ch, n_frames, file_sr = int(info.channels), int(info.frames), int(info.samplerate)
+    if (mono and n_ch > 1) or (sr is not None and sr != file_sr):
+        # decode, downmix and resample block by block into the output: the file is never
+        # held whole at its own rate (a 1-hour stereo 44.1-kHz file is 635 MB as float32)
+        stream = AudioStream(p, sr, mono, info=info)
+        return _av.collect(iter(stream), stream.channels, stream.frames, str(p)), stream.sr
     try:
         y = _read_blocks(sf, p, n_ch, n_frames)
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -244,3 +251,155 @@ def _read_blocks(sf, path: Path, n_ch: int, n_frames: int) -> np.ndarray:
             f"{pos} could be decoded. Re-export or re-download it."
         )
     return out
+
+
+class AudioStream:
+    """An audio file as an iterable of float32 ``(channels, n)`` blocks (:func:`stream_audio`).
+
+    Attributes
+    ----------
+    path : str
+    sr : int
+        Rate of the blocks (the target rate, or the file's).
+    channels : int
+        Channels of the blocks (1 with ``mono``).
+    frames : int or None
+        Samples per channel at ``sr`` (from the header; an estimate for containers, ``None``
+        when unknown).
+    file_sr : int
+        The file's own rate.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sr: int | None = None,
+        mono: bool = False,
+        block: int = _STREAM_BLOCK,
+        info=None,
+    ) -> None:
+        from . import _containers as _av
+
+        self.path = os.fspath(path)
+        self.mono = bool(mono)
+        self.block = positive_int(block, "stream_audio(): block (samples)", error=AudioError)
+        self._av = None
+        if info is None and _av.wants_av(path):
+            check_input_file(path, "audio file")
+            self._av = _av.open_av(path, sr=sr, mono=mono, block=self.block)
+        elif info is None:
+            try:
+                info = audio_info(path)
+            except AudioError:
+                if not _av.may_try(path):
+                    raise
+                self._av = _av.open_av(path, sr=sr, mono=mono, block=self.block)
+        if self._av is not None:
+            self.file_sr = self._av.src_sr
+            self.sr, self.channels, self.frames = self._av.sr, self._av.channels, self._av.frames
+            return
+        _check_length(Path(path))
+        self.file_sr = int(info.samplerate)
+        self._file_channels = int(info.channels)
+        self._file_frames = int(info.frames)
+        self.sr = int(sr) if sr else self.file_sr
+        self.channels = 1 if mono else self._file_channels
+        known = 0 < self._file_frames < 2**62
+        self.frames = int(round(self._file_frames * self.sr / self.file_sr)) if known else None
+
+    @property
+    def duration(self) -> float | None:
+        """Length in seconds (``None`` when unknown)."""
+        return None if self.frames is None else self.frames / self.sr
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._av is not None:
+            yield from self._av
+            return
+        import soxr
+
+        sf = _soundfile()
+        p = self.path
+        total = self._file_frames if 0 < self._file_frames < 2**62 else None
+        resampler = None
+        if self.sr != self.file_sr:
+            resampler = soxr.ResampleStream(self.file_sr, self.sr, self.channels, dtype="float32")
+        pos = 0
+        step = max(1, int(round(self.block * self.file_sr / self.sr)))
+        try:
+            with sf.SoundFile(p) as fh:
+                while total is None or pos < total:
+                    want = step if total is None else min(step, total - pos)
+                    x = fh.read(want, dtype="float32", always_2d=True)
+                    last = x.shape[0] < want or (total is not None and pos + x.shape[0] >= total)
+                    if x.shape[0]:
+                        _check_finite(x.T, f"Audio file {p!r} (block at sample {pos})")
+                    y = np.ascontiguousarray(x.T)
+                    if self.mono:
+                        y = to_mono(y)
+                    pos += x.shape[0]
+                    if resampler is not None:
+                        y = resampler.resample_chunk(np.ascontiguousarray(y.T), last=last).T
+                    if y.shape[1]:
+                        yield np.ascontiguousarray(y)
+                    if last:
+                        break
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(
+                f"Cannot decode {p!r}: {_clean(exc)}. The file is corrupt or truncated; re-export it."
+            ) from exc
+        if total is not None and pos < total:
+            raise AudioError(
+                f"Audio file {p!r} is truncated: its header announces {total} frames but only "
+                f"{pos} could be decoded. Re-export or re-download it."
+            )
+        if pos == 0:
+            raise AudioError(
+                f"Audio file {p!r} contains zero samples (empty, or truncated or damaged so that no "
+                "frame decodes). Re-export it."
+            )
+
+
+def stream_audio(
+    path: str | os.PathLike[str], sr: int | None = None, mono: bool = False, block: int = _STREAM_BLOCK
+) -> AudioStream:
+    """Read an audio file block by block: memory holds one block, whatever the file's length.
+
+    Decoding (libsndfile, or PyAV for containers), the mono downmix and the resampling (soxr's
+    streaming resampler, the same samples as :func:`load_audio` gives) all happen per block;
+    concatenating the blocks gives exactly ``load_audio(path, sr, mono)[0]``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file :func:`load_audio` reads.
+    sr : int, optional
+        Resample to this rate (``None``: the file's rate).
+    mono : bool
+        Mix down to the mean of the channels.
+    block : int
+        About how many samples (at ``sr``) each block holds (default 2**18).
+
+    Returns
+    -------
+    AudioStream
+        Iterable of float32 ``(channels, n)`` blocks, with ``sr``, ``channels``, ``frames`` and
+        ``duration``; it can be iterated more than once (each pass reads the file again).
+
+    Raises
+    ------
+    AudioFileNotFoundError, AudioError
+        As :func:`load_audio`: when opened (missing, empty, not audio, truncated header) or
+        while iterating (undecodable, NaN/inf samples, fewer frames than announced).
+
+    Examples
+    --------
+    >>> import xmtag
+    >>> stream = stream_audio(xmtag.datasets.demo_path() / "bass.ogg", sr=16000, mono=True, block=65536)
+    >>> stream.sr, stream.channels
+    (16000, 1)
+    >>> sum(b.shape[1] for b in stream) == stream.frames
+    True
+    """
+    sr = positive_int(sr, "stream_audio(): sr (target rate in Hz)", allow_none=True, error=AudioError)
+    return AudioStream(path, sr, mono, block)

@@ -3,6 +3,11 @@
 One file prints its top tags as bars (or JSON with the per-patch scores); several files, folders
 (scanned for audio files) or globs print one line per file with its top tags, or a CSV / JSON
 table. The tagger is loaded once; files of one length are scored in one batch.
+
+Long recordings (a DJ set, a concert) are read block by block and tagged chunk by chunk
+(:func:`xmtag.audio.stream_audio`, :func:`xmtag.taggers.stream_patches`) with a progress bar:
+memory stays bounded whatever the length (about 0.5 GB for musicnn, for an hour as for ten
+minutes) and time is linear in it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import load_audio
+from ..audio import load_audio, stream_audio
 from ..errors import XmtagError
 
 
@@ -53,7 +58,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--precision", default="fp32", choices=["fp32", "bf16"], help="musicnn arithmetic (default fp32)"
     )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar of long files")
     p.set_defaults(func=run)
+
+
+#: files longer than this (seconds) are tagged chunk by chunk rather than loaded whole
+STREAM_SECONDS = 120.0
+
+
+def _streamed(tagger: Any, file: str, sr: int, progress: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``(clip, patches, samples)`` of a long file tagged chunk by chunk, or ``None`` when it is
+    short or the tagger cannot be streamed (the caller loads the file whole)."""
+    from ..taggers import can_stream, stream_patches
+
+    if not can_stream(tagger):
+        return None
+    stream = stream_audio(file, sr=sr, mono=True)
+    if stream.duration is not None and stream.duration <= STREAM_SECONDS:
+        return None
+    seen = [0]
+
+    def counted():
+        for block in stream:
+            seen[0] += block.shape[-1]
+            yield block
+
+    rows = list(
+        stream_patches(
+            tagger, counted(), total=stream.frames, progress=progress, desc=f"tagging {Path(file).name}"
+        )
+    )
+    patches = np.concatenate(rows)
+    return patches.mean(axis=0), patches, seen[0]
 
 
 def _expand(items: list[str]) -> tuple[list[str], bool]:
@@ -119,15 +155,21 @@ def run(args: argparse.Namespace) -> int:
     sr = tagger_sr(tagger)
     if single:
         return _one(args, tagger, files[0], sr)
-    ys, ok, failed = [], [], []
+    progress = not getattr(args, "no_progress", False)
+    ys, ok, failed, long_rows = [], [], [], {}
     for f in files:
         try:
-            ys.append(load_audio(f, sr=sr, mono=True)[0])
-            ok.append(f)
+            streamed = _streamed(tagger, f, sr, progress)
+            if streamed is not None:
+                long_rows[f] = streamed[0]
+            else:
+                ys.append(load_audio(f, sr=sr, mono=True)[0])
+                ok.append(f)
         except XmtagError as exc:
             failed.append((f, str(exc)))
             print(f"xmtag: error: {exc}", file=sys.stderr)
-    rows = [(f, clip) for f, (clip, _) in zip(ok, _scores(tagger, ys))]
+    short = dict(zip(ok, (clip for clip, _ in _scores(tagger, ys))))
+    rows = [(f, long_rows[f] if f in long_rows else short[f]) for f in files if f in long_rows or f in short]
     labels = list(tagger.labels)
     k = min(args.top, len(labels))
     if args.json:
@@ -168,15 +210,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _one(args: argparse.Namespace, tagger: Any, file: str, sr: int) -> int:
     """One file: bars, or JSON with the per-patch scores (the output of earlier versions)."""
-    y, sr = load_audio(file, sr=sr, mono=True)
-    clip, patches = _scores(tagger, [y])[0]
+    streamed = _streamed(tagger, file, sr, not getattr(args, "no_progress", False))
+    if streamed is not None:
+        clip, patches, n_samples = streamed
+    else:
+        y, sr = load_audio(file, sr=sr, mono=True)
+        n_samples = y.shape[1]
+        clip, patches = _scores(tagger, [y])[0]
+        del y
     order = np.argsort(-clip, kind="stable")[: args.top]
     if args.json:
         out = {
             "file": file,
             "tagger": getattr(tagger, "name", args.tagger),
             "sample_rate": sr,
-            "duration_s": round(y.shape[1] / sr, 3),
+            "duration_s": round(n_samples / sr, 3),
             "top": [{"tag": tagger.labels[i], "score": round(float(clip[i]), 6)} for i in order],
             "tags": {label: round(float(v), 6) for label, v in zip(tagger.labels, clip)},
         }

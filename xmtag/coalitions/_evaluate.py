@@ -179,19 +179,20 @@ def prepare_stems(
         raise XmtagError(f"Stem names must be unique, got {names}.")
     if orig_sr <= 0:
         raise XmtagError(f"The stems' sample rate must be positive, got {orig_sr}.")
-    lengths = {}
-    mono = []
-    for nm in names:
-        y = check_waveform(getter(nm), name=f"stem {nm!r}")
-        lengths[nm] = y.shape[1]
-        mono.append(to_mono(y)[0])
+    lengths = {nm: check_waveform(getter(nm), name=f"stem {nm!r}").shape[1] for nm in names}
     if len(set(lengths.values())) > 1:
         raise AudioError(
             f"All stems must have the same length; got {lengths} samples. Trim or pad them to one length."
         )
     orig_samples = next(iter(lengths.values()))
-    tracks = np.stack([resample(y, orig_sr, target_sr) for y in mono]).astype(np.float32, copy=False)
-    return names, np.ascontiguousarray(tracks), orig_sr, orig_samples
+    tracks = None
+    for i, nm in enumerate(names):  # one stem's mono mix at the source rate at a time (long recordings)
+        y = np.asarray(resample(to_mono(np.asarray(getter(nm), dtype=np.float32))[0], orig_sr, target_sr))
+        if tracks is None:
+            tracks = np.empty((len(names), y.shape[0]), np.float32)
+        tracks[i] = y
+    assert tracks is not None
+    return names, tracks, orig_sr, orig_samples
 
 
 def patch_segments(n_patches: int, segments: int) -> list[tuple[int, int]]:

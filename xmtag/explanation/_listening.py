@@ -105,13 +105,22 @@ def stems_digest(audio: Stems) -> str:
 
 def waveform_envelope(audio: Stems, rate: int = ENVELOPE_RATE) -> np.ndarray:
     """Min and max of the mono mixture per ``1/rate`` s frame, float32 ``(2, frames)``."""
-    mono = audio.mixture.mean(axis=0, dtype=np.float32)
+    mix = audio.mixture
     hop = max(1, int(round(audio.sr / rate)))
-    n = int(math.ceil(mono.shape[0] / hop))
-    padded = np.zeros(n * hop, dtype=np.float32)
-    padded[: mono.shape[0]] = mono
-    frames = padded.reshape(n, hop)
-    return np.stack([frames.min(axis=1), frames.max(axis=1)]).astype(np.float32)
+    n_samples = mix.shape[-1]
+    n = int(math.ceil(n_samples / hop))
+    out = np.empty((2, n), dtype=np.float32)
+    step = hop * max(1, (1 << 18) // hop)  # whole frames per block: bounded memory for an hour
+    for start in range(0, n_samples, step):
+        mono = mix[:, start : start + step].mean(axis=0, dtype=np.float32)
+        k = int(math.ceil(mono.shape[0] / hop))
+        padded = np.zeros(k * hop, dtype=np.float32)
+        padded[: mono.shape[0]] = mono
+        frames = padded.reshape(k, hop)
+        f0 = start // hop
+        out[0, f0 : f0 + k] = frames.min(axis=1)
+        out[1, f0 : f0 + k] = frames.max(axis=1)
+    return out
 
 
 def smallest_coalition(expl: Explanation, tag: str | int, share: float = DEFAULT_SHARE) -> Listenable:

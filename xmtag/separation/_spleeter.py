@@ -72,7 +72,9 @@ _SR = 44100
 _N_FFT, _HOP, _F, _T = 4096, 1024, 1024, 512
 _EPS = 1e-10
 _HIGH_BAND = ("average", "zeros")
-_CODE_VERSION = 1
+_CODE_VERSION = 1  # the segment-wise separation gives the same stems, bit for bit
+#: network chunks (512 frames, 11.9 s) per segment of the segment-wise separation
+_SEGMENT_CHUNKS = 4
 
 
 # -- the network ---------------------------------------------------------------------------------
@@ -427,48 +429,95 @@ class SpleeterSeparator(Separator):
         return self._with_residual(stems)
 
     def _run(self, mix: np.ndarray) -> list[np.ndarray]:
-        """The masked inverse STFTs of a ``(C, N)`` 44.1 kHz mixture, one per stem."""
+        """The masked inverse STFTs of a ``(C, N)`` 44.1 kHz mixture, one per stem.
+
+        Computed segment by segment (:data:`_SEGMENT_CHUNKS` network chunks of 512 frames, about
+        47.5 s): the network sees the same 512-frame chunks as on the whole spectrogram (they
+        never overlap), each STFT frame is taken from the samples it covers, and the inverse
+        STFT is an overlap-add whose finished samples are written out after each segment. So
+        memory holds the mixture, the stems and one segment's spectrogram, not the spectrogram
+        of the whole recording (2.5 GB of complex values for 10 minutes of stereo).
+        """
         import torch
         from tqdm.auto import tqdm
 
         mono = mix.shape[0] == 1
-        mix = np.ascontiguousarray(mix)
+        mix = np.ascontiguousarray(mix, dtype=np.float32)
         x = torch.from_numpy(mix if mix.flags.writeable else mix.copy())  # read-only: torch warns
         if mono:
             x = x.expand(2, -1)
         n = x.shape[1]
+        half = _N_FFT // 2
+        frames = 1 + n // _HOP  # torch.stft(center=True)
+        n_chunks = -(-frames // _T)
         window = torch.hann_window(_N_FFT)
+        win2 = window**2
+        out = [np.empty((1 if mono else 2, n), np.float32) for _ in range(2)]
+        # overlap-add state, in the coordinates of the centre-padded signal (sample i is i + half)
+        acc = torch.zeros((2, 2, _N_FFT))  # stem, channel, the tail not yet final
+        env = torch.zeros(_N_FFT)
+        acc_at = 0  # padded position of acc[..., 0]
+        emitted = half  # next padded position to write out (original sample emitted - half)
+        seg = _SEGMENT_CHUNKS * _T
+        bar = tqdm(total=n_chunks, desc="spleeter", unit="chunk", disable=not self.progress)
         with torch.inference_mode():
-            spec = torch.stft(
-                x, _N_FFT, _HOP, window=window, center=True, return_complex=True, pad_mode="constant"
-            )
-            frames = spec.shape[-1]
-            mag = spec[:, :_F, :].abs()  # (2, F, L)
-            mag = torch.nn.functional.pad(mag, (0, -frames % _T))
-            chunks = mag.unfold(2, _T, _T).permute(2, 0, 3, 1)  # (B, 2, T, F)
-            vocal = torch.empty((2, _F, chunks.shape[0] * _T))  # the vocal mask: channel, F, frames
-            bar = tqdm(total=chunks.shape[0], desc="spleeter", unit="chunk", disable=not self.progress)
-            for start in range(0, chunks.shape[0], self.batch):
-                part = chunks[start : start + self.batch].contiguous().to(self.device)
-                v, a = (net(part).float().cpu() ** 2 for net in self.nets)
-                m = ((v + _EPS / 2) / (v + a + _EPS)).permute(1, 3, 0, 2)  # (2, F, b, T)
-                vocal[:, :, start * _T : (start + part.shape[0]) * _T] = m.reshape(2, _F, -1)
-                bar.update(part.shape[0])
-            bar.close()
-            vocal = vocal[..., :frames]
-            high = spec.shape[1] - _F
-            if self.high_band == "average":
-                ext = vocal.mean(dim=1, keepdim=True).expand(-1, high, -1)
-            else:
-                ext = None
-            out = []
-            for i in range(2):  # the accompaniment's mask is 1 - the vocals' (exactly complementary)
-                m = vocal if i == 0 else 1.0 - vocal
-                if ext is None:
-                    full = torch.cat([m, torch.zeros((2, high, frames))], dim=1)
-                else:
-                    full = torch.cat([m, ext if i == 0 else 1.0 - ext], dim=1)
-                y = torch.istft(spec * full, _N_FFT, _HOP, window=window, center=True, length=n).numpy()
-                out.append(y.mean(axis=0, keepdims=True) if mono else y)
-                del full
-        return [np.ascontiguousarray(o, dtype=np.float32) for o in out]
+            for f0 in range(0, n_chunks * _T, seg):
+                f1 = min(f0 + seg, frames)  # real frames of this segment
+                lo, hi = f0 * _HOP - half, (f1 - 1) * _HOP + half  # original samples the frames cover
+                piece = torch.zeros((2, hi - lo))
+                a, b = max(lo, 0), min(hi, n)
+                if b > a:
+                    piece[:, a - lo : b - lo] = x[:, a:b]
+                spec = torch.stft(piece, _N_FFT, _HOP, window=window, center=False, return_complex=True)
+                k = spec.shape[-1]  # == f1 - f0
+                mag = spec[:, :_F, :].abs()
+                mag = torch.nn.functional.pad(mag, (0, -k % _T))
+                chunks = mag.unfold(2, _T, _T).permute(2, 0, 3, 1)  # (B, 2, T, F)
+                vocal = torch.empty((2, _F, chunks.shape[0] * _T))
+                for start in range(0, chunks.shape[0], self.batch):
+                    part = chunks[start : start + self.batch].contiguous().to(self.device)
+                    v, a2 = (net(part).float().cpu() ** 2 for net in self.nets)
+                    m = ((v + _EPS / 2) / (v + a2 + _EPS)).permute(1, 3, 0, 2)  # (2, F, b, T)
+                    vocal[:, :, start * _T : (start + part.shape[0]) * _T] = m.reshape(2, _F, -1)
+                    bar.update(part.shape[0])
+                vocal = vocal[..., :k]
+                high = spec.shape[1] - _F
+                ext = (
+                    vocal.mean(dim=1, keepdim=True).expand(-1, high, -1)
+                    if self.high_band == "average"
+                    else None
+                )
+                # grow the overlap-add buffers to hold this segment's frames
+                end = (f1 - 1) * _HOP + _N_FFT
+                grown = torch.zeros((2, 2, end - acc_at))
+                grown[..., : acc.shape[-1]] = acc
+                acc = grown
+                genv = torch.zeros(end - acc_at)
+                genv[: env.shape[0]] = env
+                env = genv
+                starts = torch.arange(f0, f1) * _HOP - acc_at
+                idx = (starts[:, None] + torch.arange(_N_FFT)[None, :]).reshape(-1)
+                env.index_add_(0, idx, win2.repeat(k))
+                for i in range(2):  # the accompaniment's mask is 1 - the vocals' (exactly complementary)
+                    m = vocal if i == 0 else 1.0 - vocal
+                    if ext is None:
+                        full = torch.cat([m, torch.zeros((2, high, k))], dim=1)
+                    else:
+                        full = torch.cat([m, ext if i == 0 else 1.0 - ext], dim=1)
+                    t = torch.fft.irfft(spec * full, n=_N_FFT, dim=1) * window[None, :, None]  # (2, N_FFT, k)
+                    acc[i].index_add_(1, idx, t.permute(0, 2, 1).reshape(2, -1))
+                    del full, t
+                final = f1 * _HOP if f1 < frames else end  # no later frame reaches before f1 * hop
+                stop = min(final, n + half)
+                if stop > emitted:
+                    a, b = emitted - acc_at, stop - acc_at
+                    e = env[a:b]
+                    for i in range(2):
+                        y = (acc[i, :, a:b] / torch.where(e > 1e-11, e, torch.ones_like(e))).numpy()
+                        out[i][:, emitted - half : stop - half] = y.mean(axis=0, keepdims=True) if mono else y
+                    emitted = stop
+                keep = final - acc_at
+                acc, env, acc_at = acc[..., keep:].clone(), env[keep:].clone(), final
+                del spec, mag, chunks, vocal
+        bar.close()
+        return out

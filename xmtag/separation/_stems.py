@@ -289,6 +289,19 @@ class Stems(Mapping[str, np.ndarray]):
             self._sum = total
         return self._sum
 
+    def _residual_energy(self) -> float:
+        """Energy of ``mixture - sum(stems)``, block by block (no full-length sum or difference)."""
+        assert self._mixture_given is not None
+        total = 0.0
+        step = 1 << 18
+        for start in range(0, self._n_samples, step):
+            block = self._mixture_given[:, start : start + step].astype(np.float32, copy=True)
+            for a in self._stems.values():
+                block -= a[:, start : start + step]
+            block = block.astype(np.float64)
+            total += float(np.einsum("ij,ij->", block, block))
+        return total
+
     @property
     def mixture(self) -> np.ndarray:
         """The mixture ``(C, N)``: as given, else the sum of the stems."""
@@ -310,7 +323,7 @@ class Stems(Mapping[str, np.ndarray]):
         """
         if self._mixture_given is None:
             return float("-inf")
-        e_res = _energy(self.residual)
+        e_res = self._residual_energy()
         if e_res == 0.0:
             return float("-inf")
         e_mix = _energy(self._mixture_given)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np  # noqa: F401  (doctest namespace)
 
 from ..errors import ModelNotFoundError
+from ._stream import can_stream, stream_patches
 from .base import (
     FunctionTagger,
     ShortClipWarning,
@@ -69,6 +70,8 @@ __all__ = [
     "load_tagger",
     "register_tagger",
     "split_patches",
+    "can_stream",
+    "stream_patches",
 ]
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
