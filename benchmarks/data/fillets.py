@@ -18,7 +18,8 @@ different actors), with natural pauses between turns, some overlapping turn star
 speech time overlapped), and one of three recording conditions: ``clean``, ``room`` (a
 synthetic room impulse response and background noise) or ``phone`` (300-3400 Hz band, 8-kHz
 sampling, line noise). The reference RTTM is written from the line boundaries (each line's audio
-trimmed of its leading and trailing silence). Levels are split into a **development half** (tune
+trimmed of its leading silence and trailing reverberant tail, see :func:`load_line`).
+Levels are split into a **development half** (tune
 there) and a **test half** (report there only); the split and every random choice are seeded.
 
 Usage::
@@ -57,7 +58,7 @@ APT_PACKAGES = ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl")
 ROOT = Path(os.environ.get("XMTAG_FILLETS_ROOT", "/usr/share/games/fillets-ng"))
 LANGS = ("cs", "nl")
 SR = 16000
-VERSION = 1  # bump when the construction changes: cached sets are rebuilt
+VERSION = 2  # bump when the construction changes: cached sets are rebuilt
 CONDITIONS = ("clean", "room", "phone")
 HALVES = ("dev", "test")
 
@@ -270,8 +271,14 @@ def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
     return resample_poly(y, target // g, sr // g).astype(np.float32)
 
 
-def load_line(path: Path, sr: int = SR, top_db: float = 40.0) -> np.ndarray:
-    """A line's audio, mono at ``sr``, trimmed of leading/trailing silence (``top_db`` below peak)."""
+def load_line(path: Path, sr: int = SR, top_db: float = 30.0) -> np.ndarray:
+    """A line's audio, mono at ``sr``, trimmed of leading/trailing silence.
+
+    The recordings end in a long reverberant tail (an effect of the game's mix, 20-40 dB below
+    the voice); everything before the first and after the last 10-ms frame within ``top_db`` of
+    the line's peak is cut (with 10 ms kept and faded each side), so that the reference turn is
+    the voice, not its echo.
+    """
     import soundfile as sf
 
     try:
@@ -289,7 +296,13 @@ def load_line(path: Path, sr: int = SR, top_db: float = 40.0) -> np.ndarray:
     loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -top_db)
     start = max(0, loud[0] * hop - hop)
     end = min(len(y), (loud[-1] + 2) * hop)
-    return y[start:end]
+    y = y[start:end].copy()
+    fade = min(hop, len(y) // 2)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        y[:fade] *= ramp
+        y[-fade:] *= ramp[::-1]
+    return y
 
 
 def _room_ir(rng: np.random.Generator, sr: int) -> np.ndarray:
