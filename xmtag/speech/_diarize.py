@@ -46,7 +46,7 @@ from .._checks import positive_int
 from ..errors import XmtagError
 from ._audio import SAMPLE_RATE, prepare_audio
 from ._segmentation import FRAME_HOP, FRAMES, RECEPTIVE_FIELD, WINDOW_SAMPLES, Segmenter
-from .diarization import Diarization, Turn
+from .diarization import Diarization, DiarizationQuality, Turn
 
 __all__ = ["diarize", "DEFAULT_THRESHOLD"]
 
@@ -54,6 +54,12 @@ logger = logging.getLogger(__name__)
 
 #: cosine-distance cut of the speaker clustering when the number of speakers is unknown
 DEFAULT_THRESHOLD = 0.3
+#: a clustering whose nearest merge is closer than this to the threshold is reported uncertain
+UNCERTAIN_MARGIN = 0.02
+#: one speaker found in at least this much speech (s) ...
+LONG_SPEECH = 30.0
+#: ... whose turns are at least this fraction of the threshold apart is reported uncertain
+ONE_SPEAKER_SPREAD = 0.7
 _FRAME_S = FRAME_HOP / SAMPLE_RATE
 _FRAME_OFFSET = (RECEPTIVE_FIELD - FRAME_HOP) / 2  # samples from a frame's start to its hop-wide centre
 _BATCH = 16
@@ -153,9 +159,23 @@ def _runs(x: np.ndarray, gap: int) -> list[tuple[int, int]]:
 
 
 def _cluster(
-    emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, reliable=None
+    emb,
+    weights,
+    threshold,
+    min_speakers,
+    max_speakers,
+    num_speakers,
+    min_cluster_seconds,
+    reliable=None,
+    info=None,
 ):
-    """Cluster labels of the reliable units (the others get -1) and the centroids."""
+    """Cluster labels of the reliable units (the others get -1) and the centroids.
+
+    ``info`` (a dict), when given, receives ``margin`` (distance from ``threshold`` to the
+    nearest merge height on either side; ``None`` with a fixed count), ``top`` (the height of
+    the last merge: how far apart the two most different groups are), ``clusters`` and
+    ``seconds`` (the speech clustered).
+    """
     from scipy.cluster.hierarchy import fcluster, linkage
 
     reliable = np.flatnonzero(weights >= (_RELIABLE if reliable is None else reliable))
@@ -164,8 +184,17 @@ def _cluster(
     e, wt = emb[reliable].astype(np.float64), weights[reliable]
     n = e.shape[0]
     labels_r = np.zeros(n, int)
+    if info is not None:
+        info.update(margin=None, top=0.0, clusters=1, seconds=float(wt.sum()), threshold=threshold)
     if n > 1:
         z = linkage(e, method="average", metric="cosine")
+        if info is not None:
+            heights = z[:, 2]
+            below, above = heights[heights <= threshold], heights[heights > threshold]
+            gaps = [threshold - below.max()] if below.size else []
+            gaps += [above.min() - threshold] if above.size else []
+            free = num_speakers is None and min_speakers <= 1 and max_speakers is None
+            info.update(margin=float(min(gaps)) if gaps and free else None, top=float(heights.max()))
         lo, hi = min(min_speakers, n), min(max_speakers or n, n)
         labels_r = _merge_small(
             e, wt, fcluster(z, t=threshold, criterion="distance") - 1, min_cluster_seconds
@@ -186,6 +215,8 @@ def _cluster(
                 labels_r = np.unique(fcluster(z, t=lo, criterion="maxclust"), return_inverse=True)[1]
     labels = -np.ones(emb.shape[0], int)
     labels[reliable] = labels_r
+    if info is not None:
+        info["clusters"] = int(labels_r.max() + 1)
     return labels, _centroids(e, labels_r, wt)
 
 
@@ -379,11 +410,15 @@ def _decide(
     min_turn,
     turn_threshold=None,
     recluster=True,
+    info=None,
 ):
-    """Clustering, assignment, reconstruction and clean-up: ``[start, end, cluster]`` turns."""
+    """Clustering, assignment, reconstruction and clean-up: ``[start, end, cluster]`` turns.
+
+    ``info`` (a dict), when given, receives what :func:`_cluster` says of the last clustering.
+    """
     units, emb = a["units"], a["embeddings"]
     _labels, centroids = _cluster(
-        emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds
+        emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, info=info
     )
     assigned = _assign(units, emb, centroids)
     binary = _reconstruct(a["activity"], units, assigned, centroids.shape[0], a["step_frames"], a["n_frames"])
@@ -397,6 +432,7 @@ def _decide(
             min_speakers,
             max_speakers,
             min_cluster_seconds,
+            info=info,
         )
         turns = _resegment(turns, min_turn)
     return turns
@@ -413,7 +449,7 @@ def _turn_audio(y, turns, i):
     return y[base : base + keep.size][keep[: y.size - base]]
 
 
-def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds):
+def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds, info=None):
     """Second pass: embed every whole turn once, cluster the turns, relabel (short turns follow)."""
     y, encoder = a["audio"], a["turn_encoder"]
     wavs, idx = [], []
@@ -427,7 +463,15 @@ def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, mi
     emb = encoder.embed_many(wavs)
     weights = np.array([w.size / SAMPLE_RATE for w in wavs])
     labels, centroids = _cluster(
-        emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, reliable=0.0
+        emb,
+        weights,
+        threshold,
+        min_speakers,
+        max_speakers,
+        num_speakers,
+        min_cluster_seconds,
+        reliable=0.0,
+        info=info,
     )
     new = [list(t) for t in turns]
     for i, lab in zip(idx, labels):
@@ -502,7 +546,11 @@ def diarize(
     Returns
     -------
     Diarization
-        Turns labelled ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance.
+        Turns labelled ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance, and its
+        ``quality`` (:class:`~xmtag.speech.diarization.DiarizationQuality`): ``uncertain`` with
+        the ``reasons`` (also logged as a warning) when the clustering is within
+        ``UNCERTAIN_MARGIN`` of its threshold, or when one speaker is found in a long recording
+        whose turns nevertheless differ (several voices likely).
 
     Raises
     ------
@@ -535,12 +583,51 @@ def diarize(
     analysis = _analyse(y, step, threads, progress)
     if analysis["embeddings"].shape[0] == 0:
         logger.info("No speech found in %s.", name)
-        return Diarization([], round(duration, 3), uri)
+        return Diarization([], round(duration, 3), uri, DiarizationQuality())
+    info: dict[str, Any] = {}
     raw = _decide(
-        analysis, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds, min_gap, min_turn
+        analysis,
+        threshold,
+        num_speakers,
+        min_speakers,
+        max_speakers,
+        min_cluster_seconds,
+        min_gap,
+        min_turn,
+        info=info,
     )
     first = {}
     for t in raw:
         first.setdefault(t[2], len(first))
     turns = [Turn(t[0], t[1], f"SPEAKER_{first[t[2]]:02d}") for t in raw]
-    return Diarization(turns, round(duration, 3), uri)
+    result = Diarization(turns, round(duration, 3), uri)
+    result.quality = _quality(info, num_speakers, max_speakers, result)
+    if result.quality.uncertain:
+        logger.warning("Diarization of %s is uncertain: %s", name, "; ".join(result.quality.reasons))
+    return result
+
+
+def _quality(info: dict[str, Any], num_speakers, max_speakers, result: Diarization) -> DiarizationQuality:
+    """Whether the speakers found should be checked (see :class:`DiarizationQuality`)."""
+    reasons = []
+    margin, threshold = info.get("margin"), info.get("threshold")
+    found = result.num_speakers
+    speech = sum(result.speech().values())
+    if margin is not None and margin < UNCERTAIN_MARGIN:
+        reasons.append(
+            f"the speaker clustering is close to its threshold (margin {margin:.3f} < {UNCERTAIN_MARGIN}): "
+            "a slightly different threshold would find another number of speakers"
+        )
+    if (
+        num_speakers is None
+        and max_speakers != 1
+        and found == 1
+        and speech >= LONG_SPEECH
+        and info.get("top", 0.0) >= ONE_SPEAKER_SPREAD * (threshold or DEFAULT_THRESHOLD)
+    ):
+        reasons.append(
+            f"one speaker found in {speech:.0f} s of speech although its turns differ "
+            f"(spread {info.get('top', 0.0):.2f}, threshold {threshold:.2f}): several voices are likely; "
+            "pass num_speakers (--speakers N) if you know how many"
+        )
+    return DiarizationQuality(bool(reasons), tuple(reasons), margin, threshold)
