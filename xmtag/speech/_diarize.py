@@ -69,6 +69,14 @@ _RUN_GAP = 15
 _RELIABLE = 1.0
 #: turns with at least this much speech (s) are embedded and re-clustered in the second pass
 _RELIABLE_TURN = 1.0
+#: the number of speakers of a frame is floor(mean over the windows + this): 0.5 rounds halves up
+_COUNT_ROUND = 0.5
+#: spectral clustering (pruned cosine affinity, eigengap count) from this many embeddings on
+_SPECTRAL_MIN = 20
+#: share of each row's most similar neighbours kept in the spectral affinity
+_PRUNE = 0.3
+#: the most speakers the eigengap considers when the count is unknown
+_MAX_SPEAKERS = 8
 
 
 def _frame_time(f: np.ndarray | int) -> Any:
@@ -176,7 +184,7 @@ def _cluster(
     the last merge: how far apart the two most different groups are), ``clusters`` and
     ``seconds`` (the speech clustered).
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.cluster.hierarchy import linkage
 
     reliable = np.flatnonzero(weights >= (_RELIABLE if reliable is None else reliable))
     if reliable.size < 2:
@@ -188,36 +196,99 @@ def _cluster(
         info.update(margin=None, top=0.0, clusters=1, seconds=float(wt.sum()), threshold=threshold)
     if n > 1:
         z = linkage(e, method="average", metric="cosine")
-        if info is not None:
-            heights = z[:, 2]
-            below, above = heights[heights <= threshold], heights[heights > threshold]
-            gaps = [threshold - below.max()] if below.size else []
-            gaps += [above.min() - threshold] if above.size else []
-            free = num_speakers is None and min_speakers <= 1 and max_speakers is None
-            info.update(margin=float(min(gaps)) if gaps and free else None, top=float(heights.max()))
+        top = float(z[:, 2].max())
+        free = num_speakers is None and min_speakers <= 1 and max_speakers is None
         lo, hi = min(min_speakers, n), min(max_speakers or n, n)
-        labels_r = _merge_small(
-            e, wt, fcluster(z, t=threshold, criterion="distance") - 1, min_cluster_seconds
-        )
-        k = labels_r.max() + 1
-        if k > hi:  # too many: merge the closest clusters
-            labels_r = _merge_closest(e, wt, labels_r, hi)
-        elif k < lo:  # too few: cut deeper until enough clusters carry real speech
-            for m in range(lo, n + 1):
-                labels_r = _merge_small(
-                    e, wt, fcluster(z, t=m, criterion="maxclust") - 1, min_cluster_seconds
-                )
-                if labels_r.max() + 1 >= lo:
-                    break
-            if labels_r.max() + 1 > lo:
-                labels_r = _merge_closest(e, wt, labels_r, lo)
-            elif labels_r.max() + 1 < lo:  # too little speech for more: plain cut
-                labels_r = np.unique(fcluster(z, t=lo, criterion="maxclust"), return_inverse=True)[1]
+        if info is not None:
+            info["top"] = top
+        if n >= _SPECTRAL_MIN:
+            if num_speakers is not None or lo > 1 or top > threshold:
+                labels_r, lead = _spectral(e, max(lo, 2), max(2, min(hi, _MAX_SPEAKERS)), num_speakers)
+            else:
+                labels_r, lead = np.zeros(n, int), None
+            if info is not None and free:
+                info["margin"] = float(min(abs(top - threshold), lead if lead is not None else np.inf))
+        else:
+            if info is not None:
+                heights = z[:, 2]
+                below, above = heights[heights <= threshold], heights[heights > threshold]
+                gaps = [threshold - below.max()] if below.size else []
+                gaps += [above.min() - threshold] if above.size else []
+                info["margin"] = float(min(gaps)) if gaps and free else None
+            labels_r = _ahc(e, wt, z, threshold, lo, hi, n, min_cluster_seconds)
     labels = -np.ones(emb.shape[0], int)
     labels[reliable] = labels_r
     if info is not None:
         info["clusters"] = int(labels_r.max() + 1)
     return labels, _centroids(e, labels_r, wt)
+
+
+def _ahc(e, wt, z, threshold, lo, hi, n, min_cluster_seconds):
+    """Average-linkage clusters cut at ``threshold`` (few units), within ``[lo, hi]`` clusters."""
+    from scipy.cluster.hierarchy import fcluster
+
+    labels_r = _merge_small(e, wt, fcluster(z, t=threshold, criterion="distance") - 1, min_cluster_seconds)
+    k = labels_r.max() + 1
+    if k > hi:  # too many: merge the closest clusters
+        labels_r = _merge_closest(e, wt, labels_r, hi)
+    elif k < lo:  # too few: cut deeper until enough clusters carry real speech
+        for m in range(lo, n + 1):
+            labels_r = _merge_small(e, wt, fcluster(z, t=m, criterion="maxclust") - 1, min_cluster_seconds)
+            if labels_r.max() + 1 >= lo:
+                break
+        if labels_r.max() + 1 > lo:
+            labels_r = _merge_closest(e, wt, labels_r, lo)
+        elif labels_r.max() + 1 < lo:  # too little speech for more: plain cut
+            labels_r = np.unique(fcluster(z, t=lo, criterion="maxclust"), return_inverse=True)[1]
+    return labels_r
+
+
+def _spectral(e, lo, hi, k=None):
+    """Spectral clustering of unit-norm rows: ``(labels, lead)``.
+
+    Affinity: cosine similarity, each row pruned to its ``_PRUNE`` most similar neighbours,
+    symmetrised, negatives cut. The number of clusters (when ``k`` is None) is the eigengap of
+    the normalised Laplacian within ``[lo, hi]``; ``lead`` is how much the chosen gap exceeds
+    the runner-up (``None`` with ``k`` given). Rows of the first ``k`` eigenvectors, normalised,
+    are grouped by k-means (k-means++ seeded: deterministic).
+    """
+    from scipy.cluster.vq import kmeans2
+
+    n = e.shape[0]
+    sim = e @ e.T
+    keep = max(2, int(np.ceil(_PRUNE * n)))
+    rows = np.arange(n)[:, None]
+    nearest = np.argsort(-sim, axis=1, kind="stable")[:, :keep]
+    aff = np.zeros_like(sim)
+    aff[rows, nearest] = sim[rows, nearest]
+    aff = np.clip((aff + aff.T) / 2, 0, None)
+    d = 1 / np.sqrt(np.maximum(aff.sum(1), 1e-9))
+    lap = np.eye(n) - d[:, None] * aff * d[None, :]
+    values, vectors = np.linalg.eigh(lap)
+    hi = max(1, min(hi, n - 1))
+    lead = None
+    if k is None:
+        lo = min(lo, hi)
+        gaps = np.diff(values[: hi + 1])[lo - 1 : hi]
+        order = np.argsort(-gaps, kind="stable")
+        k = int(order[0] + lo)
+        lead = float(gaps[order[0]] - gaps[order[1]]) if gaps.size > 1 else float(gaps[order[0]])
+    k = max(1, min(int(k), n))
+    if k == 1:
+        return np.zeros(n, int), lead
+    x = vectors[:, :k]
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    _, labels = kmeans2(x, k, minit="++", seed=0)
+    return np.unique(labels, return_inverse=True)[1], lead
+
+
+def _centered(emb: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Embeddings minus their weighted mean, renormalised: per-recording normalisation (the
+    channel, room and language that every voice of the recording shares are taken out)."""
+    if emb.shape[0] < 2:
+        return emb
+    x = emb - np.average(emb, axis=0, weights=np.maximum(weights, 1e-6))
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)).astype(np.float32)
 
 
 def _centroids(emb, labels, weights):
@@ -316,7 +387,7 @@ def _reconstruct(activity, units, assigned, n_clusters, step_frames, n_frames):
         _add(act_sum, local, last_w * step_frames, n_frames)
     cover = np.maximum(cover, 1)
     mean = act_sum / cover[:, None]
-    count = np.rint(count_sum / cover).astype(int)
+    count = np.floor(count_sum / cover + _COUNT_ROUND).astype(int)
     order = np.argsort(-mean, axis=1, kind="stable")
     binary = np.zeros_like(mean, dtype=bool)
     for j in range(min(3, n_clusters)):
@@ -416,7 +487,10 @@ def _decide(
 
     ``info`` (a dict), when given, receives what :func:`_cluster` says of the last clustering.
     """
-    units, emb = a["units"], a["embeddings"]
+    units = a["units"]
+    emb = a["embeddings"]
+    if np.sum(units[:, 2] >= _RELIABLE) >= _SPECTRAL_MIN:  # spectral clustering of centred embeddings
+        emb = _centered(emb, units[:, 2])
     _labels, centroids = _cluster(
         emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, info=info
     )
