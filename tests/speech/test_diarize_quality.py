@@ -140,3 +140,35 @@ def test_uncertain_result_is_logged_and_printed(monkeypatch, tmp_path, caplog, c
     wav = save_audio(tmp_path / "talk.wav", y, 16000)
     assert main(["-q", "diarize", str(wav)]) == 0
     assert "warning: the speakers are uncertain: the speaker clustering is close" in capsys.readouterr().err
+
+
+def _groups(k: int, size: int, spread: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.linalg.qr(rng.standard_normal((32, k)))[0].T  # orthogonal voices
+    e = np.concatenate([c + spread * rng.standard_normal((size, 32)) / np.sqrt(32) for c in centres])
+    return e / np.linalg.norm(e, axis=1, keepdims=True), np.repeat(np.arange(k), size)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_spectral_clustering_finds_the_number_of_voices(k):
+    e, truth = _groups(k, 12)
+    labels, lead = D._spectral(e, 2, 8)
+    assert labels.max() + 1 == k and lead > 0
+    # every found cluster is one voice
+    assert all(len(set(truth[labels == c])) == 1 for c in range(k))
+    # a given count is obeyed
+    assert D._spectral(e, 2, 8, k=k + 1)[0].max() + 1 == k + 1
+
+
+def test_cluster_uses_spectral_on_many_units_and_one_speaker_stays_one():
+    e, _truth = _groups(3, 10)
+    info: dict = {}
+    labels, _ = D._cluster(e, np.full(30, 2.0), 0.3, 1, None, None, 1.5, info=info)
+    assert labels.max() + 1 == 3 and info["clusters"] == 3 and info["margin"] > 0
+    one = _groups(1, 30, spread=0.05)[0]
+    labels, _ = D._cluster(one, np.full(30, 2.0), 0.3, 1, None, None, 1.5, info=info)
+    assert labels.max() == 0 and info["clusters"] == 1
+    # centring removes what every embedding of the recording shares
+    shared = np.concatenate([e + 3.0 * np.eye(32)[0]])
+    c = D._centered(shared, np.ones(30))
+    assert abs(float(c.mean(0) @ np.eye(32)[0])) < 0.05
