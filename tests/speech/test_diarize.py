@@ -214,7 +214,9 @@ def test_three_and_four_speakers(three, clips):
     assert diarize(c.audio, sr=16000, progress=False, min_speakers=4).num_speakers == 4
     c4 = _conversation(4, 8, 5, clips)
     d4 = diarize(c4.audio, sr=16000, progress=False)
-    assert d4.num_speakers == 4 and der(c4.reference, d4) <= 0.15
+    # 0.15 before the frame speaker count rounded halves up (#25: fewer misses on real voices,
+    # a little more false alarm at turn edges here: 0.177)
+    assert d4.num_speakers == 4 and der(c4.reference, d4) <= 0.2
 
 
 def test_no_speech_in_silence_tone_and_noise():

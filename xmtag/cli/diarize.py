@@ -42,4 +42,6 @@ def run(args: argparse.Namespace) -> int:
     speech = d.speech()
     summary = ", ".join(f"{s}: {v:.1f} s" for s, v in speech.items()) or "no speech"
     print(f"{d.num_speakers} speakers, {len(d)} turns ({summary})", file=sys.stderr)
+    if d.quality is not None and d.quality.uncertain:
+        print(f"warning: the speakers are {d.quality}", file=sys.stderr)
     return 0

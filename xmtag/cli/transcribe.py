@@ -90,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         print(tr.to_txt().rstrip("\n") if tr.diarization is not None else tr.text)
     extra = f", {len(tr.speakers)} speakers" if tr.diarization is not None else ""
     print(f"model: {tr.model}, backend: {tr.backend}, {len(tr.segments)} segments{extra}", file=sys.stderr)
+    quality = getattr(tr.diarization, "quality", None)
+    if quality is not None and quality.uncertain:
+        print(f"warning: the speakers are {quality}", file=sys.stderr)
     if args.summary is not None:
         text = summarize(tr.text, max_words=args.max_words)
         if args.summary == "-":

@@ -11,7 +11,8 @@
   times, optional words) that writes SRT, WebVTT, JSON and text.
 * :func:`diarize` finds who spoke when (:class:`Diarization`: speaker turns, RTTM) with
   pyannote segmentation-3.0 and the Resemblyzer voice encoder, both offline from PyPI
-  (the ``[diarize]`` extra); ``transcribe(..., diarize=True)`` labels words and segments
+  (the ``[diarize]`` extra; its ``quality`` says when the speakers found are uncertain);
+  ``transcribe(..., diarize=True)`` labels words and segments
   with speakers. :func:`der`, :func:`jer` and :func:`wer` score the results.
 * :func:`summarize` condenses text: an extractive TextRank summary that needs no model
   (the offline default), or an abstractive one with a sequence-to-sequence model from
@@ -26,7 +27,7 @@ from __future__ import annotations
 from ._diarize import diarize
 from ._summarize import summarize
 from ._transcribe import transcribe
-from .diarization import Diarization, Turn
+from .diarization import Diarization, DiarizationQuality, Turn
 from .models import BACKENDS, load_model, resolve_model
 from .scoring import der, jer, wer
 from .text import chunk_sentences, split_sentences
@@ -35,6 +36,7 @@ from .transcript import Segment, Transcript, Word
 __all__ = [
     "BACKENDS",
     "Diarization",
+    "DiarizationQuality",
     "Segment",
     "Transcript",
     "Word",

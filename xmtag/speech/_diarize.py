@@ -46,7 +46,7 @@ from .._checks import positive_int
 from ..errors import XmtagError
 from ._audio import SAMPLE_RATE, prepare_audio
 from ._segmentation import FRAME_HOP, FRAMES, RECEPTIVE_FIELD, WINDOW_SAMPLES, Segmenter
-from .diarization import Diarization, Turn
+from .diarization import Diarization, DiarizationQuality, Turn
 
 __all__ = ["diarize", "DEFAULT_THRESHOLD"]
 
@@ -54,6 +54,12 @@ logger = logging.getLogger(__name__)
 
 #: cosine-distance cut of the speaker clustering when the number of speakers is unknown
 DEFAULT_THRESHOLD = 0.3
+#: a clustering whose nearest merge is closer than this to the threshold is reported uncertain
+UNCERTAIN_MARGIN = 0.02
+#: one speaker found in at least this much speech (s) ...
+LONG_SPEECH = 30.0
+#: ... whose turns are at least this fraction of the threshold apart is reported uncertain
+ONE_SPEAKER_SPREAD = 0.7
 _FRAME_S = FRAME_HOP / SAMPLE_RATE
 _FRAME_OFFSET = (RECEPTIVE_FIELD - FRAME_HOP) / 2  # samples from a frame's start to its hop-wide centre
 _BATCH = 16
@@ -63,6 +69,14 @@ _RUN_GAP = 15
 _RELIABLE = 1.0
 #: turns with at least this much speech (s) are embedded and re-clustered in the second pass
 _RELIABLE_TURN = 1.0
+#: the number of speakers of a frame is floor(mean over the windows + this): 0.5 rounds halves up
+_COUNT_ROUND = 0.5
+#: spectral clustering (pruned cosine affinity, eigengap count) from this many embeddings on
+_SPECTRAL_MIN = 20
+#: share of each row's most similar neighbours kept in the spectral affinity
+_PRUNE = 0.3
+#: the most speakers the eigengap considers when the count is unknown
+_MAX_SPEAKERS = 8
 
 
 def _frame_time(f: np.ndarray | int) -> Any:
@@ -153,10 +167,24 @@ def _runs(x: np.ndarray, gap: int) -> list[tuple[int, int]]:
 
 
 def _cluster(
-    emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, reliable=None
+    emb,
+    weights,
+    threshold,
+    min_speakers,
+    max_speakers,
+    num_speakers,
+    min_cluster_seconds,
+    reliable=None,
+    info=None,
 ):
-    """Cluster labels of the reliable units (the others get -1) and the centroids."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+    """Cluster labels of the reliable units (the others get -1) and the centroids.
+
+    ``info`` (a dict), when given, receives ``margin`` (distance from ``threshold`` to the
+    nearest merge height on either side; ``None`` with a fixed count), ``top`` (the height of
+    the last merge: how far apart the two most different groups are), ``clusters`` and
+    ``seconds`` (the speech clustered).
+    """
+    from scipy.cluster.hierarchy import linkage
 
     reliable = np.flatnonzero(weights >= (_RELIABLE if reliable is None else reliable))
     if reliable.size < 2:
@@ -164,29 +192,103 @@ def _cluster(
     e, wt = emb[reliable].astype(np.float64), weights[reliable]
     n = e.shape[0]
     labels_r = np.zeros(n, int)
+    if info is not None:
+        info.update(margin=None, top=0.0, clusters=1, seconds=float(wt.sum()), threshold=threshold)
     if n > 1:
         z = linkage(e, method="average", metric="cosine")
+        top = float(z[:, 2].max())
+        free = num_speakers is None and min_speakers <= 1 and max_speakers is None
         lo, hi = min(min_speakers, n), min(max_speakers or n, n)
-        labels_r = _merge_small(
-            e, wt, fcluster(z, t=threshold, criterion="distance") - 1, min_cluster_seconds
-        )
-        k = labels_r.max() + 1
-        if k > hi:  # too many: merge the closest clusters
-            labels_r = _merge_closest(e, wt, labels_r, hi)
-        elif k < lo:  # too few: cut deeper until enough clusters carry real speech
-            for m in range(lo, n + 1):
-                labels_r = _merge_small(
-                    e, wt, fcluster(z, t=m, criterion="maxclust") - 1, min_cluster_seconds
-                )
-                if labels_r.max() + 1 >= lo:
-                    break
-            if labels_r.max() + 1 > lo:
-                labels_r = _merge_closest(e, wt, labels_r, lo)
-            elif labels_r.max() + 1 < lo:  # too little speech for more: plain cut
-                labels_r = np.unique(fcluster(z, t=lo, criterion="maxclust"), return_inverse=True)[1]
+        if info is not None:
+            info["top"] = top
+        if n >= _SPECTRAL_MIN:
+            if num_speakers is not None or lo > 1 or top > threshold:
+                labels_r, lead = _spectral(e, max(lo, 2), max(2, min(hi, _MAX_SPEAKERS)), num_speakers)
+            else:
+                labels_r, lead = np.zeros(n, int), None
+            if info is not None and free:
+                info["margin"] = float(min(abs(top - threshold), lead if lead is not None else np.inf))
+        else:
+            if info is not None:
+                heights = z[:, 2]
+                below, above = heights[heights <= threshold], heights[heights > threshold]
+                gaps = [threshold - below.max()] if below.size else []
+                gaps += [above.min() - threshold] if above.size else []
+                info["margin"] = float(min(gaps)) if gaps and free else None
+            labels_r = _ahc(e, wt, z, threshold, lo, hi, n, min_cluster_seconds)
     labels = -np.ones(emb.shape[0], int)
     labels[reliable] = labels_r
+    if info is not None:
+        info["clusters"] = int(labels_r.max() + 1)
     return labels, _centroids(e, labels_r, wt)
+
+
+def _ahc(e, wt, z, threshold, lo, hi, n, min_cluster_seconds):
+    """Average-linkage clusters cut at ``threshold`` (few units), within ``[lo, hi]`` clusters."""
+    from scipy.cluster.hierarchy import fcluster
+
+    labels_r = _merge_small(e, wt, fcluster(z, t=threshold, criterion="distance") - 1, min_cluster_seconds)
+    k = labels_r.max() + 1
+    if k > hi:  # too many: merge the closest clusters
+        labels_r = _merge_closest(e, wt, labels_r, hi)
+    elif k < lo:  # too few: cut deeper until enough clusters carry real speech
+        for m in range(lo, n + 1):
+            labels_r = _merge_small(e, wt, fcluster(z, t=m, criterion="maxclust") - 1, min_cluster_seconds)
+            if labels_r.max() + 1 >= lo:
+                break
+        if labels_r.max() + 1 > lo:
+            labels_r = _merge_closest(e, wt, labels_r, lo)
+        elif labels_r.max() + 1 < lo:  # too little speech for more: plain cut
+            labels_r = np.unique(fcluster(z, t=lo, criterion="maxclust"), return_inverse=True)[1]
+    return labels_r
+
+
+def _spectral(e, lo, hi, k=None):
+    """Spectral clustering of unit-norm rows: ``(labels, lead)``.
+
+    Affinity: cosine similarity, each row pruned to its ``_PRUNE`` most similar neighbours,
+    symmetrised, negatives cut. The number of clusters (when ``k`` is None) is the eigengap of
+    the normalised Laplacian within ``[lo, hi]``; ``lead`` is how much the chosen gap exceeds
+    the runner-up (``None`` with ``k`` given). Rows of the first ``k`` eigenvectors, normalised,
+    are grouped by k-means (k-means++ seeded: deterministic).
+    """
+    from scipy.cluster.vq import kmeans2
+
+    n = e.shape[0]
+    sim = e @ e.T
+    keep = max(2, int(np.ceil(_PRUNE * n)))
+    rows = np.arange(n)[:, None]
+    nearest = np.argsort(-sim, axis=1, kind="stable")[:, :keep]
+    aff = np.zeros_like(sim)
+    aff[rows, nearest] = sim[rows, nearest]
+    aff = np.clip((aff + aff.T) / 2, 0, None)
+    d = 1 / np.sqrt(np.maximum(aff.sum(1), 1e-9))
+    lap = np.eye(n) - d[:, None] * aff * d[None, :]
+    values, vectors = np.linalg.eigh(lap)
+    hi = max(1, min(hi, n - 1))
+    lead = None
+    if k is None:
+        lo = min(lo, hi)
+        gaps = np.diff(values[: hi + 1])[lo - 1 : hi]
+        order = np.argsort(-gaps, kind="stable")
+        k = int(order[0] + lo)
+        lead = float(gaps[order[0]] - gaps[order[1]]) if gaps.size > 1 else float(gaps[order[0]])
+    k = max(1, min(int(k), n))
+    if k == 1:
+        return np.zeros(n, int), lead
+    x = vectors[:, :k]
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    _, labels = kmeans2(x, k, minit="++", seed=0)
+    return np.unique(labels, return_inverse=True)[1], lead
+
+
+def _centered(emb: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Embeddings minus their weighted mean, renormalised: per-recording normalisation (the
+    channel, room and language that every voice of the recording shares are taken out)."""
+    if emb.shape[0] < 2:
+        return emb
+    x = emb - np.average(emb, axis=0, weights=np.maximum(weights, 1e-6))
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)).astype(np.float32)
 
 
 def _centroids(emb, labels, weights):
@@ -285,7 +387,7 @@ def _reconstruct(activity, units, assigned, n_clusters, step_frames, n_frames):
         _add(act_sum, local, last_w * step_frames, n_frames)
     cover = np.maximum(cover, 1)
     mean = act_sum / cover[:, None]
-    count = np.rint(count_sum / cover).astype(int)
+    count = np.floor(count_sum / cover + _COUNT_ROUND).astype(int)
     order = np.argsort(-mean, axis=1, kind="stable")
     binary = np.zeros_like(mean, dtype=bool)
     for j in range(min(3, n_clusters)):
@@ -379,11 +481,18 @@ def _decide(
     min_turn,
     turn_threshold=None,
     recluster=True,
+    info=None,
 ):
-    """Clustering, assignment, reconstruction and clean-up: ``[start, end, cluster]`` turns."""
-    units, emb = a["units"], a["embeddings"]
+    """Clustering, assignment, reconstruction and clean-up: ``[start, end, cluster]`` turns.
+
+    ``info`` (a dict), when given, receives what :func:`_cluster` says of the last clustering.
+    """
+    units = a["units"]
+    emb = a["embeddings"]
+    if np.sum(units[:, 2] >= _RELIABLE) >= _SPECTRAL_MIN:  # spectral clustering of centred embeddings
+        emb = _centered(emb, units[:, 2])
     _labels, centroids = _cluster(
-        emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds
+        emb, units[:, 2], threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, info=info
     )
     assigned = _assign(units, emb, centroids)
     binary = _reconstruct(a["activity"], units, assigned, centroids.shape[0], a["step_frames"], a["n_frames"])
@@ -397,6 +506,7 @@ def _decide(
             min_speakers,
             max_speakers,
             min_cluster_seconds,
+            info=info,
         )
         turns = _resegment(turns, min_turn)
     return turns
@@ -413,7 +523,7 @@ def _turn_audio(y, turns, i):
     return y[base : base + keep.size][keep[: y.size - base]]
 
 
-def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds):
+def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds, info=None):
     """Second pass: embed every whole turn once, cluster the turns, relabel (short turns follow)."""
     y, encoder = a["audio"], a["turn_encoder"]
     wavs, idx = [], []
@@ -427,7 +537,15 @@ def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, mi
     emb = encoder.embed_many(wavs)
     weights = np.array([w.size / SAMPLE_RATE for w in wavs])
     labels, centroids = _cluster(
-        emb, weights, threshold, min_speakers, max_speakers, num_speakers, min_cluster_seconds, reliable=0.0
+        emb,
+        weights,
+        threshold,
+        min_speakers,
+        max_speakers,
+        num_speakers,
+        min_cluster_seconds,
+        reliable=0.0,
+        info=info,
     )
     new = [list(t) for t in turns]
     for i, lab in zip(idx, labels):
@@ -502,7 +620,11 @@ def diarize(
     Returns
     -------
     Diarization
-        Turns labelled ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance.
+        Turns labelled ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance, and its
+        ``quality`` (:class:`~xmtag.speech.diarization.DiarizationQuality`): ``uncertain`` with
+        the ``reasons`` (also logged as a warning) when the clustering is within
+        ``UNCERTAIN_MARGIN`` of its threshold, or when one speaker is found in a long recording
+        whose turns nevertheless differ (several voices likely).
 
     Raises
     ------
@@ -535,12 +657,51 @@ def diarize(
     analysis = _analyse(y, step, threads, progress)
     if analysis["embeddings"].shape[0] == 0:
         logger.info("No speech found in %s.", name)
-        return Diarization([], round(duration, 3), uri)
+        return Diarization([], round(duration, 3), uri, DiarizationQuality())
+    info: dict[str, Any] = {}
     raw = _decide(
-        analysis, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds, min_gap, min_turn
+        analysis,
+        threshold,
+        num_speakers,
+        min_speakers,
+        max_speakers,
+        min_cluster_seconds,
+        min_gap,
+        min_turn,
+        info=info,
     )
     first = {}
     for t in raw:
         first.setdefault(t[2], len(first))
     turns = [Turn(t[0], t[1], f"SPEAKER_{first[t[2]]:02d}") for t in raw]
-    return Diarization(turns, round(duration, 3), uri)
+    result = Diarization(turns, round(duration, 3), uri)
+    result.quality = _quality(info, num_speakers, max_speakers, result)
+    if result.quality.uncertain:
+        logger.warning("Diarization of %s is uncertain: %s", name, "; ".join(result.quality.reasons))
+    return result
+
+
+def _quality(info: dict[str, Any], num_speakers, max_speakers, result: Diarization) -> DiarizationQuality:
+    """Whether the speakers found should be checked (see :class:`DiarizationQuality`)."""
+    reasons = []
+    margin, threshold = info.get("margin"), info.get("threshold")
+    found = result.num_speakers
+    speech = sum(result.speech().values())
+    if margin is not None and margin < UNCERTAIN_MARGIN:
+        reasons.append(
+            f"the speaker clustering is close to its threshold (margin {margin:.3f} < {UNCERTAIN_MARGIN}): "
+            "a slightly different threshold would find another number of speakers"
+        )
+    if (
+        num_speakers is None
+        and max_speakers != 1
+        and found == 1
+        and speech >= LONG_SPEECH
+        and info.get("top", 0.0) >= ONE_SPEAKER_SPREAD * (threshold or DEFAULT_THRESHOLD)
+    ):
+        reasons.append(
+            f"one speaker found in {speech:.0f} s of speech although its turns differ "
+            f"(spread {info.get('top', 0.0):.2f}, threshold {threshold:.2f}): several voices are likely; "
+            "pass num_speakers (--speakers N) if you know how many"
+        )
+    return DiarizationQuality(bool(reasons), tuple(reasons), margin, threshold)

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from .._files import atomic_write_text, check_input_file
 from ..errors import XmtagError
 
-__all__ = ["Turn", "Diarization"]
+__all__ = ["Turn", "Diarization", "DiarizationQuality"]
 
 
 class Turn(NamedTuple):
@@ -19,6 +19,54 @@ class Turn(NamedTuple):
     start: float
     end: float
     speaker: str
+
+
+@dataclass(frozen=True)
+class DiarizationQuality:
+    """How sure the speaker clustering is.
+
+    Attributes
+    ----------
+    uncertain : bool
+        True when the result should be checked by ear (see ``reasons``).
+    reasons : tuple of str
+        Why, in words (empty when certain).
+    margin : float or None
+        Distance, in the clustering's cosine distance, between the cut (the threshold) and the
+        nearest merge on either side of it: a small margin means a slightly different threshold
+        would change the number of speakers. ``None`` when the number of speakers was given or
+        there were too few turns to cluster.
+    threshold : float or None
+        The threshold the margin refers to.
+
+    Examples
+    --------
+    >>> q = DiarizationQuality(True, ("one speaker in 95 s of speech",), 0.02, 0.5)
+    >>> q.uncertain, str(q)
+    (True, 'uncertain: one speaker in 95 s of speech (margin 0.02)')
+    >>> str(DiarizationQuality(False, (), 0.31, 0.5))
+    'certain (margin 0.31)'
+    """
+
+    uncertain: bool = False
+    reasons: tuple[str, ...] = ()
+    margin: float | None = None
+    threshold: float | None = None
+
+    def __str__(self) -> str:
+        tail = f" (margin {self.margin:.2f})" if self.margin is not None else ""
+        if not self.uncertain:
+            return "certain" + tail
+        return "uncertain: " + "; ".join(self.reasons) + tail
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "uncertain": self.uncertain,
+            "reasons": list(self.reasons),
+            "margin": None if self.margin is None else round(float(self.margin), 4),
+            "threshold": self.threshold,
+        }
 
 
 @dataclass
@@ -33,6 +81,9 @@ class Diarization:
         Length of the recording in seconds.
     uri : str
         The recording's name in RTTM files.
+    quality : DiarizationQuality, optional
+        How sure :func:`~xmtag.speech.diarize` is of the speakers it found (``None`` for turns
+        read from RTTM or made by hand).
 
     Examples
     --------
@@ -54,6 +105,7 @@ class Diarization:
     turns: list[Turn] = field(default_factory=list)
     duration: float | None = None
     uri: str = "audio"
+    quality: DiarizationQuality | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         turns = []
@@ -126,7 +178,7 @@ class Diarization:
     def crop(self, start: float, end: float) -> Diarization:
         """The turns inside ``[start, end]``, cut at its edges (times stay absolute)."""
         turns = [Turn(max(t.start, start), min(t.end, end), t.speaker) for t in self.turns]
-        return Diarization([t for t in turns if t.end > t.start], self.duration, self.uri)
+        return Diarization([t for t in turns if t.end > t.start], self.duration, self.uri, self.quality)
 
     def rename(self, mapping: dict[str, str]) -> Diarization:
         """A copy with speakers renamed by ``mapping`` (others keep their label)."""
@@ -134,6 +186,7 @@ class Diarization:
             [Turn(t.start, t.end, mapping.get(t.speaker, t.speaker)) for t in self.turns],
             self.duration,
             self.uri,
+            self.quality,
         )
 
     def to_frame(self):

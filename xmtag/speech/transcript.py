@@ -292,8 +292,13 @@ class Transcript:
             "language_probability": self.language_probability,
             "task": self.task,
             "speakers": self.speakers,
+            **self._speaker_quality(),
             "segments": [s.to_dict() for s in self.segments],
         }
+
+    def _speaker_quality(self) -> dict[str, Any]:
+        quality = getattr(self.diarization, "quality", None)
+        return {"speaker_quality": quality.to_dict()} if quality is not None else {}
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON with ``text``, ``language``, ``duration``, ``model``, ``backend`` and ``segments``.
