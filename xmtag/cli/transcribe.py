@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     extra = f", {len(tr.speakers)} speakers" if tr.diarization is not None else ""
     print(f"model: {tr.model}, backend: {tr.backend}, {len(tr.segments)} segments{extra}", file=sys.stderr)
     if args.summary is not None:
-        text = summarize(tr.text, max_words=args.max_words)
+        text = summarize(tr, max_words=args.max_words)
+        if progress:
+            print(text.grounding_report(), file=sys.stderr)
         if args.summary == "-":
             print("\nSummary:\n" + text)
         else:
