@@ -1,0 +1,142 @@
+"""The real-voice diarization set builder (benchmarks/data/fillets.py).
+
+The parsing tests run on small made-up level files; the building tests use a few real lines
+from the Debian packages fillets-ng-data + fillets-ng-data-cs / -nl and are skipped, saying so,
+where those are not installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+if str(DATA) not in sys.path:
+    sys.path.insert(0, str(DATA))
+
+import fillets  # noqa: E402
+
+needs_data = pytest.mark.skipif(
+    not fillets.available(),
+    reason="Fish Fillets voices not installed "
+    "(apt-get install fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl)",
+)
+
+CODE = """
+function prog_init()
+    addm(6, "lv-m-ahoj")   -- addv(1, "lv-v-commented")
+    addv(random(10) + 5, "lv-v-cau")
+    adddel(10)
+    room:planDialog(5, "lv-x-zvuk")
+    addm(0, "lv-m-var" ..random(2))
+    addv(3, "lv-v-cau")
+end
+"""
+DIALOGS = """
+dialogId("lv-m-ahoj", "font_small", "Hello.")
+dialogStr("Ahoj.")
+
+dialogId("lv-v-cau", "font_big", "Hi, \\"you\\".")
+dialogStr("Čau, \\"ty\\".")
+
+dialogId("lv-x-zvuk", "", "")
+
+dialogId("lv-m-var0", "font_small", "One.")
+dialogStr("Jedna.")
+
+dialogId("lv-m-var1", "font_small", "Two.")
+dialogStr("Dva.")
+"""
+
+
+def _fake_root(tmp_path: Path) -> Path:
+    import soundfile as sf
+
+    script = tmp_path / "script" / "level"
+    script.mkdir(parents=True)
+    (script / "code.lua").write_text(CODE)
+    (script / "dialogs_cs.lua").write_text(DIALOGS, encoding="utf-8")
+    sound = tmp_path / "sound" / "level" / "cs"
+    sound.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k, ident in enumerate(("lv-m-ahoj", "lv-v-cau", "lv-x-zvuk", "lv-m-var0", "lv-m-var1")):
+        y = np.zeros(22050, np.float32)
+        y[2205:-2205] = 0.3 * np.sin(2 * np.pi * (200 + 50 * k) * np.arange(22050 - 4410) / 22050)
+        y[2205:-2205] += 0.01 * rng.standard_normal(22050 - 4410).astype(np.float32)
+        sf.write(sound / f"{ident}.ogg", y, 22050, format="OGG", subtype="VORBIS")
+    return tmp_path
+
+
+def test_script_order_ids_and_variants(tmp_path):
+    root = _fake_root(tmp_path)
+    ids = fillets.script_ids("level", root)
+    assert ids == [("lv-m-ahoj", 0), ("lv-v-cau", 0), ("lv-x-zvuk", 0), ("lv-m-var", 2), ("lv-v-cau", 0)]
+    texts = fillets.dialog_texts("level", "cs", root)
+    assert texts["lv-v-cau"] == ("font_big", 'Čau, "ty".')
+    assert texts["lv-x-zvuk"][0] == ""
+
+
+def test_levels_keep_spoken_lines_once_in_script_order(tmp_path):
+    root = _fake_root(tmp_path)
+    (lv,) = fillets.levels("cs", root)
+    assert [ln.id for ln in lv.lines] == ["lv-m-ahoj", "lv-v-cau", "lv-m-var0", "lv-m-var1"]
+    assert [ln.speaker for ln in lv.lines] == ["cs-m", "cs-v", "cs-m", "cs-m"]
+    assert lv.lines[0].text == "Ahoj." and lv.lines[0].path.name == "lv-m-ahoj.ogg"
+    with pytest.raises(FileNotFoundError, match="fillets-ng-data-nl"):
+        fillets.levels("nl", root)
+
+
+def test_conversation_from_made_up_lines(tmp_path):
+    root = _fake_root(tmp_path)
+    (lv,) = fillets.levels("cs", root)
+    a = fillets.build_conversation(lv.lines, seed=3, uri="t")
+    b = fillets.build_conversation(lv.lines, seed=3, uri="t")
+    np.testing.assert_array_equal(a.audio, b.audio)
+    assert a.turns == b.turns and a.speakers == ["cs-m", "cs-v"]
+    # the trimmed line (0.1 s of silence each side in the file) is about 0.8 s long
+    for s, e, _ in a.turns:
+        assert 0.7 < e - s < 0.95
+    assert a.rttm().splitlines()[0].startswith("SPEAKER t 1 ")
+    assert a.duration >= max(e for _, e, _ in a.turns)
+
+
+def test_split_is_disjoint_and_seeded():
+    names = [f"l{i}" for i in range(11)]
+    s = fillets.split_levels(names, seed=1)
+    assert set(s["dev"]).isdisjoint(s["test"]) and sorted(s["dev"] + s["test"]) == sorted(names)
+    assert s == fillets.split_levels(list(reversed(names)), seed=1)
+    assert s != fillets.split_levels(names, seed=2)
+
+
+def test_overlap_fraction():
+    assert fillets.overlap_fraction([(0.0, 2.0, "a"), (1.0, 3.0, "b")]) == pytest.approx(1 / 3, abs=0.01)
+    assert fillets.overlap_fraction([(0.0, 1.0, "a"), (1.5, 2.0, "b")]) == 0.0
+
+
+@needs_data
+def test_real_lines_make_a_two_speaker_conversation():
+    lv = next(lv for lv in fillets.levels("cs") if lv.name == "barrel")
+    lines = [ln for ln in lv.lines if ln.who in ("m", "v")][:6]
+    assert {ln.speaker for ln in lines} == {"cs-m", "cs-v"} and all(ln.text for ln in lines)
+    conv = fillets.build_conversation(lines, seed=0, uri="barrel", condition="phone")
+    assert conv.sr == 16000 and conv.speakers == ["cs-m", "cs-v"]
+    assert [t[2] for t in conv.turns] == [ln.speaker for ln in lines]
+    assert 0.05 <= fillets.overlap_fraction(conv.turns) <= 0.15
+    # phone: nothing above the 3.4-kHz band edge (8-kHz sampling)
+    spec = np.abs(np.fft.rfft(conv.audio)) ** 2
+    freqs = np.fft.rfftfreq(len(conv.audio), 1 / conv.sr)
+    assert spec[freqs > 4200].sum() < 1e-3 * spec.sum()
+
+
+@needs_data
+def test_plan_halves_use_disjoint_levels():
+    dev = fillets.plan("dev", 4)
+    test = fillets.plan("test", 4)
+    dev_levels = {ln.level for p in dev for ln in p["lines"]}
+    test_levels = {ln.level for p in test for ln in p["lines"]}
+    assert dev_levels.isdisjoint(test_levels)
+    for p in dev + test:
+        assert 2 <= len({ln.speaker for ln in p["lines"]}) <= 4
