@@ -30,7 +30,7 @@ summaries/`` so that a rerun resumes.
 
 Usage::
 
-    python benchmarks/summaries.py                # ~30-40 min on the shared 2-core machine
+    python benchmarks/summaries.py                # ~40-60 min on the shared 2-core machine (LLM, Whisper)
     python benchmarks/summaries.py --quick        # 2 documents per corpus, no Whisper, ~3 min
     python benchmarks/summaries.py --methods extractive lead --aclsum 100
 """
@@ -186,7 +186,10 @@ def run_method(method: str, doc: dict[str, Any], max_words: int) -> tuple[str, f
     return out, seconds
 
 
-def measure(corpus: str, docs: list[dict[str, Any]], methods: list[str]) -> list[dict[str, Any]]:
+def measure(
+    corpus: str, docs: list[dict[str, Any]], methods: list[str], llm_docs: int = 10**9
+) -> list[dict[str, Any]]:
+    """Every method on every document (the LLM on the first ``llm_docs`` only)."""
     from xmtag.speech import check_grounding
     from xmtag.speech._summarize import default_length
 
@@ -196,9 +199,11 @@ def measure(corpus: str, docs: list[dict[str, Any]], methods: list[str]) -> list
 
         scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     rows = []
-    for doc in docs:
+    for i, doc in enumerate(docs):
         budget = default_length(doc["text"])
         for method in methods:
+            if method == "llm" and i >= llm_docs:
+                continue
             summary, seconds = run_method(method, doc, budget)
             checks = check_grounding(summary, doc["text"], doc["lang"])
             row: dict[str, Any] = {
@@ -312,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--fillets", type=int, default=None, help="documents per language (default all; --quick 2)"
     )
+    p.add_argument(
+        "--llm-on",
+        nargs="+",
+        default=["fillets-en", "aclsum"],
+        help="corpora the LLM summarises (default: the English ones; SmolLM2-135M writes English)",
+    )
+    p.add_argument("--llm-docs", type=int, default=10, help="documents per corpus for the LLM (default 10)")
     args = p.parse_args(argv)
     _common.setup(args)
     env = _common.environment(args)
@@ -326,14 +338,18 @@ def main(argv: list[str] | None = None) -> int:
 
         if fillets.available():
             for lang in ("en", "cs", "nl"):
-                rows += measure(f"fillets-{lang}", fillets_documents(lang, limit=n_fillets), args.methods)
+                corpus = f"fillets-{lang}"
+                docs = fillets_documents(lang, limit=n_fillets)
+                rows += measure(corpus, docs, args.methods, args.llm_docs if corpus in args.llm_on else 0)
             if n_whisper:
                 docs, info = whisper_documents(n_whisper, not args.no_progress)
-                rows += measure("fillets-whisper", docs, args.methods)
+                n_llm = args.llm_docs if "fillets-whisper" in args.llm_on else 0
+                rows += measure("fillets-whisper", docs, args.methods, n_llm)
         else:
             print("Fish Fillets data missing: apt-get install " + " ".join(fillets.APT_PACKAGES))
         if n_acl:
-            rows += measure("aclsum", aclsum_documents(n_acl), args.methods)
+            n_llm = args.llm_docs if "aclsum" in args.llm_on else 0
+            rows += measure("aclsum", aclsum_documents(n_acl), args.methods, n_llm)
     table = summarize_rows(rows)
     print()
     print(markdown(table))
