@@ -81,3 +81,17 @@ def test_error_messages_point_to_the_one_command():
 
     assert "xmtag models install whisper" in models.WHISPER_INSTALL
     assert birdnet._INSTALL == install_hint("birds") and _spleeter._INSTALL == install_hint("spleeter")
+
+
+def test_the_makefile_pins_are_the_model_sets_pins():
+    """`make test` and `xmtag models install` must install the same versions."""
+    import re
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().replace("\\\n", " ")
+    pins = set()
+    for var in ("NODEPS", "NODEPS_TEST"):
+        (value,) = re.findall(rf"^{var} :=(.*)$", makefile, re.M)
+        pins |= set(value.split())
+    known = {p for m in MODEL_SETS.values() for p in m.nodeps}
+    assert pins and pins <= known, pins - known
