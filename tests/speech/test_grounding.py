@@ -70,6 +70,17 @@ def test_a_faithful_paraphrase_in_the_transcripts_words_is_grounded():
     assert check_grounding("The speakers discussed the launch plan.", CALL)[0].grounded
 
 
+def test_a_few_words_of_its_own_are_tolerated_but_not_at_tolerance_zero():
+    # one word the call never says ("remaining") among six content words: a human summary's style
+    sentence = "Tom reports two remaining bugs in the login screen."
+    (default,) = check_grounding(sentence, CALL)
+    assert default.words == ("remaining",) and default.content == 6 and default.grounded
+    (strict,) = check_grounding(sentence, CALL, tolerance=0.0)
+    assert strict.words == ("remaining",) and not strict.grounded
+    with pytest.raises(XmtagError, match="tolerance must be in"):
+        check_grounding(sentence, CALL, tolerance=1.0)
+
+
 def test_numbers_and_names_must_occur_in_the_transcript():
     a, b, c = check_grounding("Tom found 2 bugs. Tom found 3 bugs. Tom will send the report to Kevin.", CALL)
     assert a.grounded  # "two" in the call, "2" in the summary
