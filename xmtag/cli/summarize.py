@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="summary length bound in words (default: about a fifth of the text, at most 150)",
     )
+    p.add_argument(
+        "--grounding",
+        default="flag",
+        choices=["flag", "drop", "off"],
+        help="check each summary sentence against the text: numbers, names and content words it never "
+        "says are flagged (default), or the sentence is dropped; the count goes to standard error",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="write the summary here instead of printing it")
     p.set_defaults(func=run)
 
@@ -101,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
         max_words=args.max_words,
         by_speaker=args.by_speaker,
         progress=not getattr(args, "quiet", False),
+        grounding=args.grounding,
     )
+    if not getattr(args, "quiet", False) and args.grounding != "off":
+        for who, part in summary.items() if isinstance(summary, dict) else [(None, summary)]:
+            print((f"[{who}] " if who else "") + part.grounding_report(), file=sys.stderr)
     if isinstance(summary, dict):
         summary = "\n\n".join(f"[{who}] {text}" for who, text in summary.items())
     if args.output:

@@ -94,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     if quality is not None and quality.uncertain:
         print(f"warning: the speakers are {quality}", file=sys.stderr)
     if args.summary is not None:
-        text = summarize(tr.text, max_words=args.max_words)
+        text = summarize(tr, max_words=args.max_words)
+        if progress:
+            print(text.grounding_report(), file=sys.stderr)
         if args.summary == "-":
             print("\nSummary:\n" + text)
         else:

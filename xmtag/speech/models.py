@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._packages import install_hint
 from ..errors import ModelNotFoundError, XmtagError, require
 
 __all__ = [
@@ -139,8 +140,8 @@ def bundled_base_path(cache_root: str | os.PathLike[str] | None = None) -> Path 
 
 #: how to install openai-whisper: not in any extra (its metadata pulls triton, ~1 GB, GPU only)
 WHISPER_INSTALL = (
-    "pip install --no-deps openai-whisper==20250625 and pip install 'xmtag[speech]' (for tiktoken, "
-    "more-itertools and numba); --no-deps avoids triton, which CPU use does not need"
+    f"{install_hint('whisper')}; --no-deps avoids triton, which CPU use does not need, and the [speech] "
+    "extra brings tiktoken, more-itertools and numba"
 )
 
 

@@ -12,7 +12,35 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-__all__ = ["normalize_text", "split_sentences", "chunk_sentences", "truncate_words"]
+__all__ = [
+    "normalize_text",
+    "split_sentences",
+    "chunk_sentences",
+    "truncate_words",
+    "STOPWORDS",
+    "stem_function",
+    "SNOWBALL_LANGUAGES",
+]
+
+#: English function words: left out of TF-IDF sentence vectors and of the grounding check.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most
+    my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves s t don ll m re ve d""".split()
+)
+
+#: ISO 639-1 codes (as Whisper reports languages) -> the Snowball stemmer of that language.
+SNOWBALL_LANGUAGES = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "et": "estonian", "eu": "basque", "fi": "finnish", "fr": "french",
+    "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian",
+    "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "pl": "polish", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil", "tr": "turkish",
+}  # fmt: skip
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "no", "fig",
@@ -180,3 +208,33 @@ def truncate_words(text: str, max_words: int) -> str:
     if len(sentences) > 1 and not sentences[-1].endswith((".", "!", "?")):
         return " ".join(sentences[:-1])
     return cut
+
+
+def stem_function(language: str | None = "en") -> Callable[[str], str]:
+    """A memoised word -> stem function: the Snowball stemmer of ``language`` (``snowballstemmer``).
+
+    Light normalisation for comparing words across inflections (``launched``, ``launches`` and
+    ``launch`` share the stem ``launch``). ``language`` is an ISO 639-1 code (``"en"``, ``"cs"``,
+    ``"nl"``, ...) or a Snowball name (``"czech"``); a language Snowball does not have, or
+    ``None``, gives the identity (words then match only exactly, after :func:`normalize_text`).
+
+    Examples
+    --------
+    >>> stem = stem_function("en")
+    >>> stem("launched") == stem("launch") == stem("launches")
+    True
+    >>> stem_function(None)("launched")
+    'launched'
+    """
+    import functools
+
+    name = SNOWBALL_LANGUAGES.get(str(language).lower(), str(language).lower()) if language else None
+    try:
+        import snowballstemmer
+
+        stemmer = snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+    except ImportError:  # pragma: no cover - a core dependency; exact matching without it
+        stemmer = None
+    if stemmer is None:
+        return lambda word: word
+    return functools.lru_cache(maxsize=200_000)(stemmer.stemWord)

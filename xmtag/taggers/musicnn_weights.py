@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .._packages import install_hint
 from ..errors import CheckpointError, MissingDependencyError, ModelNotFoundError
 
 __all__ = [
@@ -129,7 +130,7 @@ def musicnn_checkpoint(folder_name: str) -> Path:
         raise MissingDependencyError(
             "The original musicnn checkpoints come from the 'musicnn' package, which is not installed "
             "(xmtag does not need it to tag: its weights ship inside xmtag). To compare or re-export "
-            "them, install it without its outdated dependencies: pip install --no-deps musicnn==0.1.0"
+            f"them, install it without its outdated dependencies: {install_hint('musicnn')}"
         )
     folder = Path(next(iter(spec.submodule_search_locations))) / folder_name
     if not (folder / ".index").is_file():
