@@ -43,6 +43,26 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/separation/decompose.py",
+    "xmtag/data/demo",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"estimators": ([], 2), "estimators_engine": (["--games", "engine"], 3)}
+
 NAME = "estimators"
 SONGS = ("soul_soul", "funk_funk1", "blues_fastblues", "soul_60ssoul", "soul_discosoul")
 QUICK_SONGS = ("jazz_jazzcombo",)

@@ -47,6 +47,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 import _methods
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "benchmarks/_methods.py",
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/metrics",
+    "xmtag/data/demo",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"faithfulness": ([], 15)}
+
 NAME = "faithfulness"
 #: metrics in the README table / figure, with the direction that is "more faithful"
 SHOWN = (
