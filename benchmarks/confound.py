@@ -240,11 +240,14 @@ def held_out_songs(quick: bool) -> tuple[dict, dict, list[str]]:
 def design_effect(hits: np.ndarray, clusters: np.ndarray) -> float:
     """Variance of a clustered proportion over its variance if the rows were independent.
 
-    The ratio estimator's linearised variance over clusters against ``p (1 - p) / N``; 1 for
-    independent rows, about the cluster size when a cluster's rows are identical.
+    The ratio estimator's linearised variance over clusters (with the ``k / (k - 1)`` correction
+    for ``k`` clusters) against ``p (1 - p) / N``; about 1 for independent rows, about the
+    cluster size when a cluster's rows are identical copies.
 
     >>> round(design_effect(np.array([1, 1, 0, 0, 1, 0.0]), np.array([0, 0, 1, 1, 2, 2])), 2)
-    1.6
+    2.0
+    >>> round(design_effect(np.repeat([1, 0, 1, 0, 1, 1.0], 5), np.repeat(np.arange(6), 5)), 2)  # 5 * 6/5
+    6.0
     """
     h = np.asarray(hits, dtype=np.float64)
     _, g = np.unique(clusters, return_inverse=True)

@@ -314,7 +314,7 @@ def _genre(load: Callable[[str], dict[str, Any]]) -> str:
     r = p["results"]
     stems = ["drums", "bass", "keys", "guitar", "other"]
     rows = [[g, *(f(v.get(s), "+.3f") for s in stems)] for g, v in r["own_genre_table"].items()]
-    hits = ", ".join(f"{g} {sum(h)}/{len(h)}" for g, h in r["per_genre_hits"].items())
+    hits = ", ".join(f"{g} {h[0]}/{h[1]}" for g, h in r["per_genre_hits"].items())
     out = md(["genre (tag)", *stems], rows)
     out += (
         f"\n\nTop tag = corpus genre: {pct(r['top_genre_accuracy_corpus_genres'], 0)} of {r['n_songs']} "
@@ -440,6 +440,23 @@ def _faithfulness_baselines(load: Callable[[str], dict[str, Any]]) -> str:
                 cells.append(f(s["mean"]))
         rows.append([f"{ds} ({n})", *cells])
     return md(["data", *metrics], rows) + "\n\n" + caption(p)
+
+
+@table("faithfulness_randomization")
+def _faithfulness_randomization(load: Callable[[str], dict[str, Any]]) -> str:
+    p = load("faithfulness")
+    summary = [s for s in p["results"]["randomization"]["summary"] if s["metric"] == "spearman"]
+    steps = sorted({(s["step"], s["layer"]) for s in summary})[1:3]  # the first two randomised layers
+    methods = list(dict.fromkeys(s["method"] for s in summary))
+    rows = []
+    for m in methods:
+        cells = [m]
+        for step, _ in steps:
+            x = next((s for s in summary if s["method"] == m and s["step"] == step), None)
+            cells.append(f"{f(x['mean'], '+.2f')} {ci(x['ci_low'], x['ci_high'], '+.2f')}" if x else "")
+        rows.append(cells)
+    head = ["method", *(f"Spearman with the trained attribution, `{layer}` randomised" for _, layer in steps)]
+    return md(head, rows) + "\n\n" + caption(p)
 
 
 @table("external_taggers")
@@ -595,8 +612,30 @@ def _wheel(load: Callable[[str], dict[str, Any]]) -> str:
 
 
 def render(names: Sequence[str] | None = None, results: Path = RESULTS_DIR) -> dict[str, str]:
-    """``{marker name: Markdown}`` of the tables (all of :data:`TABLES` by default)."""
-    return {n: TABLES[n](lambda name: load(name, results)).strip() + "\n" for n in (names or TABLES)}
+    """``{marker name: Markdown}`` of the tables (all of :data:`TABLES` by default).
+
+    A table whose result is stale (:func:`staleness`) says so under it, with the command that
+    regenerates it: the README never shows old numbers as current.
+    """
+    entries = benchmarks()
+    out = {}
+    for n in names or TABLES:
+        used: list[str] = []
+
+        def loader(name: str, used: list[str] = used) -> dict[str, Any]:
+            used.append(name)
+            return load(name, results)
+
+        text = TABLES[n](loader).strip()
+        for name in dict.fromkeys(used):
+            if name in entries and staleness(name, entries[name], results) is not None:
+                text += (
+                    f"\n\n> **Stale:** `{name}.json` does not match the sources of this checkout "
+                    f"(`python benchmarks/tables.py --stale` says what changed); rerun "
+                    f"`{rerun_command(name, entries[name])}`."
+                )
+        out[n] = text + "\n"
+    return out
 
 
 def update(text: str, tables: dict[str, str]) -> tuple[str, list[str]]:
