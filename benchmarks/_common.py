@@ -173,6 +173,10 @@ def source_files(script: Path, repo: Path = REPO) -> list[str]:
     return sorted(files)
 
 
+#: (path, mtime, size) -> SHA-256 of the files hashed so far (the weights are hashed once per process)
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
 def source_fingerprint(script: Path, repo: Path = REPO) -> dict[str, Any]:
     """``{"sha256": one digest, "files": {path: sha256}}`` of :func:`source_files`.
 
@@ -184,10 +188,27 @@ def source_fingerprint(script: Path, repo: Path = REPO) -> dict[str, Any]:
     files = {}
     h = hashlib.sha256()
     for rel in source_files(script, repo):
-        digest = hashlib.sha256((Path(repo) / rel).read_bytes()).hexdigest()
+        path = Path(repo) / rel
+        st = path.stat()
+        memo = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        if memo not in _FILE_DIGESTS:
+            _FILE_DIGESTS[memo] = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = _FILE_DIGESTS[memo]
         files[rel] = digest
         h.update(f"{rel}:{digest};".encode())
     return {"sha256": h.hexdigest(), "files": files}
+
+
+#: script -> its source fingerprint when the run started (environment() is called first)
+_SOURCES_AT_START: dict[Path, dict[str, Any]] = {}
+
+
+def _in_repo(script: Path) -> bool:
+    try:
+        script.relative_to(REPO.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _main_script() -> Path | None:
@@ -266,6 +287,10 @@ def environment(args: argparse.Namespace | None = None) -> dict[str, Any]:
     }
     if args is not None:
         env.update(quick=bool(args.quick), seed=args.seed, threads=args.threads)
+    script = _main_script()
+    if script is not None and script not in _SOURCES_AT_START and _in_repo(script):
+        # hashed when the run starts: an edit made while it runs must not be recorded as measured
+        _SOURCES_AT_START[script] = source_fingerprint(script)
     return env
 
 
@@ -334,7 +359,8 @@ def write_result(
 
     ``data`` holds the content hashes of the benchmark data used (:func:`check_data`),
     ``sources`` those of the source files the numbers depend on (:func:`source_fingerprint` of
-    ``script``, default the running script).
+    ``script``, default the running script, as hashed when :func:`environment` was called at the
+    start of the run).
     """
     from xmtag._files import atomic_write_text
 
@@ -349,7 +375,7 @@ def write_result(
     payload = {
         "benchmark": name,
         "script": rel,
-        "sources": source_fingerprint(script) if rel else None,
+        "sources": (_SOURCES_AT_START.get(script) or source_fingerprint(script)) if rel else None,
         "environment": dict(env),
         "wall_s": round(wall_s, 1),
         "data": data,
