@@ -205,6 +205,9 @@ def _from_cache(hit: Any, baseline: str) -> Any:
         row_unit=meta.get("row_unit", "clip"),
         baseline=meta.get("baseline", baseline),
         reuse=meta.get("reuse", "off"),
+        segment_shapley=arrays["segment_shapley"] if "segment_values" in arrays else None,
+        segment_banzhaf=arrays["segment_banzhaf"] if "segment_values" in arrays else None,
+        segment_method=meta["segment_method"] if "segment_values" in arrays else "",
     )
 
 
@@ -239,7 +242,7 @@ def _evaluate(
             return cv, True
     cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline, spec=spec)
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
-    for name in ("segment_values", "segment_weights", "segment_bounds"):
+    for name in ("segment_values", "segment_weights", "segment_bounds", "segment_shapley", "segment_banzhaf"):
         if getattr(cv, name) is not None:
             arrays[name] = np.asarray(getattr(cv, name), dtype=np.float64)
     meta = {
@@ -252,6 +255,7 @@ def _evaluate(
         "row_unit": cv.row_unit,
         "baseline": cv.baseline,
         "reuse": cv.reuse,
+        "segment_method": cv.segment_method,
     }
     store.put(CACHE_NAMESPACE, key, arrays, meta)
     return cv, False
@@ -415,7 +419,8 @@ def explain(
     units, edges = _units(stems, bands, enumerated=method in ENUMERATED_METHODS)
     t_sep = time.perf_counter()
     n = len(units)
-    decomposable = segments is None or spec.patch_length is not None
+    # time-resolved values from per-patch games need patches that see a bounded context
+    decomposable = segments is None or (spec.patch_length is not None and spec.patch_context is not None)
     players = n if decomposable else n * segments
     chosen = resolve_method(method, players)
     if chosen in ENUMERATED_METHODS and not decomposable and players > EXACT_MAX_PLAYERS:
@@ -445,6 +450,7 @@ def explain(
                 segment_coalition_values=cv.segment_values,
                 segment_weights=cv.segment_weights,
                 segment_bounds=cv.segment_bounds,
+                segment_attributions={"exact": cv.segment_shapley, "banzhaf": cv.segment_banzhaf},
             )
     else:
         fields = _sampled(units, tagger, spec, segments, chosen, budget, seed, baseline, progress)
