@@ -261,6 +261,15 @@ def _evaluate(
     return cv, False
 
 
+def _interval_info(a: Any) -> dict[str, Any] | None:
+    """What ``value ± multiplier * stderr`` is for an attribution (``None`` without intervals)."""
+    from .attribution.estimators import interval_info
+
+    if a.stderr is None or not a.interval:
+        return None
+    return interval_info("kernel" if a.method == "kernel" else a.interval, a.dof)
+
+
 def _sampled(
     units: Stems,
     tagger: Any,
@@ -285,6 +294,7 @@ def _sampled(
     fields: dict[str, Any] = {
         "method": a.method,
         "budget": int(fn.n_rows),
+        "interval_info": _interval_info(a),
         "base_values": a.base_value,
         "prediction": a.prediction,
         "rows_info": {
@@ -430,6 +440,7 @@ def explain(
             "or fewer segments."
         )
     cached = False
+    interval: dict[str, Any] | None = None
     fields: dict[str, Any]
     rows_info: dict[str, Any] = {}
     if chosen in ENUMERATED_METHODS and decomposable:
@@ -455,6 +466,7 @@ def explain(
     else:
         fields = _sampled(units, tagger, spec, segments, chosen, budget, seed, baseline, progress)
         rows_info = fields.pop("rows_info")
+        interval = fields.pop("interval_info")
     t_eval = time.perf_counter()
     rows = int(fields.pop("n_rows", fields.get("budget", 0)))
     provenance = Provenance(
@@ -488,6 +500,7 @@ def explain(
             "n_coalitions": 2**n if n <= 63 else None,
             "from_cache": cached,
             "tagger_rows": rows_info,
+            "interval": interval,
             "seconds": {"source": round(t_sep - t_start, 3), "attribution": round(t_eval - t_sep, 3)},
             "envelope_rate": ENVELOPE_RATE,
         },
