@@ -34,7 +34,7 @@ def plan(only: Sequence[str] | None, only_stale: bool) -> list[tuple[str, list[s
         unknown = sorted(set(only) - set(entries))
         if unknown:
             raise SystemExit(f"error: unknown result(s) {unknown}; known: {', '.join(names)}")
-        names = [n for n in names if n in only]
+        names = list(dict.fromkeys(only))  # in the order given: the most wanted first
     if only_stale:
         names = [n for n in names if n in tables.stale()]
     runs, seen = [], set()
@@ -50,7 +50,9 @@ def plan(only: Sequence[str] | None, only_stale: bool) -> list[tuple[str, list[s
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only-stale", action="store_true", help="only the results tables.py --stale lists")
-    p.add_argument("--only", nargs="+", metavar="RESULT", help="only these results (e.g. confound cost)")
+    p.add_argument(
+        "--only", nargs="+", metavar="RESULT", help="only these results, in this order (e.g. confound cost)"
+    )
     p.add_argument("--dry-run", action="store_true", help="print the commands and estimates, run nothing")
     p.add_argument("--no-nice", action="store_true", help="do not lower the priority (nice -n 10)")
     args = p.parse_args(argv)
