@@ -249,6 +249,23 @@ def _confound(load: Callable[[str], dict[str, Any]]) -> str:
         facts.append(
             ("design effect of exact's rate (clustered / independent variance)", f(r["design_effect"], ".1f"))
         )
+    corpus = set(r.get("test_songs", []))
+    clips = r.get("clips", [])
+    if clips and "exact" in clips[0]:
+        spurious = r["players"].index(r["spurious_stem"])
+        for label, keep in (("corpus test songs", True), ("held-out grooves", False)):
+            part = [c for c in clips if (c["song"] in corpus) == keep]
+            if part:
+                hits = sum(
+                    int(max(range(len(c["exact"])), key=c["exact"].__getitem__) == spurious) for c in part
+                )
+                n_songs = len({c["song"] for c in part})
+                facts.append(
+                    (
+                        f"exact, drums first on the {label} ({n_songs} songs)",
+                        f"{pct(hits / len(part))} ({hits}/{len(part)})",
+                    )
+                )
     if "target_verdict" in r:
         facts.append(("target: exact ranks the drums first on >= 95 % of clips", r["target_verdict"]))
     out += "\n\n" + md(["", ""], facts)
