@@ -37,10 +37,10 @@ def values_of(table: pd.DataFrame, tags=("rock", "jazz")) -> np.ndarray:
 # export
 
 
-def toy_stems(sr=8000, seconds=1.0):
+def toy_stems(sr=8000, seconds=1.0, n=3):
     t = np.arange(int(sr * seconds)) / sr
     return xmtag.Stems(
-        {nm: (0.1 + 0.05 * i) * np.sin(2 * np.pi * (110 * (i + 1)) * t) for i, nm in enumerate(NAMES[:3])},
+        {nm: (0.1 + 0.05 * i) * np.sin(2 * np.pi * (110 * (i + 1)) * t) for i, nm in enumerate(NAMES[:n])},
         sr=sr,
     )
 
@@ -369,14 +369,14 @@ def test_permutation_workflow_exports_only_the_coalitions_it_needs(tmp_path):
 
     rms = lambda b: np.sqrt((b.astype(np.float64) ** 2).mean(1, keepdims=True))  # noqa: E731
     tagger = FunctionTagger(rms, ["loud"], sample_rate=8000, name="rms")
-    stems = toy_stems()
-    need = needed_masks(3, n_permutations=4, seed=0)
+    stems = toy_stems(n=4)  # 3 stems: two distinct antithetic pairs visit all 8 coalitions
+    need = needed_masks(4, n_permutations=4, seed=0)
     manifest = export(stems, tmp_path, masks=need, progress=False)
-    assert manifest["mask"].tolist() == need.tolist() and len(need) < 8
+    assert manifest["mask"].tolist() == need.tolist() and len(need) < 16
     clips = np.concatenate([xmtag.load_audio(tmp_path / p, mono=True)[0] for p in manifest["path"]])
     manifest["loud"] = tagger.predict(clips)[:, 0]
     got = from_scores(manifest, units="score", method="permutation", n_permutations=4, seed=0)
     fn, _, _ = value_function(stems, tagger)
-    want = estimators.permutation(fn, 3, n_permutations=4, seed=0)
+    want = estimators.permutation(fn, 4, n_permutations=4, seed=0)
     np.testing.assert_allclose(got.values, want.values, atol=1e-6)
     assert got.method == "permutation" and got.budget == len(need) and got.stderr is not None
