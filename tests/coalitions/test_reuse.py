@@ -130,7 +130,9 @@ def test_sparse_arrangement_same_values_fewer_rows(segments):
         assert cv.n_tagger_rows == tagger.rows and 55 < cv.n_tagger_rows <= 55 + 2**5 + 2**7 + 2**4
     else:
         assert cv.n_tagger_rows == tagger.rows == expected_rows(active, guard=0) == 55
-    assert cv.n_naive_rows == 16 * 8 and (plain.n_tagger_rows > 16 * 8 if segments else plain.n_tagger_rows == 16 * 8)
+    assert cv.n_naive_rows == 16 * 8 and (
+        plain.n_tagger_rows > 16 * 8 if segments else plain.n_tagger_rows == 16 * 8
+    )
     np.testing.assert_allclose(shapley.exact(cv.values), shapley.exact(plain.values), atol=1e-12)
 
 
