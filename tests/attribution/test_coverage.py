@@ -100,7 +100,11 @@ def test_few_pairs_are_labelled_approx_and_t_is_not_narrower(pairs):
 
     def normal(fn, n, seed):
         est = permutation(fn, n, n_permutations=2 * pairs, seed=seed)
-        return est.values[:, 0] - 1.96 * est.std_errors[:, 0], est.values[:, 0] + 1.96 * est.std_errors[:, 0], ""
+        return (
+            est.values[:, 0] - 1.96 * est.std_errors[:, 0],
+            est.values[:, 0] + 1.96 * est.std_errors[:, 0],
+            "",
+        )
 
     old, _ = coverage(fn, truth, 6, normal)
     assert old < cov < 0.93

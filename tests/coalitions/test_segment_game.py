@@ -43,7 +43,10 @@ class ContextTagger:
         p = max(batch.shape[1] // PL, 1)
         padded = np.concatenate([np.zeros((len(batch), CTX), np.float32), batch], axis=1)
         return np.stack(
-            [np.stack([self._window_out(row[q * PL : q * PL + CTX + PL]) for q in range(p)]) for row in padded]
+            [
+                np.stack([self._window_out(row[q * PL : q * PL + CTX + PL]) for q in range(p)])
+                for row in padded
+            ]
         )
 
     def predict(self, batch: np.ndarray) -> np.ndarray:

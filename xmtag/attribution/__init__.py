@@ -61,10 +61,10 @@ from ._methods import (
     EXACT_MAX_PLAYERS,
     EXPLANATION_METHODS,
     MAX_PERMUTATIONS,
-    T_INTERVAL_MIN_PAIRS,
     MAX_SAMPLED_PLAYERS,
     METHODS,
     SCORE_TABLE_METHODS,
+    T_INTERVAL_MIN_PAIRS,
     resolve_method,
 )
 

@@ -22,7 +22,7 @@ from .estimators import MAX_SAMPLED_PLAYERS, ValueFunction, _MemoGame, _OverBudg
 if TYPE_CHECKING:  # pragma: no cover
     pass
 
-__all__ = ['Attribution', 'attribute']
+__all__ = ["Attribution", "attribute"]
 
 
 _KERNEL_REPEATS = 8
@@ -118,7 +118,9 @@ def _kernel_within_budget(
             game, n, n_samples=2**n, seed=seed, batch_size=batch_size, progress=progress, groups=groups
         )
         gz = None if est.group_values is None else np.zeros_like(est.group_values)
-        return dataclasses.replace(est, std_errors=np.zeros_like(est.values), group_std_errors=gz, complete=True)
+        return dataclasses.replace(
+            est, std_errors=np.zeros_like(est.values), group_std_errors=gz, complete=True
+        )
     if budget < 2 * n + 4:
         raise InvalidGameError(
             f"method='kernel' needs a budget of at least 2n + 4 = {2 * n + 4} coalitions for {n} players "

@@ -171,8 +171,8 @@ def interval_multiplier(dof: int | None, level: float = 0.95) -> float:
 
     Examples
     --------
-    >>> round(interval_multiplier(1), 2), round(interval_multiplier(9), 2), round(interval_multiplier(None), 2)
-    (12.71, 2.26, 1.96)
+    >>> [round(interval_multiplier(dof), 2) for dof in (1, 9, None)]
+    [12.71, 2.26, 1.96]
     """
     if not 0.0 < level < 1.0:
         raise InvalidGameError(f"level must be in (0, 1), got {level}.")
@@ -219,7 +219,9 @@ def interval_info(kind: str, dof: int | None, level: float = 0.95) -> dict:
     elif kind == "approx.":
         label = f"approx. {pct} interval (t, {dof} df: too few samples to guarantee the coverage)"
     elif kind == "kernel":
-        label = f"approx. {pct} interval (spread of {dof + 1 if dof else '?'} KernelSHAP runs, t with {dof} df)"
+        label = (
+            f"approx. {pct} interval (spread of {dof + 1 if dof else '?'} KernelSHAP runs, t with {dof} df)"
+        )
     else:
         label = f"approx. {pct} interval (normal, ±{interval_multiplier(None, level):.2f} standard errors)"
         dof = None

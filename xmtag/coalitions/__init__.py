@@ -53,7 +53,6 @@ baselines in ``_mix``, the patch-level reuse in ``_reuse``, the sampled value fu
 from here.
 """
 
-
 from ..taggers import patch_context
 from ._evaluate import CoalitionValues, evaluate, patch_segments, prepare_stems
 from ._export import FORMATS, MANIFEST, coalition_name, export

@@ -651,5 +651,3 @@ def _evaluate_clips(
             if chunk[0] == 0 and memo is not None:
                 memo[(n_samples, mode)] = out[0].copy()
     return rows_fed
-
-

@@ -14,10 +14,11 @@ from ._fields import explanation_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..separation import Stems
+
     Explanation = explanation_class()
     from ._provenance import Provenance
 
-__all__ = ['from_game']
+__all__ = ["from_game"]
 
 
 def from_game(
@@ -77,6 +78,7 @@ def from_game(
     array([1.5, 2.5])
     """
     from ..attribution import shapley
+
     Explanation = explanation_class()
 
     method = _checks.choice(method, "from_game(method)", ENUMERATED_METHODS)
