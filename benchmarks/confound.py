@@ -24,17 +24,21 @@ over the LIME baseline). The chosen set-up is refit on all training songs and th
 are used once, for the numbers reported. (An earlier version fixed log-odds / C=1 / balanced
 after scoring a small grid on the test clips; that selection is gone.)
 
-On **confounded test clips** -- keys + drums + bass + vocals from test songs -- no guitar is
-present, so the stem that should push P(guitar) up is the drums. So that one clip is < 0.5 %
-of the test set, the test songs with keys and drums are rendered for ``--test-seconds``
-(default 90 s: the same seeded MMA song played on for longer; its first bars are the notes of
-the corpus render, its loudness gain is set over the whole render) and cut into
-non-overlapping 3-s clips: 30 per song, >= 200 clips. Each method ranks the four
-stems; the script reports how often the drums rank first, with a 95 % Wilson interval
-(``xmtag.metrics.wilson``), over all confounded clips and over the clips the classifier calls
-"guitar" (``fooled``). The methods are those of ``benchmarks/faithfulness.py``
-(``_methods.py``), all on one coalition table per clip (``xmtag.explain`` -> the 2**n = 16
-coalition mixes through musicnn, the classifier on each):
+On **confounded test clips** -- keys + drums + bass + vocals from held-out songs -- no guitar
+is present, so the stem that should push P(guitar) up is the drums. The held-out songs are the
+corpus' test songs that have keys, drums and bass, plus one seeded song per groove of mma's
+standard library that the corpus does not use (``mma_corpus.held_out_plan``: distinct grooves,
+not re-renders of corpus songs; 18 s each) that has those stems: at least 40 songs, each cut
+into ``--clips-per-song`` non-overlapping 3-s clips (default 6). Clips of one song are not
+independent (same groove, voicings, loudness), so every rate's 95 % interval is a **cluster
+bootstrap over songs** (``xmtag.metrics.cluster_bootstrap``; the Wilson interval that treats the
+clips as independent is printed beside it, with the design effect), and the difference between
+exact Shapley and each other method is reported **paired** (the same clips) with its clustered
+interval. Each method ranks the four stems; the script reports how often the drums rank first,
+over all confounded clips and over the clips the classifier calls "guitar" (``fooled``). The
+methods are those of ``benchmarks/faithfulness.py`` (``_methods.py``), all on one coalition table
+per clip (``xmtag.explain`` -> the 2**n = 16 coalition mixes through musicnn, the classifier on
+each):
 
 * exact Shapley, Banzhaf; permutation sampling and KernelSHAP at budgets of 2**n and 2**(n-1)
   tagger rows; leave-one-out; each stem alone; a random ranking;
@@ -44,7 +48,9 @@ coalition mixes through musicnn, the classifier on each):
   method's queries are answered from the same coalition table -- the script checks the table
   against running the wrapped model).
 
-Target: Shapley ranks the spurious stem first on >= 95 % of confounded clips. The script also
+Target: Shapley ranks the spurious stem first on >= 95 % of confounded clips; the target counts
+as met when the whole clustered interval lies above 95 %, missed when it lies below, and
+unresolved otherwise. The script also
 reports the classifier's accuracy on held-out clips as trained (guitar with drums vs keys) and
 without the confound (guitar vs keys, no drums), and which stem each method puts first when it
 is not the drums. Coalition mixes go through the xmtag cache (a second run is fast).
@@ -62,11 +68,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 import _methods
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "benchmarks/_methods.py",
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/metrics/_stats.py",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"confound": ([], 15)}
+
 NAME = "confound"
 CLIP_SECONDS = 3.0  # one musicnn patch (2.992 s) after resampling to 16 kHz
 SPURIOUS = "drums"
 LIME_BUDGETS = (64, 256)  # plus _methods' 2**n, 2**(n-1) and audioLIME's default 1000
-TEST_SECONDS = 90.0  # renders of the confounded test songs: 30 clips per song
+HELD_OUT_SECONDS = 18.0  # renders of the held-out grooves: 6 clips per song
+MIN_HELD_OUT_SONGS = 40
+#: methods whose difference to exact Shapley is reported (paired, clustered interval)
+PAIRED = ("lime", "lime@2^n", "kernel@2^(n-1)", "permutation@2^(n-1)", "loo", "solo")
+N_BOOT = 4000
 # classifier set-ups compared on the training songs' validation folds (never on test clips)
 GRID = [
     {"features": f, "C": c, "class_weight": w}
@@ -180,37 +210,66 @@ def logit_features(tag_outputs: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def long_test_songs(args, confounded: list[str], songs: dict, vocals: dict, excerpts: int):
-    """Folders of the confounded test songs rendered for ``--test-seconds``, and clips per song.
+def held_out_songs(quick: bool) -> tuple[dict, dict, list[str]]:
+    """The held-out grooves' songs and vocal stems (rendered once, seeded) and the grooves skipped.
 
-    Under ``--quick`` (or ``--test-seconds 30``) the corpus renders themselves, ``excerpts`` clips.
-    The longer renders live beside the corpus (``mma_<seconds>s/``), are made once (seeded, so
-    identical on every machine) and are hashed into the result like every other input.
+    A groove that renders fewer than two stems is skipped (and named); songs live in
+    ``<data cache>/held_out/`` and are hashed into the result like every other input.
     """
     import _tools
     import mma_corpus
     import vocals as vocals_script
 
-    seconds = args.test_seconds or (30.0 if args.quick else TEST_SECONDS)
-    if seconds <= 30.0:
-        return songs, vocals, min(excerpts, int(seconds // CLIP_SECONDS))
-    root = _tools.CACHE_ROOT / f"mma_{seconds:g}s"
-    music = mma_corpus.prepare(quick=False, seconds=seconds, seed=0, root=root, only=confounded)
-    voices = vocals_script.prepare(quick=False, seed=0, root=root, only=confounded)
-    _common.record_data(f"mma_{seconds:g}s", music)
-    _common.record_data(f"vocals_{seconds:g}s", voices)
-    return {f.name: f for f in music}, {f.name: f for f in voices}, int(seconds // CLIP_SECONDS)
+    root = _tools.CACHE_ROOT / "held_out"
+    specs = mma_corpus.held_out_plan(seconds=HELD_OUT_SECONDS)
+    if quick:
+        specs = specs[:12]
+    music, ok, skipped = {}, [], []
+    for spec in specs:
+        try:
+            music[spec.song_id] = mma_corpus.prepare(specs=[spec], root=root)[0]
+            ok.append(spec)
+        except _tools.DataError:
+            skipped.append(spec.groove)
+    voices = {f.name: f for f in vocals_script.prepare(specs=ok, root=root)}
+    _common.record_data("held_out", list(music.values()))
+    _common.record_data("held_out_vocals", list(voices.values()))
+    return music, voices, skipped
+
+
+def design_effect(hits: np.ndarray, clusters: np.ndarray) -> float:
+    """Variance of a clustered proportion over its variance if the rows were independent.
+
+    The ratio estimator's linearised variance over clusters (with the ``k / (k - 1)`` correction
+    for ``k`` clusters) against ``p (1 - p) / N``; about 1 for independent rows, about the
+    cluster size when a cluster's rows are identical copies.
+
+    >>> round(design_effect(np.array([1, 1, 0, 0, 1, 0.0]), np.array([0, 0, 1, 1, 2, 2])), 2)
+    2.0
+    >>> round(design_effect(np.repeat([1, 0, 1, 0, 1, 1.0], 5), np.repeat(np.arange(6), 5)), 2)  # 5 * 6/5
+    6.0
+    """
+    h = np.asarray(hits, dtype=np.float64)
+    _, g = np.unique(clusters, return_inverse=True)
+    n, k = h.size, int(g.max()) + 1
+    p = h.mean()
+    if p in (0.0, 1.0) or k < 2:
+        return float("nan")
+    resid = np.bincount(g, weights=h - p, minlength=k)
+    var_cluster = k / (k - 1) * np.sum(resid**2) / n**2
+    return float(var_cluster / (p * (1 - p) / n))
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser(__doc__, runtime="~1.5 min (first run; ~1 min cached)", quick_runtime="~1 min")
-    p.add_argument("--excerpts", type=int, default=None, help="3-s excerpts per song (default 10; --quick 6)")
+    p = _common.parser(__doc__, runtime="~15 min (first run; ~3 min cached)", quick_runtime="~3 min")
     p.add_argument(
-        "--test-seconds",
-        type=float,
-        default=None,
-        help=f"length of the confounded test songs' renders (default {TEST_SECONDS:g}: 30 clips per song; "
-        "--quick: the corpus' 30 s, --excerpts clips)",
+        "--excerpts", type=int, default=None, help="3-s training excerpts per song (default 10; --quick 6)"
+    )
+    p.add_argument(
+        "--clips-per-song",
+        type=int,
+        default=6,
+        help="3-s confounded clips per held-out song (default 6, at most 6: the held-out renders are 18 s)",
     )
     args = p.parse_args(argv)
     _common.setup(args)
@@ -304,7 +363,18 @@ def main(argv: list[str] | None = None) -> int:
         players = ["keys", "drums", "bass", "vocals"]
         n = len(players)
         confounded = [song for song in test_songs if {"keys", "drums"} <= set(song_stems[song])]
-        long_music, long_voices, n_test = long_test_songs(args, confounded, songs, vocals, excerpts)
+        held_music, held_voices, skipped = held_out_songs(args.quick)
+        held = [n for n, f in held_music.items() if set(players[:3]) <= set(_tools.read_meta(f)["stems"])]
+        test_music = {**{s: songs[s] for s in confounded}, **{s: held_music[s] for s in held}}
+        test_voices = {**{s: vocals[s] for s in confounded}, **{s: held_voices[s] for s in held}}
+        n_test = min(args.clips_per_song, int(HELD_OUT_SECONDS // CLIP_SECONDS))
+        confounded = [*confounded, *held]
+        print(
+            f"{len(confounded)} held-out songs with keys, drums and bass ({len(held)} held-out grooves; "
+            f"skipped grooves that render < 2 stems: {', '.join(skipped) or 'none'}), {n_test} clips each"
+        )
+        if len(confounded) < MIN_HELD_OUT_SONGS and not args.quick:
+            print(f"WARNING: fewer than {MIN_HELD_OUT_SONGS} held-out songs", flush=True)
         method_list = [*_methods.methods(n), *((f"lime@{b}", "lime", b) for b in LIME_BUDGETS)]
         methods = [label for label, _, _ in method_list]
         hits = {m: [] for m in methods}
@@ -314,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         p_guitar, per_clip = [], []
         checked = None
         for song in confounded:
-            for e, arr, sr in clips(song, long_music, long_voices, n_test):
+            for e, arr, sr in clips(song, test_music, test_voices, n_test):
                 stems = xmtag.Stems({k: arr[k] for k in players}, sr=sr)
                 # musicnn on the 2**n mixes (cached by xmtag), then the classifier on each row:
                 # the same numbers as running `model` on the mixes (checked once below)
@@ -347,16 +417,24 @@ def main(argv: list[str] | None = None) -> int:
         if not per_clip:
             raise SystemExit("error: no test song has both keys and drums; prepare the full corpus.")
         fooled = np.array(p_guitar) > 0.5
+        clip_song = np.array([c["song"] for c in per_clip])
         table_rows = []
         for m in methods:
-            h = np.array(hits[m])
+            h = np.array(hits[m], dtype=np.float64)
             lo, hi = metrics.wilson(int(h.sum()), int(h.size))
+            _, c_lo, c_hi, n_songs = metrics.cluster_bootstrap(h, clip_song, n_boot=N_BOOT, seed=args.seed)
             f_lo, f_hi = (
-                metrics.wilson(int(h[fooled].sum()), int(fooled.sum())) if fooled.any() else (np.nan,) * 2
+                metrics.cluster_bootstrap(h[fooled], clip_song[fooled], n_boot=N_BOOT, seed=args.seed)[1:3]
+                if fooled.any()
+                else (np.full(1, np.nan),) * 2
             )
             table_rows.append(
                 {
                     "method": m,
+                    "cluster_low": float(c_lo[0]),
+                    "cluster_high": float(c_hi[0]),
+                    "songs": n_songs,
+                    "design_effect": design_effect(h, clip_song),
                     "tagger_passes": float(np.mean(passes[m])),
                     "distinct_coalitions": float(np.mean(distinct[m])),
                     "spurious_first": float(h.mean()),
@@ -365,8 +443,8 @@ def main(argv: list[str] | None = None) -> int:
                     "hits": int(h.sum()),
                     "clips": int(h.size),
                     "spurious_first_fooled": float(h[fooled].mean()) if fooled.any() else float("nan"),
-                    "fooled_wilson_low": f_lo,
-                    "fooled_wilson_high": f_hi,
+                    "fooled_cluster_low": float(f_lo[0]),
+                    "fooled_cluster_high": float(f_hi[0]),
                     "first_otherwise": dict(Counter(f for f in firsts[m] if f != SPURIOUS)),
                 }
             )
@@ -374,17 +452,33 @@ def main(argv: list[str] | None = None) -> int:
             f"\nconfounded test clips (keys + drums + bass + vocals): {len(per_clip)}; the classifier calls "
             f"{fooled.mean():.0%} of them guitar ('fooled'); model-vs-table check {checked:.1e}"
         )
-        _common.print_table(table_rows)
+        _common.print_table([{k: v for k, v in r.items() if k != "first_otherwise"} for r in table_rows])
+        exact_hits = np.array(hits["exact"], dtype=np.float64)
+        paired = []
+        for m in PAIRED:
+            d = exact_hits - np.array(hits[m], dtype=np.float64)
+            mean, lo_d, hi_d, _ = metrics.cluster_bootstrap(d, clip_song, n_boot=N_BOOT, seed=args.seed)
+            paired.append(
+                {"label": f"exact minus {m}", "method": m, "mean": float(mean[0]), "low": float(lo_d[0]),
+                 "high": float(hi_d[0])}
+            )  # fmt: skip
+        print("\npaired differences of 'drums first' (same clips), 95 % cluster bootstrap over songs:")
+        _common.print_table(paired)
         shap_rate = table_rows[0]["spurious_first"]
+        c_lo, c_hi = table_rows[0]["cluster_low"], table_rows[0]["cluster_high"]
+        verdict = (
+            "MET" if c_lo >= 0.95 else "NOT MET" if c_hi < 0.95 else "UNRESOLVED (interval contains 95 %)"
+        )
         print(
             f"\nProtocol: classifier set-up chosen on the training songs only ({VALIDATION_FOLDS}-fold "
             "song-grouped cross-validation, explainer-blind); test clips scored once with it."
         )
         print(
-            f"Target: Shapley ranks {SPURIOUS} first on >= 95 % of confounded clips: "
-            f"{'MET' if shap_rate >= 0.95 else 'NOT MET'} ({shap_rate:.1%}, 95 % Wilson interval "
-            f"{table_rows[0]['wilson_low']:.1%}-{table_rows[0]['wilson_high']:.1%}, "
-            f"{table_rows[0]['hits']}/{table_rows[0]['clips']})"
+            f"Target: Shapley ranks {SPURIOUS} first on >= 95 % of confounded clips: {verdict} "
+            f"({shap_rate:.1%}, {table_rows[0]['hits']}/{table_rows[0]['clips']} clips of "
+            f"{table_rows[0]['songs']} songs; 95 % song-cluster bootstrap {c_lo:.1%}-{c_hi:.1%}, design "
+            f"effect {table_rows[0]['design_effect']:.1f}; Wilson as if independent "
+            f"{table_rows[0]['wilson_low']:.1%}-{table_rows[0]['wilson_high']:.1%})"
         )
         fig = _figure(table_rows)
     results = {
@@ -405,8 +499,14 @@ def main(argv: list[str] | None = None) -> int:
         "clip_seconds": CLIP_SECONDS,
         "excerpts_per_song": excerpts,
         "confounded_test_songs": confounded,
-        "test_seconds": float(n_test * CLIP_SECONDS),
+        "held_out_grooves_skipped": skipped,
         "confounded_clips_per_song": n_test,
+        "interval": (
+            f"95 % percentile cluster bootstrap over songs ({N_BOOT} resamples, "
+            "xmtag.metrics.cluster_bootstrap)"
+        ),
+        "design_effect": table_rows[0]["design_effect"],
+        "paired_differences": paired,
         "train_songs": train_songs,
         "test_songs": test_songs,
         "n_train_clips": int(train.sum()),
@@ -414,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         "confounded_called_guitar": float(fooled.mean()),
         "model_vs_table_max_abs_diff": checked,
         "rows": table_rows,
-        "target_met": bool(shap_rate >= 0.95),
+        "target_met": bool(c_lo >= 0.95),
+        "target_verdict": verdict,
         "clips": per_clip,
     }
     _common.save_figure(fig, NAME, args)
@@ -429,22 +530,22 @@ def _figure(rows):
     rate = np.array([100 * r["spurious_first"] for r in rows])
     err = np.array(
         [
-            [100 * (r["spurious_first"] - r["wilson_low"]), 100 * (r["wilson_high"] - r["spurious_first"])]
+            [100 * (r["spurious_first"] - r["cluster_low"]), 100 * (r["cluster_high"] - r["spurious_first"])]
             for r in rows
         ]
     ).T
     colors = ["C0" if r["method"] == "exact" else "C2" if r["method"] == "random" else "C1" for r in rows]
     ax.bar(range(len(rows)), rate, yerr=err, capsize=2, color=colors)
     for i, r in enumerate(rows):
-        ax.text(i, 100 * r["wilson_high"] + 1, f"{rate[i]:.1f}", ha="center", va="bottom", fontsize=7)
+        ax.text(i, 100 * r["cluster_high"] + 1, f"{rate[i]:.1f}", ha="center", va="bottom", fontsize=7)
     ax.axhline(95, color="k", ls="--", lw=1)
     ax.text(-0.6, 96, "target 95 %", ha="left", va="bottom", fontsize=8)
     ax.set_xticks(range(len(rows)), [r["method"] for r in rows], fontsize=8, rotation=45, ha="right")
     ax.set_ylabel("spurious stem ranked first (%)")
     ax.set_ylim(0, 112)
     ax.set_title(
-        f"Confound check: drums as a spurious cue for 'guitar' ({rows[0]['clips']} clips, "
-        "95 % Wilson intervals)"
+        f"Confound check: drums as a spurious cue for 'guitar' ({rows[0]['clips']} clips of "
+        f"{rows[0]['songs']} songs, 95 % cluster-bootstrap intervals over songs)"
     )
     return fig
 

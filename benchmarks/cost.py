@@ -35,6 +35,24 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"cost": ([], 4)}
+
 NAME = "cost"
 SONG = "soul_soul"  # five stems in the full corpus
 QUICK_SONG = "jazz_jazzcombo"  # four stems in the --quick corpus

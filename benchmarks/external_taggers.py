@@ -27,6 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/birdnet.py",
+    "xmtag/taggers/hf.py",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"external_taggers": ([], 2)}
+
 
 def per_window(fn, x: np.ndarray, repeats: int) -> float:
     """Median seconds per window of ``fn(x)`` (one warm-up call first)."""

@@ -47,7 +47,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 import _methods
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "benchmarks/_methods.py",
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/metrics",
+    "xmtag/data/demo",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"faithfulness": ([], 15)}
+
 NAME = "faithfulness"
+#: xmtag's LIME needs two samples and the empty coalition: lime@2^(n-1) of a 2-stem clip runs at 3
+LIME_MIN_BUDGET = 3
 #: metrics in the README table / figure, with the direction that is "more faithful"
 SHOWN = (
     ("deletion_auc", "lower"),
@@ -97,6 +120,8 @@ def clip_frame(dataset: str, clip: str, expl, n_tags: int, seed: int):
     exact_top = np.argmax(np.asarray(expl.values)[:, tags], axis=0)
     frames = []
     for label, method, budget in _methods.methods(len(stems)):
+        if method == "lime" and budget is not None:
+            budget = max(budget, LIME_MIN_BUDGET)  # 2 stems: 2^(n-1) = 2 is below LIME's minimum
         values, rows, passes = _methods.run(table, label, method, budget, seed)
         fr = metrics.faithfulness(_methods.as_explanation(stems, labels, values, table, label), tags=tags)
         fr["top1_gain"] = fr["topk"] - fr["randomk"]

@@ -36,6 +36,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 import _tools
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/corpus",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"genre_table": ([], 8)}
+
 NAME = "genre_table"
 TAGGER = "musicnn-msd"
 #: musicnn-msd labels that name a genre (the others are moods, decades, vocals, ...)

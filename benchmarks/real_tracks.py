@@ -36,6 +36,26 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/corpus",
+    "xmtag/separation",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"real_tracks": ([], 3)}
+
 NAME = "real_tracks"
 TAGGER = "musicnn-msd"
 SONGS = Path("/usr/share/games/fretsonfire/data/songs")

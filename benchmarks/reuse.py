@@ -30,6 +30,25 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/pipeline.py",
+    "xmtag/attribution",
+    "xmtag/coalitions",
+    "xmtag/explanation",
+    "xmtag/audio",
+    "xmtag/cache",
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/data/demo",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"reuse": ([], 10)}
+
 NAME = "reuse"
 #: (stem, start s, stop s) of the sparse arrangement; everything else of a stem is digital zero
 SECTIONS = {

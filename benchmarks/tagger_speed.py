@@ -52,6 +52,21 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
+#: source files (besides this script and _common.py) whose changes make the results stale
+DEPENDS = (
+    "xmtag/taggers/__init__.py",
+    "xmtag/taggers/base.py",
+    "xmtag/taggers/musicnn.py",
+    "xmtag/taggers/musicnn_net.py",
+    "xmtag/taggers/musicnn_weights.py",
+    "xmtag/data/musicnn",
+    "xmtag/_threads.py",
+    "xmtag/audio",
+    "xmtag/data/demo",
+)
+#: result name -> (extra command-line arguments, estimated minutes on the reference machine)
+RESULTS = {"tagger_speed": ([], 8)}
+
 NAME = "tagger_speed"
 _TF_NAMES = {
     "musicnn-msd": "MSD_musicnn",

@@ -205,6 +205,9 @@ def _from_cache(hit: Any, baseline: str) -> Any:
         row_unit=meta.get("row_unit", "clip"),
         baseline=meta.get("baseline", baseline),
         reuse=meta.get("reuse", "off"),
+        segment_shapley=arrays["segment_shapley"] if "segment_values" in arrays else None,
+        segment_banzhaf=arrays["segment_banzhaf"] if "segment_values" in arrays else None,
+        segment_method=meta["segment_method"] if "segment_values" in arrays else "",
     )
 
 
@@ -239,7 +242,7 @@ def _evaluate(
             return cv, True
     cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline, spec=spec)
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
-    for name in ("segment_values", "segment_weights", "segment_bounds"):
+    for name in ("segment_values", "segment_weights", "segment_bounds", "segment_shapley", "segment_banzhaf"):
         if getattr(cv, name) is not None:
             arrays[name] = np.asarray(getattr(cv, name), dtype=np.float64)
     meta = {
@@ -252,9 +255,19 @@ def _evaluate(
         "row_unit": cv.row_unit,
         "baseline": cv.baseline,
         "reuse": cv.reuse,
+        "segment_method": cv.segment_method,
     }
     store.put(CACHE_NAMESPACE, key, arrays, meta)
     return cv, False
+
+
+def _interval_info(a: Any) -> dict[str, Any] | None:
+    """What ``value ± multiplier * stderr`` is for an attribution (``None`` without intervals)."""
+    from .attribution.estimators import interval_info
+
+    if a.stderr is None or not a.interval:
+        return None
+    return interval_info("kernel" if a.method == "kernel" else a.interval, a.dof)
 
 
 def _sampled(
@@ -281,6 +294,7 @@ def _sampled(
     fields: dict[str, Any] = {
         "method": a.method,
         "budget": int(fn.n_rows),
+        "interval_info": _interval_info(a),
         "base_values": a.base_value,
         "prediction": a.prediction,
         "rows_info": {
@@ -415,7 +429,8 @@ def explain(
     units, edges = _units(stems, bands, enumerated=method in ENUMERATED_METHODS)
     t_sep = time.perf_counter()
     n = len(units)
-    decomposable = segments is None or spec.patch_length is not None
+    # time-resolved values from per-patch games need patches that see a bounded context
+    decomposable = segments is None or (spec.patch_length is not None and spec.patch_context is not None)
     players = n if decomposable else n * segments
     chosen = resolve_method(method, players)
     if chosen in ENUMERATED_METHODS and not decomposable and players > EXACT_MAX_PLAYERS:
@@ -425,6 +440,7 @@ def explain(
             "or fewer segments."
         )
     cached = False
+    interval: dict[str, Any] | None = None
     fields: dict[str, Any]
     rows_info: dict[str, Any] = {}
     if chosen in ENUMERATED_METHODS and decomposable:
@@ -445,10 +461,12 @@ def explain(
                 segment_coalition_values=cv.segment_values,
                 segment_weights=cv.segment_weights,
                 segment_bounds=cv.segment_bounds,
+                segment_attributions={"exact": cv.segment_shapley, "banzhaf": cv.segment_banzhaf},
             )
     else:
         fields = _sampled(units, tagger, spec, segments, chosen, budget, seed, baseline, progress)
         rows_info = fields.pop("rows_info")
+        interval = fields.pop("interval_info")
     t_eval = time.perf_counter()
     rows = int(fields.pop("n_rows", fields.get("budget", 0)))
     provenance = Provenance(
@@ -482,6 +500,7 @@ def explain(
             "n_coalitions": 2**n if n <= 63 else None,
             "from_cache": cached,
             "tagger_rows": rows_info,
+            "interval": interval,
             "seconds": {"source": round(t_sep - t_start, 3), "attribution": round(t_eval - t_sep, 3)},
             "envelope_rate": ENVELOPE_RATE,
         },

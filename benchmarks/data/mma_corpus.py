@@ -72,6 +72,25 @@ GENRES: dict[str, tuple[str, ...]] = {
 }
 QUICK_GENRES = ("rock", "jazz", "electronic")
 
+#: grooves of mma's standard library that the corpus does not use (one per library file; the
+#: metronomes and ``None`` left out): the held-out songs of the confound benchmark
+#: (``held_out_plan``), so its test songs are distinct grooves, not re-renders of corpus songs
+HELD_OUT_GROOVES = (
+    "50sRock", "68March", "68Swing", "8Beat", "Afro-Cuban", "Arpeggio4", "Arpeggio68", "ArpeggioWaltz",
+    "Ballad", "Ballad128", "Ballad68", "Beguine", "BigBand", "Blues128", "Blues68", "BoggieWoggie",
+    "Bolero", "BoneyM", "BossaNova", "Broadway", "BroadwayWaltz", "BubbleRock", "BWMarch", "Calypso",
+    "ChaCha", "Charleston", "CountryBlues", "CountryWaltz", "CubanGuitar", "DescendingJazz", "Desert",
+    "Dixie", "DixieMarch", "DSoul", "EasySwing", "Evansish", "FastJazzWaltz", "FastSwing", "FastWaltz",
+    "FolkBallad", "FolkyJazzGuitar", "Foxtrot", "FrenchWaltz", "GuitarBallad", "GypsyJazz", "Hymn",
+    "Jazz54", "JazzGuitar", "JazzRhumba", "JazzRock", "JazzWaltz", "Jive", "LatinWaltz", "LFusion",
+    "LightTango", "Lullaby", "Mambo", "MellowJazz", "Merengue", "ModernJazzWaltz", "NiteJazz",
+    "PianoBallad", "Polka", "PopBallad", "PopSpiritual", "QuickStep", "RagTime", "R&B-Ballad", "R&B",
+    "Rhumba", "Rock128", "RockBallad", "RockWaltz", "Salsa", "Samba", "ShowTune", "Ska", "SlowBolero",
+    "SlowBroadway", "SlowJazz", "SlowSpiritual", "SoftRock", "Softshoe", "Son", "Spiritual",
+    "StringBallad", "Strut", "Tango", "Twist", "VieneseWaltz", "Waltz", "WesternSwing", "Zydeco",
+)  # fmt: skip
+HELD_OUT_TEMPI = (90, 130)
+
 #: tempo ranges (bpm) per genre
 TEMPI: dict[str, tuple[int, int]] = {
     "rock": (110, 140),
@@ -222,6 +241,30 @@ def plan(quick: bool = False, seconds: float = 30.0, seed: int = 0) -> list[Song
     return specs
 
 
+def held_out_plan(seconds: float = 18.0, seed: int = 0) -> list[SongSpec]:
+    """One seeded song per groove of :data:`HELD_OUT_GROOVES` (genre ``"held-out"``, id ``ho_<groove>``).
+
+    >>> songs = held_out_plan()
+    >>> len(songs), songs[0].song_id, len({s.song_id for s in songs}) == len(songs)
+    (93, 'ho_50srock', True)
+    >>> set(s.song_id for s in songs) & set(s.song_id for s in plan())
+    set()
+    """
+    specs = []
+    for groove in HELD_OUT_GROOVES:
+        song_id = f"ho_{_tools.slug(groove)}"
+        digest = hashlib.sha256(f"{seed}:{song_id}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        tempo = int(rng.integers(HELD_OUT_TEMPI[0], HELD_OUT_TEMPI[1] + 1))
+        transpose = int(rng.integers(-5, 7))
+        chords = tuple(progression("held-out", bars_for(seconds, tempo), rng))
+        mma_seed = int(rng.integers(2**31))
+        specs.append(
+            SongSpec(song_id, "held-out", groove, tempo, transpose, chords, float(seconds), mma_seed)
+        )
+    return specs
+
+
 def spec_params(spec: SongSpec) -> dict:
     """The JSON form of a spec (what a cached song must match to be reused)."""
     return dict(asdict(spec), chords=list(spec.chords), dataset="mma", render=RENDER_VERSION)
@@ -308,18 +351,19 @@ def prepare(
     seed: int = 0,
     root: Path | None = None,
     only: Sequence[str] | None = None,
+    specs: Sequence[SongSpec] | None = None,
 ) -> list[Path]:
     """Render every song of the plan that is not already in the cache; return the song folders.
 
     ``only`` restricts the plan to these song ids (e.g. longer renders of a benchmark's test
-    songs into another ``root``).
+    songs into another ``root``); ``specs`` replaces the plan (e.g. :func:`held_out_plan`).
     """
     _tools.ensure_apt(APT_PACKAGES)
     if not SOUNDFONT.is_file():
         raise _tools.DataError(f"SoundFont {SOUNDFONT} is missing: apt-get install fluid-soundfont-gm")
     base = (root or _tools.CACHE_ROOT) / "mma"
     folders = []
-    specs = plan(quick=quick, seconds=seconds, seed=seed)
+    specs = list(specs) if specs is not None else plan(quick=quick, seconds=seconds, seed=seed)
     if only is not None:
         specs = [s for s in specs if s.song_id in set(only)]
     for i, spec in enumerate(specs):

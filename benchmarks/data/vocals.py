@@ -125,16 +125,21 @@ def render_vocals(song_folder: Path, out_folder: Path, seed: int = 0) -> Path:
 
 
 def prepare(
-    quick: bool = False, seed: int = 0, root: Path | None = None, only: Sequence[str] | None = None
+    quick: bool = False,
+    seed: int = 0,
+    root: Path | None = None,
+    only: Sequence[str] | None = None,
+    specs: Sequence[mma_corpus.SongSpec] | None = None,
 ) -> list[Path]:
     """Vocal stems for every prepared MMA song of the plan (render the corpus first).
 
-    ``only`` restricts it to these song ids; each vocal stem is as long as its song.
+    ``only`` restricts it to these song ids, ``specs`` replaces the plan (e.g.
+    ``mma_corpus.held_out_plan()``); each vocal stem is as long as its song.
     """
     _tools.ensure_apt(APT_PACKAGES)
     base = root or _tools.CACHE_ROOT
     folders = []
-    for spec in mma_corpus.plan(quick=quick):
+    for spec in specs if specs is not None else mma_corpus.plan(quick=quick):
         if only is not None and spec.song_id not in set(only):
             continue
         song = base / "mma" / spec.song_id

@@ -16,7 +16,6 @@ from xmtag.taggers import FunctionTagger
 NAMES = ["drums", "bass", "other", "vocals"]
 
 
-
 def game_table(names=NAMES, seed=0, tags=("rock", "jazz")) -> pd.DataFrame:
     """A random game in [0, 1] as a score table with a stems column (mask order)."""
     rng = np.random.default_rng(seed)
@@ -37,10 +36,10 @@ def values_of(table: pd.DataFrame, tags=("rock", "jazz")) -> np.ndarray:
 # export
 
 
-def toy_stems(sr=8000, seconds=1.0):
+def toy_stems(sr=8000, seconds=1.0, n=3):
     t = np.arange(int(sr * seconds)) / sr
     return xmtag.Stems(
-        {nm: (0.1 + 0.05 * i) * np.sin(2 * np.pi * (110 * (i + 1)) * t) for i, nm in enumerate(NAMES[:3])},
+        {nm: (0.1 + 0.05 * i) * np.sin(2 * np.pi * (110 * (i + 1)) * t) for i, nm in enumerate(NAMES[:n])},
         sr=sr,
     )
 
@@ -50,8 +49,16 @@ def test_export_writes_every_mix_with_manifest(tmp_path):
     m = export(stems, tmp_path / "mixes", progress=False)
     assert list(m.columns) == ["mask", "stems", "path", "duration"]
     assert m["mask"].tolist() == list(range(8))
-    assert m["stems"].tolist() == ["", "drums", "bass", "drums+bass", "other", "drums+other", "bass+other",
-                                   "drums+bass+other"]
+    assert m["stems"].tolist() == [
+        "",
+        "drums",
+        "bass",
+        "drums+bass",
+        "other",
+        "drums+other",
+        "bass+other",
+        "drums+bass+other",
+    ]
     assert m["path"].iloc[0] == "0_silence.wav" and m["path"].iloc[7] == "7_drums+bass+other.wav"
     saved = pd.read_csv(tmp_path / "mixes" / "manifest.csv", keep_default_na=False)
     assert saved["path"].tolist() == m["path"].tolist()
@@ -181,8 +188,11 @@ def test_missing_coalitions_are_named():
     table = game_table()
     with pytest.raises(ScoreTableError, match=r"lacks 1 of .*drums\+bass\+other\+vocals \(the full mix\)"):
         from_scores(table.iloc[:-1])
-    with pytest.raises(ScoreTableError, match=r"lacks 2 of the 16 .*: drums\+bass, bass\+other\+vocals\. .*"
-                                              r"method='kernel'"):
+    with pytest.raises(
+        ScoreTableError,
+        match=r"lacks 2 of the 16 .*: drums\+bass, bass\+other\+vocals\. .*"
+        r"method='kernel'",
+    ):
         from_scores(table.drop(index=[3, 14]))
     with pytest.raises(ScoreTableError, match=r"lacks 1 of .*the full mix.*score it"):
         from_scores(table.iloc[:-1], method="kernel")
@@ -328,8 +338,19 @@ def test_explain_cli_reads_a_score_table(tmp_path, capsys):
     table = game_table(["drums", "bass", "vocals"])
     table.to_csv(tmp_path / "scores.csv", index=False)
     out = tmp_path / "out"
-    rc = main(["explain", "--scores", str(tmp_path / "scores.csv"), "--stems", "drums,bass,vocals",
-               "--out", str(out), "--top", "2"])
+    rc = main(
+        [
+            "explain",
+            "--scores",
+            str(tmp_path / "scores.csv"),
+            "--stems",
+            "drums,bass,vocals",
+            "--out",
+            str(out),
+            "--top",
+            "2",
+        ]
+    )
     assert rc == 0
     loaded = xmtag.Explanation.load(out / "explanation.xmtag")
     np.testing.assert_allclose(loaded.values, shapley.exact(values_of(table)), atol=1e-12)
@@ -369,14 +390,14 @@ def test_permutation_workflow_exports_only_the_coalitions_it_needs(tmp_path):
 
     rms = lambda b: np.sqrt((b.astype(np.float64) ** 2).mean(1, keepdims=True))  # noqa: E731
     tagger = FunctionTagger(rms, ["loud"], sample_rate=8000, name="rms")
-    stems = toy_stems()
-    need = needed_masks(3, n_permutations=4, seed=0)
+    stems = toy_stems(n=4)  # 3 stems: two distinct antithetic pairs visit all 8 coalitions
+    need = needed_masks(4, n_permutations=4, seed=0)
     manifest = export(stems, tmp_path, masks=need, progress=False)
-    assert manifest["mask"].tolist() == need.tolist() and len(need) < 8
+    assert manifest["mask"].tolist() == need.tolist() and len(need) < 16
     clips = np.concatenate([xmtag.load_audio(tmp_path / p, mono=True)[0] for p in manifest["path"]])
     manifest["loud"] = tagger.predict(clips)[:, 0]
     got = from_scores(manifest, units="score", method="permutation", n_permutations=4, seed=0)
     fn, _, _ = value_function(stems, tagger)
-    want = estimators.permutation(fn, 3, n_permutations=4, seed=0)
+    want = estimators.permutation(fn, 4, n_permutations=4, seed=0)
     np.testing.assert_allclose(got.values, want.values, atol=1e-6)
     assert got.method == "permutation" and got.budget == len(need) and got.stderr is not None

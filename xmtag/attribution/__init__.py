@@ -25,11 +25,17 @@ method          what it computes                                          tagger
 "Tagger rows" counts distinct coalitions passed to the value function (each is evaluated
 once). All methods are seeded and deterministic.
 
-Standard errors: permutation sampling is unbiased, so ``values ± 3 * stderr`` covers the exact
-values (tested at >= 95 % of entries). KernelSHAP's standard errors are the spread of its seeded
-runs; with budgets far below ``2**n`` its estimates also carry a small-sample bias that the
-spread does not include (on the demo song at 31 of 32 coalitions, 3-sigma intervals cover
-75-93 % of the exact values), so prefer permutation sampling when intervals matter.
+Standard errors and intervals: permutation sampling draws antithetic pairs of orders without
+replacement (all ``n! / 2`` pairs once, and exact values, when the budget allows), and its 95 %
+interval is ``values ± t(0.975, pairs - 1) * stderr`` (``Attribution.dof``), not ± 1.96: with
+2 pairs 1.96 covers about 65 %. Pair samples of games with rare pivotal players are very skewed,
+so even the t-interval undercovers with few pairs (82 % at 10 pairs on a 10-player weighted
+majority game, 94 % at 100): below :data:`T_INTERVAL_MIN_PAIRS` pairs it is labelled
+``"approx."`` (``Attribution.interval``). KernelSHAP's standard errors are the spread of its
+seeded runs; with budgets far below ``2**n`` its estimates also carry a small-sample bias that
+the spread does not include (on the demo song at 31 of 32 coalitions, 3-sigma intervals cover
+75-93 % of the exact values), so its intervals are always ``"approx."``; prefer permutation
+sampling when intervals matter.
 
 Examples
 --------
@@ -58,6 +64,7 @@ from ._methods import (
     MAX_SAMPLED_PLAYERS,
     METHODS,
     SCORE_TABLE_METHODS,
+    T_INTERVAL_MIN_PAIRS,
     resolve_method,
 )
 
@@ -92,6 +99,7 @@ __all__ = [
     "EXACT_MAX_PLAYERS",
     "DEFAULT_BUDGET",
     "MAX_PERMUTATIONS",
+    "T_INTERVAL_MIN_PAIRS",
     "MAX_SAMPLED_PLAYERS",
     "EXPLANATION_METHODS",
     "ENUMERATED_METHODS",

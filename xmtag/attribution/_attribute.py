@@ -10,13 +10,19 @@ import numpy as np
 
 from .. import _checks
 from ..errors import InvalidGameError, XmtagError
-from ._methods import DEFAULT_BUDGET, ENUMERATED_METHODS, EXACT_MAX_PLAYERS, MAX_PERMUTATIONS, resolve_method
-from .estimators import MAX_SAMPLED_PLAYERS, ValueFunction, _MemoGame, _OverBudget
+from ._methods import (
+    DEFAULT_BUDGET,
+    ENUMERATED_METHODS,
+    EXACT_MAX_PLAYERS,
+    MAX_PERMUTATIONS,
+    resolve_method,
+)
+from .estimators import MAX_SAMPLED_PLAYERS, ValueFunction, _MemoGame, _OverBudget, antithetic_orders
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
 
-__all__ = ['Attribution', 'attribute']
+__all__ = ["Attribution", "attribute"]
 
 
 _KERNEL_REPEATS = 8
@@ -42,6 +48,15 @@ class Attribution:
         Distinct coalitions evaluated.
     group_values, group_stderr : numpy.ndarray or None
         ``(g, ...)`` sums of the values over each group of players and their standard errors.
+    dof : int or None
+        Degrees of freedom of ``stderr`` (independent samples - 1): the 95 % interval is
+        ``values ± t(0.975, dof) * stderr`` (:func:`xmtag.attribution.estimators.interval_multiplier`).
+    interval : str
+        What that interval is: ``"t"`` (Student-t over at least
+        :data:`~xmtag.attribution._methods.T_INTERVAL_MIN_PAIRS` independent antithetic pairs of
+        orders: a 95 % interval), ``"approx."`` (fewer pairs, whose skewed samples can undercover;
+        or KernelSHAP, the spread of seeded runs that share coalitions, biased at small budgets)
+        or ``""`` (no standard errors, or exact values).
     """
 
     method: str
@@ -53,6 +68,8 @@ class Attribution:
     budget: int
     group_values: np.ndarray | None = None
     group_stderr: np.ndarray | None = None
+    dof: int | None = None
+    interval: str = ""
 
 
 def _groups(groups: np.ndarray | None, a: np.ndarray) -> np.ndarray | None:
@@ -61,9 +78,7 @@ def _groups(groups: np.ndarray | None, a: np.ndarray) -> np.ndarray | None:
 
 def _distinct_coalitions(n: int, n_perm: int, seed: int) -> int:
     """Distinct coalitions :func:`xmtag.attribution.estimators.permutation` visits with these arguments."""
-    rng = np.random.default_rng(seed)  # the same draws as the estimator's
-    base = rng.random((n_perm // 2, n)).argsort(axis=1)
-    perms = np.concatenate([base, base[:, ::-1]])
+    perms, _ = antithetic_orders(n, n_perm, seed)  # the same orders as the estimator's
     steps = np.cumsum(np.left_shift(np.int64(1), perms.astype(np.int64)), axis=1)
     return int(np.unique(np.concatenate([[0], steps.ravel()])).size)
 
@@ -75,9 +90,12 @@ def _permutations_for_budget(n: int, budget: int, seed: int) -> int:
     if _distinct_coalitions(n, hi, seed) <= budget:
         return hi
     if _distinct_coalitions(n, lo, seed) > budget:
+        need = _distinct_coalitions(n, lo, seed)
         raise InvalidGameError(
-            f"method='permutation' needs a budget of at least {_distinct_coalitions(n, lo, seed)} coalitions "
-            f"for {n} players (two antithetic pairs of orders); got {budget}."
+            f"method='permutation' needs a budget of at least {need} coalitions for {n} players with "
+            f"seed={seed} (two antithetic pairs of orders, the fewest that give a standard error); "
+            f"got {budget}. A budget of {4 * (n - 1) + 2} always suffices"
+            + (f", and {2**n} gives exact values (method='exact')." if n <= 16 else ".")
         )
     while hi - lo > 2:  # the first k draws do not depend on how many are drawn: monotone in n_perm
         mid = (lo + hi) // 4 * 2
@@ -100,7 +118,9 @@ def _kernel_within_budget(
             game, n, n_samples=2**n, seed=seed, batch_size=batch_size, progress=progress, groups=groups
         )
         gz = None if est.group_values is None else np.zeros_like(est.group_values)
-        return dataclasses.replace(est, std_errors=np.zeros_like(est.values), group_std_errors=gz)
+        return dataclasses.replace(
+            est, std_errors=np.zeros_like(est.values), group_std_errors=gz, complete=True
+        )
     if budget < 2 * n + 4:
         raise InvalidGameError(
             f"method='kernel' needs a budget of at least 2n + 4 = {2 * n + 4} coalitions for {n} players "
@@ -139,6 +159,7 @@ def _kernel_within_budget(
         method="kernel",
         group_values=gv,
         group_std_errors=gs,
+        dof=m - 1 if m >= 2 else None,
     )
 
 
@@ -257,4 +278,11 @@ def attribute(
         budget=est.n_evaluations,
         group_values=est.group_values,
         group_stderr=est.group_std_errors,
+        dof=None if est.complete else est.dof,
+        interval=_interval_kind(est),
     )
+
+
+def _interval_kind(est: Any) -> str:
+    """``"t"``, ``"approx."`` or ``""``: what the estimate's 95 % interval is (see :class:`Attribution`)."""
+    return est.interval_kind

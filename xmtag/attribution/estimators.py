@@ -20,7 +20,9 @@ global NumPy random state is left untouched. Masks are int64, so games have at m
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +31,19 @@ import numpy as np
 
 from .._checks import positive_int
 from ..errors import InvalidGameError, require
-from ._methods import MAX_SAMPLED_PLAYERS
+from ._methods import MAX_SAMPLED_PLAYERS, T_INTERVAL_MIN_PAIRS
 
-__all__ = ["Estimate", "permutation", "kernel", "kernel_from_values", "MAX_SAMPLED_PLAYERS", "ValueFunction"]
+__all__ = [
+    "Estimate",
+    "permutation",
+    "kernel",
+    "kernel_from_values",
+    "MAX_SAMPLED_PLAYERS",
+    "ValueFunction",
+    "antithetic_orders",
+    "interval_multiplier",
+    "interval_info",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +63,9 @@ class Estimate:
         ``values.sum(0) == prediction - base_value`` (to rounding).
     std_errors : numpy.ndarray or None
         ``(n, ...)`` standard error of each value (``None`` for a single KernelSHAP run).
-        ``values ± 1.96 * std_errors`` is an approximate 95 % confidence interval.
+        The 95 % interval is ``values ± t * std_errors`` with ``t`` the Student-t quantile of
+        ``dof`` degrees of freedom (:meth:`interval`), not 1.96: with few samples 1.96 covers
+        far less than 95 %.
     base_value : numpy.ndarray
         ``(...)`` value of the empty coalition.
     prediction : numpy.ndarray
@@ -66,6 +80,12 @@ class Estimate:
         ``(g, ...)`` sums of the values over each group of players and their standard errors
         (computed from the same samples, so correlations between players are accounted for),
         when ``groups`` was given.
+    dof : int or None
+        Degrees of freedom of ``std_errors``: independent samples minus one (antithetic pairs
+        for ``permutation``, runs for ``kernel``); ``None`` without standard errors.
+    complete : bool
+        ``True`` when the samples covered every antithetic pair of orders, so ``values`` are
+        exact and ``std_errors`` are 0.
     """
 
     values: np.ndarray
@@ -77,14 +97,37 @@ class Estimate:
     method: str
     group_values: np.ndarray | None = None
     group_std_errors: np.ndarray | None = None
+    dof: int | None = None
+    complete: bool = False
+
+    @property
+    def interval_kind(self) -> str:
+        """``"t"`` (a 95 % Student-t interval: permutation, at least :data:`T_INTERVAL_MIN_PAIRS`
+        pairs), ``"approx."`` (fewer pairs, or KernelSHAP) or ``""`` (exact, or no errors)."""
+        if self.std_errors is None or self.complete or self.dof is None:
+            return ""
+        if self.method == "permutation" and self.dof + 1 >= T_INTERVAL_MIN_PAIRS:
+            return "t"
+        return "approx."
+
+    @property
+    def interval_info(self) -> dict | None:
+        """:func:`interval_info` of this estimate, ``None`` when it has no interval."""
+        kind = self.interval_kind
+        if not kind:
+            return None
+        return interval_info("kernel" if self.method == "kernel" else kind, self.dof)
 
     def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Normal-approximation confidence interval ``(low, high)`` of each value.
+        """Student-t confidence interval ``(low, high)`` of each value.
+
+        ``values ± t(level, dof) * std_errors`` (:func:`interval_multiplier`); at 2 antithetic
+        pairs (1 degree of freedom) ``t = 12.7``, at 10 pairs 2.26, at 100 pairs 1.98.
 
         Parameters
         ----------
         level : float
-            Coverage in (0, 1), default 0.95 (``values ± 1.96 * std_errors``).
+            Coverage in (0, 1), default 0.95.
 
         Returns
         -------
@@ -101,8 +144,13 @@ class Estimate:
         >>> est = Estimate(
         ...     np.array([1.0]), np.array([0.5]), np.array(0.0), np.array(1.0), 10, 5, "permutation"
         ... )
-        >>> [round(float(x[0]), 2) for x in est.interval(0.95)]
+        >>> [round(float(x[0]), 2) for x in est.interval(0.95)]  # no dof given: the normal quantile
         [0.02, 1.98]
+        >>> est = Estimate(
+        ...     np.array([1.0]), np.array([0.5]), np.array(0.0), np.array(1.0), 10, 10, "permutation", dof=4
+        ... )
+        >>> [round(float(x[0]), 2) for x in est.interval(0.95)]  # 5 pairs: t(4) = 2.78
+        [-0.39, 2.39]
         """
         if self.std_errors is None:
             raise InvalidGameError(
@@ -111,10 +159,116 @@ class Estimate:
             )
         if not 0.0 < level < 1.0:
             raise InvalidGameError(f"level must be in (0, 1), got {level}.")
+        z = interval_multiplier(self.dof, level)
+        return self.values - z * self.std_errors, self.values + z * self.std_errors
+
+
+def interval_multiplier(dof: int | None, level: float = 0.95) -> float:
+    """Standard errors per half-width of a ``level`` interval: Student-t with ``dof`` degrees of freedom.
+
+    ``None`` (degrees of freedom unknown, e.g. an explanation saved by an older xmtag) gives the
+    normal quantile, which is only an approximation.
+
+    Examples
+    --------
+    >>> [round(interval_multiplier(dof), 2) for dof in (1, 9, None)]
+    [12.71, 2.26, 1.96]
+    """
+    if not 0.0 < level < 1.0:
+        raise InvalidGameError(f"level must be in (0, 1), got {level}.")
+    if dof is None:
         from statistics import NormalDist
 
-        z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        return self.values - z * self.std_errors, self.values + z * self.std_errors
+        return float(NormalDist().inv_cdf(0.5 + level / 2.0))
+    if int(dof) < 1:
+        raise InvalidGameError(f"An interval needs at least 1 degree of freedom (2 samples), got {dof}.")
+    from scipy.stats import t as student_t
+
+    return float(student_t.ppf(0.5 + level / 2.0, int(dof)))
+
+
+def interval_info(kind: str, dof: int | None, level: float = 0.95) -> dict:
+    """What ``value ± multiplier * stderr`` is, for an explanation's provenance and labels.
+
+    Parameters
+    ----------
+    kind : {"t", "approx.", "kernel", "normal"}
+        ``"t"``: Student-t over enough independent antithetic pairs; ``"approx."``: the same
+        with too few pairs to guarantee the coverage; ``"kernel"``: the spread of seeded
+        KernelSHAP runs (always approximate); ``"normal"``: 1.96 standard errors of unknown
+        origin (approximate).
+    dof : int or None
+        Degrees of freedom (``None`` for ``"normal"``).
+
+    Returns
+    -------
+    dict
+        ``{"kind", "dof", "level", "multiplier", "label"}``; ``kind`` is ``"t"`` or
+        ``"approx."``.
+
+    Examples
+    --------
+    >>> interval_info("t", 199)["label"]
+    '95 % t-interval (199 df)'
+    >>> interval_info("approx.", 4)["label"]
+    'approx. 95 % interval (t, 4 df: too few samples to guarantee the coverage)'
+    """
+    pct = f"{100 * level:g} %"
+    if kind == "t":
+        label = f"{pct} t-interval ({dof} df)"
+    elif kind == "approx.":
+        label = f"approx. {pct} interval (t, {dof} df: too few samples to guarantee the coverage)"
+    elif kind == "kernel":
+        label = (
+            f"approx. {pct} interval (spread of {dof + 1 if dof else '?'} KernelSHAP runs, t with {dof} df)"
+        )
+    else:
+        label = f"approx. {pct} interval (normal, ±{interval_multiplier(None, level):.2f} standard errors)"
+        dof = None
+    return {
+        "kind": "t" if kind == "t" else "approx.",
+        "dof": dof,
+        "level": level,
+        "multiplier": interval_multiplier(dof, level),
+        "label": label,
+    }
+
+
+def antithetic_orders(n: int, n_orders: int, seed: int) -> tuple[np.ndarray, bool]:
+    """``(orders, complete)``: ``n_orders`` orders of ``n`` players in antithetic pairs, no pair twice.
+
+    Row ``k`` and row ``k + n_orders // 2`` are an order and its reverse. Pairs are drawn
+    without replacement (the first distinct pairs of one seeded stream, so a run with more
+    orders extends a run with fewer): two identical pairs would give a standard error of 0 that
+    says nothing. When ``n_orders // 2`` reaches the ``n! / 2`` pairs there are, every pair is
+    taken once (fewer orders than asked) and ``complete`` is ``True``: their mean is the exact
+    Shapley value.
+
+    Examples
+    --------
+    >>> orders, complete = antithetic_orders(3, 100, seed=0)
+    >>> orders.shape, complete
+    ((6, 3), True)
+    """
+    half = n_orders // 2
+    total = math.factorial(n) // 2 if n <= 12 else None
+    if n < 2:
+        return np.zeros((2 * half, n), dtype=np.int64), True
+    if total is not None and half >= total:
+        base = np.array([p for p in itertools.permutations(range(n)) if p < p[::-1]], dtype=np.int64)
+        return np.concatenate([base, base[:, ::-1]]), True
+    rng = np.random.default_rng(seed)
+    chosen: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    while len(chosen) < half:
+        for row in rng.random((half - len(chosen), n)).argsort(axis=1):
+            fwd, rev = row.tobytes(), row[::-1].tobytes()
+            key = min(fwd, rev)
+            if key not in seen:
+                seen.add(key)
+                chosen.append(row)
+    base = np.array(chosen, dtype=np.int64).reshape(half, n)
+    return np.concatenate([base, base[:, ::-1]]), False
 
 
 class _OverBudget(Exception):
@@ -239,7 +393,8 @@ def permutation(
     its Shapley value, and every walk is exactly efficient. With ``antithetic=True`` each order
     is paired with its reverse and the pair's mean is one sample, which cancels much of the
     variance for near-additive games. Standard errors are the sample standard deviation of
-    the (pair) samples over ``sqrt`` of their number.
+    the (pair) samples over ``sqrt`` of their number, with ``dof`` = samples - 1 degrees of
+    freedom for the Student-t interval (:meth:`Estimate.interval`).
 
     Parameters
     ----------
@@ -250,6 +405,8 @@ def permutation(
     n_permutations : int
         Orders to sample (even, at least 4 with ``antithetic``; at least 2 without). A run costs
         at most ``n_permutations * (n - 1) + 2`` evaluations, fewer when orders share prefixes.
+        Antithetic pairs are drawn without replacement (:func:`antithetic_orders`); asking for
+        at least all ``n! / 2`` pairs takes each once and gives the exact values (``complete``).
     antithetic : bool
         Pair each order with its reverse.
     seed : int
@@ -290,9 +447,12 @@ def permutation(
         )
     if not antithetic and n_perm < 2:
         raise InvalidGameError(f"n_permutations must be at least 2 to estimate errors, got {n_perm}.")
-    rng = np.random.default_rng(seed)
-    base = rng.random((n_perm // 2 if antithetic else n_perm, n)).argsort(axis=1)
-    perms = np.concatenate([base, base[:, ::-1]]) if antithetic else base
+    complete = False
+    if antithetic:
+        perms, complete = antithetic_orders(n, n_perm, seed)
+        n_perm = perms.shape[0]
+    else:
+        perms = np.random.default_rng(seed).random((n_perm, n)).argsort(axis=1)
 
     game = _MemoGame(fn, n, batch_size, progress, "permutations")
     steps = np.cumsum(np.left_shift(np.int64(1), perms.astype(np.int64)), axis=1)
@@ -303,13 +463,14 @@ def permutation(
     samples = 0.5 * (contrib[: n_perm // 2] + contrib[n_perm // 2 :]) if antithetic else contrib
     m = samples.shape[0]
     values = samples.mean(axis=0)
-    std_errors = samples.std(axis=0, ddof=1) / np.sqrt(m)
+    spread = 0.0 if complete else 1.0  # every pair taken: the mean is the Shapley value itself
+    std_errors = spread * samples.std(axis=0, ddof=1) / np.sqrt(m)
     out_shape = game.out_shape or ()
     gv = gs = None
     if gmat is not None:
         gsamples = np.einsum("gn,mnr->mgr", gmat, samples)
         gv = gsamples.mean(axis=0).reshape((gmat.shape[0], *out_shape))
-        gs = (gsamples.std(axis=0, ddof=1) / np.sqrt(m)).reshape((gmat.shape[0], *out_shape))
+        gs = (spread * gsamples.std(axis=0, ddof=1) / np.sqrt(m)).reshape((gmat.shape[0], *out_shape))
     logger.debug("permutation: %d orders, %d evaluations", n_perm, game.n_evaluations)
     full = (1 << n) - 1
     return Estimate(
@@ -322,6 +483,8 @@ def permutation(
         method="permutation",
         group_values=gv,
         group_std_errors=gs,
+        dof=m - 1,
+        complete=complete,
     )
 
 
@@ -434,6 +597,7 @@ def kernel(
         method="kernel",
         group_values=gv,
         group_std_errors=gs,
+        dof=reps - 1 if reps >= 2 else None,
     )
 
 

@@ -433,6 +433,11 @@ def _zero_null(phi: np.ndarray, v: np.ndarray) -> np.ndarray:
 def segments(segment_values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     r"""Exact Shapley values of (player, segment) pairs from per-segment games.
 
+    Exact for the (player, segment) game only when each segment's output depends on that
+    segment's players alone (patches without context, per-segment scores). For a tagger whose
+    patches see context use :meth:`xmtag.coalitions.CoalitionValues.segment_attribution`, which
+    solves the segment-boundary patches exactly.
+
     With a clip game that is a weighted sum of per-segment games,
     ``v(T) = sum_k w_k g_k(T ∩ segment k)``, where ``g_k`` only sees the players' segment
     ``k``, each (player, segment) pair is a dummy in every other segment's game, and Shapley

@@ -36,9 +36,15 @@ minus the sum of the stems) is not a player: the grand coalition is the sum of t
 patches are split into ``K`` contiguous groups as evenly as possible (segments are therefore
 always aligned to patch boundaries; the trailing samples after the last whole patch are ignored
 by the tagger and belong to no segment), and ``segment_values[m, k]`` is the mean output over
-group ``k``. :func:`xmtag.attribution.shapley.segments` turns these into exact (stem, segment) Shapley values
-at no extra tagger cost. Taggers that are not patch-decomposable raise a :class:`TaggerError`
-for ``segments`` here; :func:`estimate_segments` estimates their (stem, segment) values by
+group ``k``. ``CoalitionValues.segment_attribution()`` gives the exact Shapley (Banzhaf)
+values of the (stem, segment) game, player ``(i, k)`` being stem ``i``'s samples in segment ``k``:
+for patches without context they are :func:`xmtag.attribution.shapley.segments` of the
+per-segment games, at no extra tagger cost; for a tagger whose patches see ``patch_context``
+samples before them (musicnn) the per-segment games are not that game, and each patch at a
+segment start is solved over the (stem, segment) players in its receptive field (up to
+``2**(2n)`` extra windows; equal to brute force of the ``2**(n*K)`` game). Taggers that are not
+patch-decomposable, or declare ``patch_context = None``, raise a :class:`TaggerError` for
+``segments`` here; :func:`estimate_segments` estimates their (stem, segment) values by
 permutation sampling, with standard errors.
 
 The subpackage is split by job: :func:`evaluate` (every coalition) in ``_evaluate``, mixing and
@@ -46,7 +52,6 @@ baselines in ``_mix``, the patch-level reuse in ``_reuse``, the sampled value fu
 ``_sampled`` and the export of coalition audio in ``_export``; every public name is importable
 from here.
 """
-
 
 from ..taggers import patch_context
 from ._evaluate import CoalitionValues, evaluate, patch_segments, prepare_stems

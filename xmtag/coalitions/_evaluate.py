@@ -66,6 +66,19 @@ class CoalitionValues:
     reuse : str
         How patches were fed: ``"off"`` (whole clips), ``"windows"``, ``"patches"`` or ``"lead"``
         (see :mod:`xmtag.coalitions._reuse`).
+    segment_shapley, segment_banzhaf : numpy.ndarray or None
+        float64 ``(n, K, n_tags)``: exact Shapley (Banzhaf) values of the **(stem, segment)
+        game**, when ``segments`` was given. Player ``(i, k)`` is stem ``i``'s samples in
+        segment ``k``; a coalition is the mix in which each stem sounds only in its chosen
+        segments. For a tagger whose patches see context (``patch_context > 0``, musicnn) they
+        are computed patch by patch over the players in each patch's receptive field (a patch's
+        output is a game of those players only), so they equal brute force of the
+        ``2**(n*K)``-coalition game; without context they equal
+        ``shapley.segments(segment_values, segment_weights)``. Read them with
+        :meth:`segment_attribution`.
+    segment_method : str
+        ``"exact"`` when the segment attributions are exact values of the (stem, segment) game
+        (always, for values returned by :func:`evaluate`); ``""`` without segments.
     """
 
     names: list[str]
@@ -83,6 +96,37 @@ class CoalitionValues:
     row_unit: str = "clip"
     baseline: str = "silence"
     reuse: str = "off"
+    segment_shapley: np.ndarray | None = None
+    segment_banzhaf: np.ndarray | None = None
+    segment_method: str = ""
+
+    def segment_attribution(self, method: str = "exact") -> np.ndarray:
+        """``(n, K, n_tags)`` values of the (stem, segment) game: ``"exact"`` (Shapley) or ``"banzhaf"``.
+
+        Values computed by :func:`evaluate` are exact for the (stem, segment) game, also for a
+        tagger whose patches see context. A ``CoalitionValues`` built by hand without them falls
+        back to the per-segment games (:func:`xmtag.attribution.shapley.segments`), which are the
+        (stem, segment) game's values only when a segment's output depends on that segment's
+        samples alone.
+
+        Raises
+        ------
+        XmtagError
+            Without segments, or for another method.
+        """
+        from ..attribution import shapley
+
+        if method not in ("exact", "banzhaf"):
+            raise XmtagError(f"segment_attribution(method) must be 'exact' or 'banzhaf', got {method!r}.")
+        stored = self.segment_shapley if method == "exact" else self.segment_banzhaf
+        if stored is not None:
+            return stored
+        if self.segment_values is None or self.segment_weights is None:
+            raise XmtagError("These coalition values have no segments: evaluate(..., segments=K) first.")
+        if method == "exact":
+            return shapley.segments(self.segment_values, self.segment_weights)
+        w = np.asarray(self.segment_weights, dtype=np.float64)
+        return shapley.banzhaf(self.segment_values) * w[np.newaxis, :, np.newaxis]
 
     @property
     def sr(self) -> int:
@@ -346,6 +390,14 @@ def evaluate(
                 "with standard errors."
             )
         assert n_patches is not None
+        if spec.patch_context is None:
+            raise TaggerError(
+                f"{tname} declares patch_context = None (a patch may depend on the whole clip), so a "
+                "segment's output is not a game of that segment's samples and exact time-resolved "
+                "values would need every (stem, segment) coalition. Use "
+                "xmtag.coalitions.estimate_segments(stems, tagger, segments) (or xmtag.explain, which "
+                "then enumerates or samples the (stem, segment) players)."
+            )
         groups = patch_segments(n_patches, segments)
         sizes = sorted({b - a for a, b in groups}, reverse=True)
         if len(sizes) > 1:  # whole patches do not divide evenly: say what the segments are
@@ -397,6 +449,13 @@ def evaluate(
         full, ok = engine.seed_full_clip(mixer)
         store(todo[-1:], full[None])
         if not ok:  # the guard check failed: whole clips for the others
+            if groups is not None:
+                raise TaggerError(
+                    f"{tname}: its patches are not independent (see the ReuseWarning), so its "
+                    "time-resolved values cannot be computed from per-segment games. Declare "
+                    "tagger.patch_context (samples before a patch that reach its output) for exact "
+                    "(stem, segment) values, or use xmtag.coalitions.estimate_segments."
+                )
             rows_fed, engine, todo = engine.n_rows, None, todo[:-1]
     if engine is not None:
         _evaluate_reused(engine, n, store, progress)
@@ -417,13 +476,23 @@ def evaluate(
         )
         mode = "off"
 
-    bounds = weights = None
+    bounds = weights = seg_shapley = seg_banzhaf = None
     if groups is not None:
-        assert patch_length is not None and n_patches is not None
+        assert patch_length is not None and n_patches is not None and seg_values is not None
         weights = np.array([(b - a) / n_patches for a, b in groups])
         ends = np.array([min(b * patch_length, n_samples) for _, b in groups], dtype=np.float64)
         starts = np.array([a * patch_length for a, _ in groups], dtype=np.float64)
         bounds = np.stack([starts, ends], axis=1) / tsr
+        if spec.patch_context and len(groups) > 1:  # patches see the previous segment's samples
+            seg_shapley, seg_banzhaf, extra_rows = _segment_game(
+                tagger, tracks, groups, patch_length, n_patches, floor, names, batch * row, engine, progress
+            )
+            rows_fed += extra_rows
+        else:  # each segment's output is a game of its own samples: the decomposition is exact
+            from ..attribution import shapley
+
+            seg_shapley = shapley.segments(seg_values, weights)
+            seg_banzhaf = shapley.banzhaf(seg_values) * weights[np.newaxis, :, np.newaxis]
     return CoalitionValues(
         names=names,
         labels=labels,
@@ -440,7 +509,72 @@ def evaluate(
         row_unit="clip" if n_patches is None else "patch",
         baseline=_mix.baseline_name(floor_spec),
         reuse=mode,
+        segment_shapley=seg_shapley,
+        segment_banzhaf=seg_banzhaf,
+        segment_method="" if groups is None else "exact",
     )
+
+
+def _segment_game(
+    tagger: Any,
+    tracks: np.ndarray,
+    groups: list[tuple[int, int]],
+    patch_length: int,
+    n_patches: int,
+    floor: np.ndarray | None,
+    names: list[str],
+    max_rows: int,
+    engine: PatchReuse | None,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Exact Shapley and Banzhaf values of the (stem, segment) game for a tagger with context.
+
+    Player ``i * K + k`` is stem ``i``'s samples in segment ``k``. The clip output is the mean of
+    the patch outputs, and patch ``p``'s output is a game of the players with samples in its
+    receptive field only (every other player is a null player of it), so by linearity the
+    values are ``(1 / P) * sum_p`` of each patch game's values over those players: brute force
+    of the ``2**(n*K)`` game at ``sum_p 2**|players of p|`` windows. Windows already evaluated by
+    ``engine`` (same receptive fields) are shared. Returns the two ``(n, K, n_tags)`` arrays and
+    the tagger rows spent here.
+    """
+    from ..attribution import shapley
+
+    n, k_count = tracks.shape[0], len(groups)
+    players = [(i, a * patch_length, b * patch_length) for i in range(n) for a, b in groups]
+    player_names = [f"{nm}@segment{k}" for nm in names for k in range(k_count)]
+    seg = PatchReuse(tagger, tracks, players, patch_length, n_patches, floor, player_names, max_rows)
+    if engine is not None and engine.width == seg.width and engine.mode == seg.mode:
+        seg.by_digest, seg.outputs = engine.by_digest, engine.outputs  # same windows, same rows
+    plan: list[tuple[list[int], int, int]] = []
+    keys: list[tuple[int, int]] = []
+    for p in range(n_patches):
+        bits = [j for j in range(len(players)) if seg.rel[p] >> j & 1]
+        if len(bits) > MAX_PLAYERS:
+            raise InvalidGameError(
+                f"Patch {p} sees {len(bits)} (stem, segment) players (its receptive field spans "
+                f"segments); exact time-resolved values support at most {MAX_PLAYERS} per patch. Use "
+                "fewer stems or xmtag.coalitions.estimate_segments."
+            )
+        local = np.arange(2 ** len(bits), dtype=np.int64)
+        subs = np.zeros(local.size, np.int64)
+        for t, j in enumerate(bits):
+            subs |= ((local >> t) & 1) << j
+        plan.append((bits, len(keys), subs.size))
+        keys.extend((p, int(m)) for m in subs)
+    before = seg.n_rows
+    outputs = seg.patch_outputs(seg.uids(keys, progress=progress))
+    n_tags = outputs.shape[-1]
+    phi = np.zeros((len(players), n_tags))
+    ban = np.zeros((len(players), n_tags))
+    for bits, start, size in plan:
+        if bits:
+            game = outputs[start : start + size]
+            phi[bits] += shapley.exact(game)
+            ban[bits] += shapley.banzhaf(game)
+    phi /= n_patches
+    ban /= n_patches
+    shape = (n, k_count, n_tags)
+    return phi.reshape(shape), ban.reshape(shape), seg.n_rows - before
 
 
 def _evaluate_reused(engine: PatchReuse, n: int, store: Callable, progress: bool) -> None:
@@ -518,5 +652,3 @@ def _evaluate_clips(
             if chunk[0] == 0 and memo is not None:
                 memo[(n_samples, mode)] = out[0].copy()
     return rows_fed
-
-

@@ -274,6 +274,31 @@ class Explanation:
         return None if self.segment_values is None else int(self.segment_values.shape[1])
 
     @property
+    def interval(self) -> dict[str, Any] | None:
+        """What ``values ± multiplier * stderr`` is, or ``None`` without standard errors.
+
+        ``{"kind", "dof", "level", "multiplier", "label"}``: ``kind`` ``"t"`` is a Student-t
+        95 % interval over enough independent samples; ``"approx."`` is labelled so in plots,
+        tables and reports (too few samples, KernelSHAP, or standard errors of unknown origin,
+        read as ± 1.96; see :mod:`xmtag.attribution`).
+
+        Examples
+        --------
+        >>> from xmtag import Explanation
+        >>> e = Explanation(["a"], ["t"], [[1.0]], [0.0], [1.0], stderr=[[0.1]], method="permutation")
+        >>> e.interval["kind"], round(e.interval["multiplier"], 2)
+        ('approx.', 1.96)
+        """
+        if self.stderr is None and self.segment_stderr is None:
+            return None
+        info = self.provenance.extra.get("interval")
+        if isinstance(info, Mapping) and {"kind", "multiplier", "label"} <= set(info):
+            return dict(info)
+        from ..attribution.estimators import interval_info
+
+        return interval_info("normal", None)
+
+    @property
     def has_coalitions(self) -> bool:
         """Whether the value of every coalition is known (:attr:`coalition_values` is set)."""
         return self.coalition_values is not None

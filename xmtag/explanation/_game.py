@@ -14,10 +14,11 @@ from ._fields import explanation_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..separation import Stems
+
     Explanation = explanation_class()
     from ._provenance import Provenance
 
-__all__ = ['from_game']
+__all__ = ["from_game"]
 
 
 def from_game(
@@ -29,6 +30,7 @@ def from_game(
     segment_coalition_values: Any = None,
     segment_weights: Any = None,
     segment_bounds: Any = None,
+    segment_attributions: Mapping[str, Any] | None = None,
     envelope: Any = None,
     provenance: Provenance | Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
@@ -48,6 +50,13 @@ def from_game(
     segment_coalition_values : array_like, optional
         ``(2**n, K, n_tags)`` per-segment games; with ``segment_weights`` (K,) summing to 1
         they give ``segment_values`` through :func:`xmtag.attribution.shapley.segments`.
+    segment_attributions : mapping, optional
+        ``{"exact": (n, K, n_tags), "banzhaf": (n, K, n_tags)}``: the (stem, segment) values when
+        they are not the per-segment games' values (a tagger whose patches see context;
+        :meth:`xmtag.coalitions.CoalitionValues.segment_attribution`). Without it the values come
+        from ``segment_coalition_values`` by :func:`xmtag.attribution.shapley.segments`, which is
+        exact for the (stem, segment) game when each segment's output depends on its own samples
+        only (patches without context, or per-segment scores).
     segment_weights, segment_bounds, envelope, provenance, metadata, audio, budget
         As for :class:`~xmtag.Explanation`.
 
@@ -69,6 +78,7 @@ def from_game(
     array([1.5, 2.5])
     """
     from ..attribution import shapley
+
     Explanation = explanation_class()
 
     method = _checks.choice(method, "from_game(method)", ENUMERATED_METHODS)
@@ -98,7 +108,9 @@ def from_game(
             raise InvalidGameError("segment_coalition_values need segment_weights (K,) summing to 1.")
         if segment_bounds is None:
             raise InvalidGameError("segment_coalition_values need segment_bounds (K, 2) in seconds.")
-        if method == "exact":
+        if segment_attributions is not None and segment_attributions.get(method) is not None:
+            seg_values = np.asarray(segment_attributions[method], dtype=np.float64)
+        elif method == "exact":
             seg_values = shapley.segments(g, segment_weights)
         else:  # Banzhaf is linear in the game too: the same decomposition holds
             w = np.asarray(segment_weights, dtype=np.float64)

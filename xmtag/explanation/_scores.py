@@ -714,6 +714,8 @@ def _sampled(values, have, names, labels, method, n_permutations, seed, meta) ->
 
         est = estimators.permutation(lookup, n, n_permutations=n_permutations, seed=seed)
     meta = meta.replace(method=method, budget=int(est.n_evaluations))
+    if est.interval_info is not None:
+        meta = meta.replace(extra={**meta.extra, "interval": est.interval_info})
     return Explanation(
         names,
         labels,

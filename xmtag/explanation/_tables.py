@@ -35,7 +35,8 @@ def to_frame(expl: Explanation, segments: bool = False) -> pd.DataFrame:
             the stem alone), ``without`` (prediction for the full mix without the stem; both
             ``NaN`` without coalition values), ``base_value`` (silence) and ``prediction``
             (full mix). With ``segments=True``: ``tag, stem, segment, start, end, value`` (in
-            clip units: they sum over segments to the clip value), ``stderr`` and
+            clip units: over stems and segments they sum to ``prediction - base_value``, and
+            over segments to the stem's clip value when the tagger's patches see no context), ``stderr`` and
             ``local_value`` (the value within the segment, ``value / weight``).
 
         Raises

@@ -41,7 +41,8 @@ FF and top-k scores are in the explanation's own units.
 
 Sanity checks of the explainer rather than of one explanation live in
 :mod:`xmtag.metrics._sanity` (:func:`randomization_check`, Adebayo et al. 2018, and
-:func:`stability`); :func:`summarize` (bootstrap confidence intervals) and :func:`wilson`
+:func:`stability`); :func:`summarize` (bootstrap confidence intervals), :func:`cluster_bootstrap`
+(intervals over clusters of dependent rows, e.g. the clips of one song) and :func:`wilson`
 (binomial intervals) in :mod:`xmtag.metrics._stats`. All are importable from here.
 
 Every function accepts an :class:`~xmtag.Explanation` of any method, or any object with
@@ -89,7 +90,7 @@ from ._curves import (
     topk_vs_random,
 )
 from ._sanity import ATTRIBUTIONS, randomization_check, randomized_taggers, stability, tagger_layers
-from ._stats import bootstrap_columns, bootstrap_mean, summarize, t_columns, wilson
+from ._stats import bootstrap_columns, bootstrap_mean, cluster_bootstrap, summarize, t_columns, wilson
 
 __all__ = [
     "ATTRIBUTIONS",
@@ -97,6 +98,7 @@ __all__ = [
     "CoalitionsUnavailableError",
     "bootstrap_mean",
     "bootstrap_columns",
+    "cluster_bootstrap",
     "tagger_layers",
     "AD",
     "AG",

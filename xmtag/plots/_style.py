@@ -142,13 +142,19 @@ def units_label(expl: Explanation) -> str:
 def _value_name(expl: Explanation) -> str:
     name = _VALUE_NAMES.get(expl.method, "attribution")
     if expl.stderr is not None:
-        name += f", {expl.method} estimate ± 95 % CI"
+        info = expl.interval or {}
+        approx = "approx. " if info.get("kind") != "t" else ""
+        name += f", {expl.method} estimate ± {approx}95 % CI"
     return name
 
 
 def _ci(expl: Explanation, j: int) -> np.ndarray | None:
-    """Half-widths of the 95 % normal intervals of tag ``j``'s values, when sampled."""
-    return None if expl.stderr is None else 1.959964 * expl.stderr[:, j]
+    """Half-widths of the 95 % intervals of tag ``j``'s values, when sampled (Student-t multiplier,
+    :attr:`xmtag.Explanation.interval`)."""
+    if expl.stderr is None:
+        return None
+    info = expl.interval or {}
+    return float(info.get("multiplier", 1.959964)) * expl.stderr[:, j]
 
 
 def _fmt(x: float) -> str:

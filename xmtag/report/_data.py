@@ -38,8 +38,21 @@ logger = logging.getLogger(__name__)
 SIZE_BUDGET_MB = 8.0
 #: At most this many waveform frames are embedded (min/max pooled from the explanation's envelope).
 MAX_ENVELOPE_FRAMES = 4000
-#: Two-sided normal quantile of the intervals drawn for sampled explanations (95 %).
+#: Two-sided normal quantile: the multiplier of standard errors of unknown origin (labelled approx.).
 Z95 = 1.959964
+
+
+def _ci_multiplier(expl: Any) -> float:
+    """Standard errors per half-width of the explanation's 95 % interval (Student-t, see
+    :attr:`xmtag.Explanation.interval`; 1.96 when it is unknown)."""
+    info = getattr(expl, "interval", None)
+    return float(info["multiplier"]) if isinstance(info, dict) else Z95
+
+
+def interval_label(expl: Any) -> str:
+    """What the ± of a sampled explanation is ("" without standard errors)."""
+    info = getattr(expl, "interval", None)
+    return str(info["label"]) if isinstance(info, dict) else ""
 
 
 def pack(a: Any) -> dict[str, Any]:
@@ -311,7 +324,8 @@ def page_data(
         "exact": method_of(expl) == "exact",
         "value_name": value_kind(method_of(expl))[0],
         "value_kind": value_kind(method_of(expl))[1],
-        "z": Z95,
+        "z": _ci_multiplier(expl),
+        "interval_label": interval_label(expl),
         "shown": shown_idx,
         "selected": int(sel),
         "duration": duration,
@@ -378,7 +392,7 @@ def table(expl: Explanation, idx: list[int]) -> list[dict[str, Any]]:
         cells = []
         for i in range(expl.n_stems):
             v = float(expl.values[i, j])
-            err = None if stderr is None else Z95 * float(stderr[i, j])
+            err = None if stderr is None else _ci_multiplier(expl) * float(stderr[i, j])
             cells.append({"text": _signed(v, err), "color": _cell_color(v, vmax)})
         rows.append(
             {
@@ -398,7 +412,7 @@ def desk(expl: Explanation, data: Mapping[str, Any]) -> dict[str, Any]:
     dur = float(data["duration"])
     stems = []
     for i, name in enumerate(expl.stems):
-        err = None if stderr is None else Z95 * float(stderr[i, j])
+        err = None if stderr is None else _ci_multiplier(expl) * float(stderr[i, j])
         stems.append({"name": name, "value": _signed(float(expl.values[i, j]), err)})
     if expl.coalition_values is not None:
         scored = f"all {2**expl.n_stems} mixes of the {expl.n_stems} stems were scored"
@@ -419,6 +433,7 @@ def desk(expl: Explanation, data: Mapping[str, Any]) -> dict[str, Any]:
         "scored": scored,
         "exact": data["exact"],
         "has_stderr": data["stderr"] is not None,
+        "interval_label": data.get("interval_label", ""),
         "units": data["units"],
         "value_kind": data["value_kind"],
         "value_name": data["value_name"],

@@ -4,10 +4,10 @@ Give it a module that maps a batch of waveforms (or, through ``transform``, of s
 one logit per tag, and :func:`xmtag.explain` can explain it like the pretrained taggers. With
 ``patch_seconds`` the clip is cut into windows of that length, each window is scored on its
 own and the clip's output is the mean over windows: the tagger is then *patch-decomposable*
-(``patch_length`` is set, ``predict_patches`` works) and exact stem x time attributions cost no
-extra passes (see :mod:`xmtag.coalitions`). The activation (sigmoid, softmax or none) is
-applied per window, before the mean, so the clip output is the mean of per-window
-probabilities.
+(``patch_length`` is set, ``predict_patches`` works, windows see no context) and exact stem x
+time attributions cost no extra passes (see :mod:`xmtag.coalitions`). The activation
+(sigmoid, softmax or none) is applied per window, before the mean, so the clip output is the
+mean of per-window probabilities.
 
 Inference runs under :func:`torch.inference_mode` (no gradients), in ``batch_size`` windows per
 call, on ``device`` (``"auto"``: CUDA when available); outputs are float64 NumPy arrays. The

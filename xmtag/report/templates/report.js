@@ -247,7 +247,7 @@
         var text = sfmt(v) + (SE ? " \u00B1 " + e.toFixed(3) : "");
         s.querySelector(".xm-shap-num").textContent = text;
         s.querySelector(".xm-shap").setAttribute("aria-label", D.stems[i] + ": " + D.value_name + " " + text +
-          " for " + D.labels[j] + (SE ? " (95% interval)" : ""));
+          " for " + D.labels[j] + (SE ? " (" + D.interval_label + ")" : ""));
         var bar = s.querySelector(".xm-shap-bar"), w = 50 * Math.abs(v) / vmax;
         bar.style.left = (v >= 0 ? 50 : 50 - w) + "%";
         bar.style.width = w + "%";
@@ -403,7 +403,8 @@
       var iv = q(".xm-interval-note");
       iv.hidden = !SE;
       if (SE) iv.textContent = "Estimated by the " + D.method + " method" + (D.budget ? " from " + D.budget +
-        " tagger rows" : "") + ": bars show 95% intervals (\u00B1 1.96 standard errors).";
+        " tagger rows" : "") + ": bars show the " + D.interval_label + " (\u00B1 " + D.z.toFixed(2) +
+        " standard errors).";
     }
     function drawTimeView() {
       var svg = q(".xm-timeview"), j = st.tag, tn = q(".xm-time-note");
