@@ -12,8 +12,11 @@ Which path a call takes
   :data:`~xmtag.attribution.AUTO_EXACT_MAX_PLAYERS` players: every coalition of the players is
   mixed and scored once (:func:`xmtag.coalitions.evaluate`). With ``segments=K`` and a
   patch-decomposable tagger (its clip output is the mean of per-patch outputs, like musicnn),
-  the stem × segment values come from the same ``2**n`` passes (the game splits into
-  independent per-segment games; see the *Concepts* page). These coalition values are cached.
+  the stem × segment values come from the same ``2**n`` passes: they are the exact values of
+  the receptive-field (stem, segment) game (a patch's whole input window, its context
+  included, belongs to its segment), which splits into independent per-segment games;
+  ``segment_players="samples"`` solves the sample-player game instead, at up to ``2**(2n)``
+  extra windows per segment boundary (see the *Concepts* page). These coalition values are cached.
 * **Sampled** — ``permutation``, ``kernel`` and ``lime`` (and ``"auto"`` above the threshold)
   evaluate at most ``budget`` coalitions; ``loo`` evaluates ``n + 2``. With ``segments`` and a
   tagger that is not patch-decomposable, the players are the (stem, segment) pairs and each
