@@ -151,10 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             exact_cost[song] = 2**n
             table = expl.coalition_values
             seg_fn = segment_game(expl.segment_coalition_values, expl.segment_weights)
-            # exact values of seg_fn (the per-segment decomposition), not expl.segment_values,
-            # which are the (stem, segment) game's with musicnn's patch context (#26)
-            exact_seg = shapley.segments(expl.segment_coalition_values, expl.segment_weights)
-            exact_seg = exact_seg.reshape(n * segments, -1)
+            exact_seg = expl.segment_values.reshape(n * segments, -1)
             # the assembled game against real tagger passes on random coalitions
             real_fn, _, _ = coalitions.value_function(stems, tagger, segments=segments)
             rng = np.random.default_rng(args.seed)
@@ -272,7 +269,7 @@ ENGINE_METHODS = ("permutation", "kernel", "lime", "loo", "banzhaf")
 def engine_games(tagger, repeats: int, args) -> dict:
     """Error vs budget of every ``xmtag.attribution`` method on the three engine games."""
     import xmtag
-    from xmtag.attribution import attribute, shapley
+    from xmtag.attribution import attribute
     from xmtag.separation.decompose import bands
 
     demo = xmtag.load_demo()
@@ -297,13 +294,13 @@ def engine_games(tagger, repeats: int, args) -> dict:
         "6 x 8 stems x segments": (
             segment_game(e6.segment_coalition_values, e6.segment_weights),
             48,
-            shapley.segments(e6.segment_coalition_values, e6.segment_weights).reshape(48, -1),
+            e6.segment_values.reshape(48, -1),
             2**6,
         ),
         "4 x 8 time-frequency grid": (
             segment_game(grid.segment_coalition_values, grid.segment_weights),
             32,
-            shapley.segments(grid.segment_coalition_values, grid.segment_weights).reshape(32, -1),
+            grid.segment_values.reshape(32, -1),
             2**4,
         ),
     }

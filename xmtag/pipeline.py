@@ -12,8 +12,11 @@ Which path a call takes
   :data:`~xmtag.attribution.AUTO_EXACT_MAX_PLAYERS` players: every coalition of the players is
   mixed and scored once (:func:`xmtag.coalitions.evaluate`). With ``segments=K`` and a
   patch-decomposable tagger (its clip output is the mean of per-patch outputs, like musicnn),
-  the stem × segment values come from the same ``2**n`` passes (the game splits into
-  independent per-segment games; see the *Concepts* page). These coalition values are cached.
+  the stem × segment values come from the same ``2**n`` passes: they are the exact values of
+  the receptive-field (stem, segment) game (a patch's whole input window, its context
+  included, belongs to its segment), which splits into independent per-segment games;
+  ``segment_players="samples"`` solves the sample-player game instead, at up to ``2**(2n)``
+  extra windows per segment boundary (see the *Concepts* page). These coalition values are cached.
 * **Sampled** — ``permutation``, ``kernel`` and ``lime`` (and ``"auto"`` above the threshold)
   evaluate at most ``budget`` coalitions; ``loo`` evaluates ``n + 2``. With ``segments`` and a
   tagger that is not patch-decomposable, the players are the (stem, segment) pairs and each
@@ -169,7 +172,14 @@ def _units(stems: Stems, bands: Any, enumerated: bool = False) -> tuple[Stems, l
     return _Stems(out, sr=stems.sr), [round(float(e), 3) for e in edges]
 
 
-def _cache_key(units: Stems, tagger: Any, spec: TaggerSpec, segments: int | None, baseline: str) -> str:
+def _cache_key(
+    units: Stems,
+    tagger: Any,
+    spec: TaggerSpec,
+    segments: int | None,
+    baseline: str,
+    segment_players: str = "receptive",
+) -> str:
     from .cache import make_key
 
     return make_key(
@@ -183,6 +193,7 @@ def _cache_key(units: Stems, tagger: Any, spec: TaggerSpec, segments: int | None
         list(spec.labels),
         segments,
         baseline,
+        segment_players if segments else None,  # which (stem, segment) game was solved
     )
 
 
@@ -220,8 +231,10 @@ def _evaluate(
     progress: bool,
     cache: bool,
     by_name: bool,
+    segment_players: str = "receptive",
 ):
-    """Coalition values, from the cache when the same audio, tagger, segments and baseline were seen.
+    """Coalition values, from the cache when the same audio, tagger, segments, (stem, segment) game
+    and baseline were seen.
 
     Only taggers loaded by name are cached: xmtag cannot tell two versions of a user's model
     object apart, and a stale entry would be a silently wrong number.
@@ -230,7 +243,7 @@ def _evaluate(
     from .coalitions import evaluate
 
     store = default_cache(enabled=bool(cache) and by_name)
-    key = _cache_key(units, tagger, spec, segments, baseline)
+    key = _cache_key(units, tagger, spec, segments, baseline, segment_players)
     hit = store.get(CACHE_NAMESPACE, key)
     if hit is not None:
         try:
@@ -240,7 +253,15 @@ def _evaluate(
         else:
             logger.info("Coalition values found in the cache.")
             return cv, True
-    cv = evaluate(units, tagger, segments=segments, progress=progress, baseline=baseline, spec=spec)
+    cv = evaluate(
+        units,
+        tagger,
+        segments=segments,
+        progress=progress,
+        baseline=baseline,
+        spec=spec,
+        segment_players=segment_players,
+    )
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
     for name in ("segment_values", "segment_weights", "segment_bounds", "segment_shapley", "segment_banzhaf"):
         if getattr(cv, name) is not None:
@@ -339,6 +360,7 @@ def explain(
     baseline: str = "silence",
     device: Any = "auto",
     progress: bool = True,
+    segment_players: str = "receptive",
 ) -> Explanation:
     """Explain a tagger's prediction for a song by its stems.
 
@@ -385,6 +407,14 @@ def explain(
         Where a tagger given by name runs (``"auto"``: CUDA when available).
     progress : bool
         Show progress bars for separation and coalition passes.
+    segment_players : {"receptive", "samples"}
+        With ``segments`` and an enumerated method: which (stem, segment) game the time-resolved
+        values are exact for. ``"receptive"`` (default): player ``(i, k)`` is stem ``i`` as heard
+        by the patches of segment ``k`` -- the context a patch hears before its segment's start
+        counts for the patch's segment; no extra tagger rows. ``"samples"``: player ``(i, k)``
+        is stem ``i``'s samples in segment ``k``; for a tagger whose patches see context (musicnn)
+        this costs up to ``2**(2n)`` extra windows per segment boundary. The same game when
+        patches see no context. ``expl.provenance.extra["segment_method"]`` names the game.
 
     Returns
     -------
@@ -420,6 +450,9 @@ def explain(
     baseline = _checks.choice(baseline, "baseline", BASELINES)
     _checks.choice(method, "method", METHODS)
     tags = [tags] if isinstance(tags, str) else (None if tags is None else list(tags))
+    from .coalitions import segment_method
+
+    segment_method(segment_players)  # an unknown name fails before the expensive part
     t_start = time.perf_counter()
     by_name = isinstance(tagger, (str, os.PathLike))
     tagger, spec = _resolve_tagger(tagger, device)
@@ -451,7 +484,9 @@ def explain(
             )
         if n > 12:
             logger.warning("%d players: %d coalition mixes will be scored.", n, 2**n)
-        cv, cached = _evaluate(units, tagger, spec, segments, baseline, progress, cache, by_name)
+        cv, cached = _evaluate(
+            units, tagger, spec, segments, baseline, progress, cache, by_name, segment_players
+        )
         if list(cv.names) != list(units.names):
             raise XmtagError(f"Internal error: coalition stems {cv.names} != {units.names}.")
         fields = {"coalition_values": cv.values, "n_rows": int(cv.n_tagger_rows)}
@@ -468,6 +503,12 @@ def explain(
         rows_info = fields.pop("rows_info")
         interval = fields.pop("interval_info")
     t_eval = time.perf_counter()
+    if not segments:
+        seg_method = None
+    elif chosen in ENUMERATED_METHODS and decomposable:
+        seg_method = cv.segment_method
+    else:  # sampled over (stem, segment) players that own the segment's samples
+        seg_method = f"{chosen} estimate (sample players)"
     rows = int(fields.pop("n_rows", fields.get("budget", 0)))
     provenance = Provenance(
         source=source_info,
@@ -501,6 +542,8 @@ def explain(
             "from_cache": cached,
             "tagger_rows": rows_info,
             "interval": interval,
+            "segment_method": seg_method,
+            "segment_players": segment_players if segments else None,
             "seconds": {"source": round(t_sep - t_start, 3), "attribution": round(t_eval - t_sep, 3)},
             "envelope_rate": ENVELOPE_RATE,
         },

@@ -146,3 +146,29 @@ def test_demo_runs_offline_from_a_cold_cache(tmp_path):
     assert not expl.metadata["from_cache"]
     for name in ("attributions.csv", "segments.csv", "report.html", "plots/heatmap.png"):
         assert (out / name).is_file()
+
+
+@pytest.mark.parametrize("command", [["explain", "song/"], ["demo"]])
+def test_segment_players_flag_reaches_explain(command, monkeypatch):
+    """``--segment-players`` (default receptive) is passed to ``xmtag.explain`` by explain and demo (#26)."""
+    import xmtag.pipeline
+    from xmtag.cli import build_parser
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_explain(*args, **kwargs):
+        seen.append(kwargs.get("segment_players"))
+        raise Stop
+
+    monkeypatch.setattr(xmtag.pipeline, "explain", fake_explain)
+    parser = build_parser()
+    for extra, want in (([], "receptive"), (["--segment-players", "samples"], "samples")):
+        args = parser.parse_args([*command, "--segments", "2", *extra])
+        with pytest.raises(Stop):
+            args.func(args)
+        assert seen[-1] == want
+    with pytest.raises(SystemExit):
+        parser.parse_args([*command, "--segment-players", "sample"])

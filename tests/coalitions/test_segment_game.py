@@ -1,10 +1,13 @@
-"""Time-resolved values are the Shapley values of the (stem, segment) game, also with context (#26).
+"""Time-resolved values are the exact values of a named (stem, segment) game, also with context (#26).
 
-Player ``(i, k)`` is stem ``i``'s samples in segment ``k``; a coalition ``T`` of such players is
-the mix in which stem ``i`` sounds exactly in the segments ``k`` with ``(i, k)`` in ``T``. These
-tests build that game by hand, compute its Shapley values by brute force over all orders, and
-compare with what xmtag returns. A tagger whose patches see ``patch_context`` samples before
-them makes the per-segment decomposition wrong; the values must still equal brute force.
+Two games. **Receptive-field players** (the default, ``segment_players="receptive"``): player
+``(i, k)`` is stem ``i`` as heard by the patches of segment ``k``; for a coalition ``T`` each
+patch's whole input window (its ``patch_context`` included) is the mix of the stems ``i`` with
+``(i, segment of the patch)`` in ``T``. **Sample players** (``segment_players="samples"``): player
+``(i, k)`` is stem ``i``'s samples in segment ``k``; a coalition ``T`` is the mix in which stem
+``i`` sounds exactly in the segments ``k`` with ``(i, k)`` in ``T``. These tests build each game
+by hand, compute its values by brute force, and compare with what xmtag returns. For a tagger
+whose patches see context the two games differ, and each mode must equal its own brute force.
 """
 
 from __future__ import annotations
@@ -91,21 +94,23 @@ def test_context_tagger_two_stems_two_segments_equal_brute_force():
     stems = two_by_two()
     tagger = ContextTagger()
     truth = brute_force_segments(stems, tagger, [(0, PL), (PL, 2 * PL)])
-    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=2, progress=False)
+    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=2, progress=False, segment_players="samples")
     got = cv.segment_attribution("exact")
     np.testing.assert_allclose(got, truth, rtol=0, atol=1e-9)
     # a's audio is in segment 0 only: its segment-1 player moves nothing but what the context
     # carries into patch 1 -- so the (a, 1) value is 0 while (a, 0) is large
     assert abs(truth[0, 1, 0]) < 1e-12 and truth[0, 0, 0] > 0.1
     # without reuse (whole clips) the same values
-    plain = coalitions.evaluate(stems, tagger, sr=SR, segments=2, progress=False, reuse=False)
+    plain = coalitions.evaluate(
+        stems, tagger, sr=SR, segments=2, progress=False, reuse=False, segment_players="samples"
+    )
     np.testing.assert_allclose(plain.segment_attribution("exact"), truth, rtol=0, atol=1e-9)
 
 
 def test_context_tagger_banzhaf_equal_brute_force():
     stems = two_by_two()
     tagger = ContextTagger()
-    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=2, progress=False)
+    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=2, progress=False, segment_players="samples")
     players = [(i, k) for i in range(2) for k in range(2)]
     bounds = [(0, PL), (PL, 2 * PL)]
     names = list(stems)
@@ -133,10 +138,10 @@ def test_three_stems_three_segments_with_context_equal_brute_force():
     stems["y"][: PL + 200] = 0  # y is silent in segment 0 and in the context of patch 1
     tagger = ContextTagger()
     truth = brute_force_segments(stems, tagger, [(0, PL), (PL, 2 * PL), (2 * PL, n_samples)])
-    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=3, progress=False)
+    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=3, progress=False, segment_players="samples")
     # float32 mixes summed in another order: rounding only
     np.testing.assert_allclose(cv.segment_attribution("exact"), truth, rtol=0, atol=1e-7)
-    assert cv.segment_method == "exact"
+    assert cv.segment_method == "exact (sample players)"
 
 
 def test_whole_clip_context_refuses_exact_segments():
@@ -150,9 +155,14 @@ def test_explain_uses_the_segment_game():
     import xmtag
 
     stems = xmtag.Stems({k: v[None] for k, v in two_by_two().items()}, SR)
-    expl = xmtag.explain(stems, ContextTagger(), segments=2, progress=False, cache=False)
+    expl = xmtag.explain(
+        stems, ContextTagger(), segments=2, progress=False, cache=False, segment_players="samples"
+    )
     truth = brute_force_segments(two_by_two(), ContextTagger(), [(0, PL), (PL, 2 * PL)])
     np.testing.assert_allclose(expl.segment_values, truth, rtol=0, atol=1e-9)
+    assert expl.segment_method == "exact (sample players)"
+    assert expl.provenance.extra["segment_method"] == "exact (sample players)"
+    assert set(expl.to_frame(segments=True)["segment_method"]) == {"exact (sample players)"}
 
 
 @pytest.mark.slow  # ~30 s on 2 shared cores: 64 musicnn clips for the brute force
@@ -171,7 +181,7 @@ def test_musicnn_demo_three_stems_two_segments_equal_brute_force():
     n_samples = 2 * musicnn.patch_length
     tracks = tracks[pick, :n_samples]
     stems = {names[i]: tracks[j] for j, i in enumerate(pick)}
-    cv = coalitions.evaluate(stems, musicnn, sr=16000, segments=2, progress=False)
+    cv = coalitions.evaluate(stems, musicnn, sr=16000, segments=2, progress=False, segment_players="samples")
     half = musicnn.patch_length
     masks = np.arange(64)
     mixes = np.zeros((64, n_samples), np.float32)
@@ -186,3 +196,122 @@ def test_musicnn_demo_three_stems_two_segments_equal_brute_force():
     old = shapley.segments(cv.segment_values, cv.segment_weights)
     print("max |decomposition - brute force|:", np.abs(old - truth).max(), "of", np.abs(truth).max())
     assert np.abs(old - truth).max() > 1e-4  # the decomposition alone is not the segment game
+
+
+# -- receptive-field players (the default) ---------------------------------------------------------
+
+
+def receptive_game(stems: dict[str, np.ndarray], tagger, patch_groups: list[tuple[int, int]]) -> np.ndarray:
+    """``(2**(n*K), n_tags)`` clip outputs of the receptive-field game, built by hand.
+
+    Player ``j = i * K + k``. For coalition ``T``, patch ``p`` of segment ``k`` hears, over its
+    whole receptive field (context included), the mix of the stems ``i`` with ``(i, k)`` in ``T``;
+    the clip output is the mean over all patches.
+    """
+    names = list(stems)
+    n, k_count = len(names), len(patch_groups)
+    n_samples = len(stems[names[0]])
+    seg_of = np.concatenate([np.full(b - a, k) for k, (a, b) in enumerate(patch_groups)])
+    out = []
+    for mask in range(2 ** (n * k_count)):
+        per_patch = []
+        for k in range(k_count):
+            mix = np.zeros(n_samples, np.float32)
+            for i in range(n):
+                if mask >> (i * k_count + k) & 1:
+                    mix += stems[names[i]]
+            per_patch.append(tagger.predict_patches(mix[None])[0])  # (P, n_tags)
+        patches = np.stack([per_patch[seg_of[p]][p] for p in range(len(seg_of))])
+        out.append(patches.mean(axis=0))
+    return np.asarray(out, dtype=np.float64)
+
+
+def subset_values(game: np.ndarray, banzhaf: bool = False) -> np.ndarray:
+    """Shapley (or Banzhaf) values by the subset formula, independent of xmtag's code."""
+    size = game.shape[0]
+    n = size.bit_length() - 1
+    out = np.zeros((n, game.shape[1]))
+    for j in range(n):
+        for m in range(size):
+            if m >> j & 1:
+                continue
+            s = bin(m).count("1")
+            w = (
+                1 / 2 ** (n - 1)
+                if banzhaf
+                else math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n)
+            )
+            out[j] += w * (game[m | 1 << j] - game[m])
+    return out
+
+
+def test_receptive_players_two_by_two_equal_brute_force():
+    """The default game: a's context in patch 1 counts for (a, 1), as the game defines it."""
+    stems = two_by_two()
+    tagger = ContextTagger()
+    game = receptive_game(stems, tagger, [(0, 1), (1, 2)])
+    cv = coalitions.evaluate(stems, tagger, sr=SR, segments=2, progress=False)
+    assert cv.segment_method == "exact (receptive-field players)"
+    for method, banzhaf in (("exact", False), ("banzhaf", True)):
+        truth = subset_values(game, banzhaf).reshape(2, 2, -1)
+        np.testing.assert_allclose(cv.segment_attribution(method), truth, rtol=0, atol=1e-12)
+    truth = subset_values(game).reshape(2, 2, -1)
+    # the two games differ here: patch 1 hears a's segment-0 audio through its context
+    samples = brute_force_segments(stems, tagger, [(0, PL), (PL, 2 * PL)])
+    assert np.abs(truth - samples).max() > 1e-2
+    assert truth[0, 1, 1] > 1e-3  # (a, 1): a heard by patch 1 (context only) moves "cross"
+    # stem values still add up exactly to the clip values
+    np.testing.assert_allclose(truth.sum(axis=1), subset_values(cv.values), rtol=0, atol=1e-12)
+
+
+def test_receptive_players_three_stems_three_segments_equal_brute_force():
+    rng = np.random.default_rng(1)
+    n_samples = 4 * PL + 120  # 4 patches in 3 segments (2 + 1 + 1), a trailing part no patch sees
+    stems = {nm: (rng.normal(size=n_samples) * s).astype(np.float32) for nm, s in zip("xyz", (1.0, 0.5, 0.2))}
+    stems["y"][: PL + 200] = 0
+    tagger = ContextTagger()
+    groups = coalitions.patch_segments(4, 3)
+    assert groups == [(0, 2), (2, 3), (3, 4)]
+    game = receptive_game(stems, tagger, groups)
+    truth = subset_values(game).reshape(3, 3, -1)
+    for reuse in (True, False):
+        cv = coalitions.evaluate(stems, tagger, sr=SR, segments=3, progress=False, reuse=reuse)
+        np.testing.assert_allclose(cv.segment_attribution("exact"), truth, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        cv.segment_attribution("banzhaf"), subset_values(game, True).reshape(3, 3, -1), rtol=0, atol=1e-12
+    )
+    # over segments, a stem's values are its clip Shapley values
+    np.testing.assert_allclose(truth.sum(axis=1), subset_values(cv.values), rtol=0, atol=1e-12)
+
+
+def test_receptive_players_costs_no_extra_rows():
+    """The default game costs what the clip game costs; sample players pay for the boundary windows."""
+    stems = two_by_two()
+    plain = coalitions.evaluate(stems, ContextTagger(), sr=SR, progress=False)
+    rec = coalitions.evaluate(stems, ContextTagger(), sr=SR, segments=2, progress=False)
+    smp = coalitions.evaluate(
+        stems, ContextTagger(), sr=SR, segments=2, progress=False, segment_players="samples"
+    )
+    assert rec.n_tagger_rows == plain.n_tagger_rows < smp.n_tagger_rows
+
+
+def test_unknown_segment_players_is_refused():
+    from xmtag.errors import XmtagError
+
+    with pytest.raises(XmtagError, match="segment_players"):
+        coalitions.evaluate(
+            two_by_two(), ContextTagger(), sr=SR, segments=2, progress=False, segment_players="x"
+        )
+
+
+def test_explain_default_is_the_receptive_game():
+    import xmtag
+
+    stems = xmtag.Stems({k: v[None] for k, v in two_by_two().items()}, SR)
+    expl = xmtag.explain(stems, ContextTagger(), segments=2, progress=False, cache=False)
+    truth = subset_values(receptive_game(two_by_two(), ContextTagger(), [(0, 1), (1, 2)])).reshape(2, 2, -1)
+    np.testing.assert_allclose(expl.segment_values, truth, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(expl.segment_values.sum(axis=1), expl.values, rtol=0, atol=1e-12)
+    assert expl.segment_method == "exact (receptive-field players)"
+    assert expl.provenance.extra["segment_players"] == "receptive"
+    assert set(expl.to_frame(segments=True)["segment_method"]) == {"exact (receptive-field players)"}

@@ -12,7 +12,13 @@ import argparse
 import time
 from pathlib import Path
 
-from .explain import add_method_arguments, add_output_arguments, method_kwargs, write_outputs
+from .explain import (
+    add_method_arguments,
+    add_output_arguments,
+    add_segment_players_argument,
+    method_kwargs,
+    write_outputs,
+)
 
 DEFAULT_OUT = "xmtag-demo"
 
@@ -27,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--segments", type=int, default=8, help="time segments for the timeline (default: %(default)s)"
     )
+    add_segment_players_argument(p)
     p.add_argument("--tagger", default="musicnn-msd", help="tagger to explain (default: %(default)s)")
     add_method_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the xmtag cache")
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         folder,
         tagger=args.tagger,
         segments=args.segments,
+        segment_players=args.segment_players,
         cache=not args.no_cache,
         progress=not args.quiet,
         **method_kwargs(args),

@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
     )
     p.add_argument("--segments", type=int, help="also attribute over time, in N segments of the clip")
+    add_segment_players_argument(p)
     p.add_argument(
         "--separator",
         help="separator for an audio file: auto (default: Demucs if its weights are here, else Spleeter), "
@@ -195,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         tagger=args.tagger,
         separator=separator,
         segments=args.segments,
+        segment_players=args.segment_players,
         cache=not args.no_cache,
         progress=not args.quiet,
         **method_kwargs(args),
@@ -202,6 +204,19 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("out") / (Path(args.source).stem or "stems")
     write_outputs(expl, out, args)
     return 0
+
+
+def add_segment_players_argument(p: argparse.ArgumentParser) -> None:
+    """``--segment-players``: which (stem, segment) game the time-resolved values are exact for."""
+    p.add_argument(
+        "--segment-players",
+        choices=["receptive", "samples"],
+        default="receptive",
+        help="with --segments: player (stem, segment) is the stem as heard by the segment's patches, "
+        "the context before a patch counting for the patch's segment (receptive, default, no extra "
+        "cost), or the stem's samples in the segment (samples: up to 2^(2n) extra windows per "
+        "segment boundary for musicnn)",
+    )
 
 
 def _inputs(args: argparse.Namespace) -> list[str]:

@@ -37,12 +37,16 @@ patches are split into ``K`` contiguous groups as evenly as possible (segments a
 always aligned to patch boundaries; the trailing samples after the last whole patch are ignored
 by the tagger and belong to no segment), and ``segment_values[m, k]`` is the mean output over
 group ``k``. ``CoalitionValues.segment_attribution()`` gives the exact Shapley (Banzhaf)
-values of the (stem, segment) game, player ``(i, k)`` being stem ``i``'s samples in segment ``k``:
-for patches without context they are :func:`xmtag.attribution.shapley.segments` of the
-per-segment games, at no extra tagger cost; for a tagger whose patches see ``patch_context``
-samples before them (musicnn) the per-segment games are not that game, and each patch at a
-segment start is solved over the (stem, segment) players in its receptive field (up to
-``2**(2n)`` extra windows; equal to brute force of the ``2**(n*K)`` game). Taggers that are not
+values of a (stem, segment) game, named by ``segment_players`` (:data:`SEGMENT_PLAYERS`). By
+default (``"receptive"``) player ``(i, k)`` is stem ``i`` as heard by the patches of segment
+``k``: each patch's whole input window, its declared ``patch_context`` included, belongs to the
+patch's segment, so the game is the sum of the per-segment games and
+:func:`xmtag.attribution.shapley.segments` gives its exact values at no extra tagger cost.
+With ``segment_players="samples"`` player ``(i, k)`` is stem ``i``'s samples in segment ``k``;
+for a tagger whose patches see ``patch_context`` samples before them (musicnn) each patch at a
+segment start is then solved over the (stem, segment) players in its receptive field (up to
+``2**(2n)`` extra windows per boundary; equal to brute force of the ``2**(n*K)`` game). Without
+context the two games are the same. Taggers that are not
 patch-decomposable, or declare ``patch_context = None``, raise a :class:`TaggerError` for
 ``segments`` here; :func:`estimate_segments` estimates their (stem, segment) values by
 permutation sampling, with standard errors.
@@ -54,13 +58,22 @@ from here.
 """
 
 from ..taggers import patch_context
-from ._evaluate import CoalitionValues, evaluate, patch_segments, prepare_stems
+from ._evaluate import (
+    SEGMENT_PLAYERS,
+    CoalitionValues,
+    evaluate,
+    patch_segments,
+    prepare_stems,
+    segment_method,
+)
 from ._export import FORMATS, MANIFEST, coalition_name, export
 from ._mix import BASELINES, NoiseFloor, clear_silence_cache, resolve_baseline
 from ._reuse import PatchReuse, ReuseWarning
 from ._sampled import SegmentEstimate, estimate_segments, value_function
 
 __all__ = [
+    "SEGMENT_PLAYERS",
+    "segment_method",
     "CoalitionValues",
     "evaluate",
     "prepare_stems",

@@ -20,7 +20,44 @@ from . import _mix
 from ._mix import Mixer, NoiseFloor, resolve_baseline
 from ._reuse import PatchReuse
 
-__all__ = ["CoalitionValues", "evaluate", "prepare_stems", "patch_segments"]
+__all__ = [
+    "CoalitionValues",
+    "evaluate",
+    "prepare_stems",
+    "patch_segments",
+    "SEGMENT_PLAYERS",
+    "segment_method",
+]
+
+#: The (stem, segment) games whose exact values ``evaluate(..., segments=K)`` returns, by name:
+#: ``"receptive"`` (default) -- player ``(i, k)`` is stem ``i`` as heard by the patches of segment
+#: ``k`` (each patch's whole input window, its declared ``patch_context`` included, belongs to the
+#: patch's segment); ``"samples"`` -- player ``(i, k)`` is stem ``i``'s samples in segment ``k``.
+SEGMENT_PLAYERS: dict[str, str] = {
+    "receptive": "exact (receptive-field players)",
+    "samples": "exact (sample players)",
+}
+
+
+def segment_method(segment_players: str) -> str:
+    """The label of the time-resolved values of a (stem, segment) game (``SEGMENT_PLAYERS``).
+
+    Raises
+    ------
+    XmtagError
+        For another name.
+
+    Examples
+    --------
+    >>> segment_method("receptive")
+    'exact (receptive-field players)'
+    """
+    if segment_players not in SEGMENT_PLAYERS:
+        raise XmtagError(
+            f"segment_players must be one of {sorted(SEGMENT_PLAYERS)}, got {segment_players!r}."
+        )
+    return SEGMENT_PLAYERS[segment_players]
+
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +104,19 @@ class CoalitionValues:
         How patches were fed: ``"off"`` (whole clips), ``"windows"``, ``"patches"`` or ``"lead"``
         (see :mod:`xmtag.coalitions._reuse`).
     segment_shapley, segment_banzhaf : numpy.ndarray or None
-        float64 ``(n, K, n_tags)``: exact Shapley (Banzhaf) values of the **(stem, segment)
-        game**, when ``segments`` was given. Player ``(i, k)`` is stem ``i``'s samples in
-        segment ``k``; a coalition is the mix in which each stem sounds only in its chosen
-        segments. For a tagger whose patches see context (``patch_context > 0``, musicnn) they
-        are computed patch by patch over the players in each patch's receptive field (a patch's
-        output is a game of those players only), so they equal brute force of the
-        ``2**(n*K)``-coalition game; without context they equal
-        ``shapley.segments(segment_values, segment_weights)``. Read them with
-        :meth:`segment_attribution`.
+        float64 ``(n, K, n_tags)``: exact Shapley (Banzhaf) values of a **(stem, segment)
+        game**, when ``segments`` was given; ``segment_method`` says which. Receptive-field
+        players (default): player ``(i, k)`` is stem ``i`` as heard by the patches of segment
+        ``k`` (a patch's whole input window, its ``patch_context`` included, belongs to its
+        segment); that game is the sum of the per-segment games, so these equal
+        ``shapley.segments(segment_values, segment_weights)``. Sample players
+        (``segment_players="samples"``): player ``(i, k)`` is stem ``i``'s samples in segment
+        ``k``; for a tagger whose patches see context each patch at a segment start is solved
+        over the players in its receptive field (equal to brute force of the
+        ``2**(n*K)``-coalition game). Read them with :meth:`segment_attribution`.
     segment_method : str
-        ``"exact"`` when the segment attributions are exact values of the (stem, segment) game
-        (always, for values returned by :func:`evaluate`); ``""`` without segments.
+        Which game they are exact values of: ``"exact (receptive-field players)"`` or
+        ``"exact (sample players)"`` (:data:`SEGMENT_PLAYERS`); ``""`` without segments.
     """
 
     names: list[str]
@@ -103,11 +141,11 @@ class CoalitionValues:
     def segment_attribution(self, method: str = "exact") -> np.ndarray:
         """``(n, K, n_tags)`` values of the (stem, segment) game: ``"exact"`` (Shapley) or ``"banzhaf"``.
 
-        Values computed by :func:`evaluate` are exact for the (stem, segment) game, also for a
-        tagger whose patches see context. A ``CoalitionValues`` built by hand without them falls
+        Values computed by :func:`evaluate` are exact for the game named by ``segment_method``
+        (receptive-field or sample players). A ``CoalitionValues`` built by hand without them falls
         back to the per-segment games (:func:`xmtag.attribution.shapley.segments`), which are the
-        (stem, segment) game's values only when a segment's output depends on that segment's
-        samples alone.
+        receptive-field game's values (and the sample-player game's only when a segment's output
+        depends on that segment's samples alone).
 
         Raises
         ------
@@ -285,6 +323,7 @@ def evaluate(
     baseline: str | NoiseFloor = "silence",
     reuse: bool = True,
     spec: TaggerSpec | None = None,
+    segment_players: str = "receptive",
 ) -> CoalitionValues:
     """Run a tagger on the mix of every subset of stems, each distinct input exactly once.
 
@@ -314,6 +353,16 @@ def evaluate(
     reuse : bool
         Patch-wise taggers: evaluate each distinct (patch, active stems) input once (exact).
         ``False`` evaluates every coalition as a whole clip.
+    segment_players : {"receptive", "samples"}
+        Which (stem, segment) game the time-resolved values are exact for (see
+        :data:`SEGMENT_PLAYERS`). ``"receptive"`` (default): player ``(i, k)`` is stem ``i`` as
+        heard by the patches of segment ``k``, each patch's whole input window (its
+        ``patch_context`` samples before it included) belonging to the patch's segment; the game
+        is the sum of the per-segment games, solved at no extra tagger cost. ``"samples"``:
+        player ``(i, k)`` is stem ``i``'s samples in segment ``k``; for a tagger with
+        ``patch_context > 0`` each patch at a segment start is solved over up to ``2n`` players
+        (up to ``2**(2n)`` extra windows per segment boundary). Without context both are the
+        same game.
 
     spec : TaggerSpec, optional
         The tagger's validated spec when the caller already has it (:func:`xmtag.explain` passes
@@ -364,6 +413,7 @@ def evaluate(
     """
     batch = _mix.batch_size(batch_size)
     floor_spec = resolve_baseline(baseline)
+    segment_method(segment_players)  # validates the name
     if not isinstance(reuse, (bool, np.bool_)):
         raise XmtagError(f"reuse must be True or False, got {reuse!r}.")
     spec = resolve_spec(tagger, spec, need_patches=segments is not None)
@@ -483,12 +533,14 @@ def evaluate(
         ends = np.array([min(b * patch_length, n_samples) for _, b in groups], dtype=np.float64)
         starts = np.array([a * patch_length for a, _ in groups], dtype=np.float64)
         bounds = np.stack([starts, ends], axis=1) / tsr
-        if spec.patch_context and len(groups) > 1:  # patches see the previous segment's samples
+        if segment_players == "samples" and spec.patch_context and len(groups) > 1:
+            # sample players: patches at a segment start hear the previous segment's players
             seg_shapley, seg_banzhaf, extra_rows = _segment_game(
                 tagger, tracks, groups, patch_length, n_patches, floor, names, batch * row, engine, progress
             )
             rows_fed += extra_rows
-        else:  # each segment's output is a game of its own samples: the decomposition is exact
+        else:  # receptive-field players (or no context): the game is the sum of the per-segment
+            # games (a patch's whole window belongs to its segment), so their values are exact
             from ..attribution import shapley
 
             seg_shapley = shapley.segments(seg_values, weights)
@@ -511,7 +563,7 @@ def evaluate(
         reuse=mode,
         segment_shapley=seg_shapley,
         segment_banzhaf=seg_banzhaf,
-        segment_method="" if groups is None else "exact",
+        segment_method="" if groups is None else SEGMENT_PLAYERS[segment_players],
     )
 
 

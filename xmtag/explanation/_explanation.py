@@ -274,6 +274,32 @@ class Explanation:
         return None if self.segment_values is None else int(self.segment_values.shape[1])
 
     @property
+    def segment_method(self) -> str:
+        """Which (stem, segment) game the time-resolved values are values of ("" without segments).
+
+        ``"exact (receptive-field players)"``: player ``(i, k)`` is stem ``i`` as heard by the
+        patches of segment ``k`` (a patch's whole input window, the context before it included,
+        belongs to its segment); ``"exact (sample players)"``: stem ``i``'s samples in segment
+        ``k``; ``"<method> estimate (sample players)"`` for sampled values. Read from the
+        provenance (:func:`xmtag.explain` records it); an explanation built from per-segment games
+        without that record (:meth:`from_game`) holds the receptive-field game's values.
+
+        Examples
+        --------
+        >>> from xmtag import Explanation
+        >>> Explanation(["a"], ["t"], [[1.0]], [0.0], [1.0]).segment_method
+        ''
+        """
+        if self.segment_values is None:
+            return ""
+        recorded = self.provenance.extra.get("segment_method")
+        if recorded:
+            return str(recorded)
+        if self.segment_coalition_values is not None and self.method in ("exact", "banzhaf"):
+            return "exact (receptive-field players)"
+        return ""
+
+    @property
     def interval(self) -> dict[str, Any] | None:
         """What ``values ± multiplier * stderr`` is, or ``None`` without standard errors.
 

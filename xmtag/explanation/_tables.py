@@ -36,8 +36,9 @@ def to_frame(expl: Explanation, segments: bool = False) -> pd.DataFrame:
             ``NaN`` without coalition values), ``base_value`` (silence) and ``prediction``
             (full mix). With ``segments=True``: ``tag, stem, segment, start, end, value`` (in
             clip units: over stems and segments they sum to ``prediction - base_value``, and
-            over segments to the stem's clip value when the tagger's patches see no context), ``stderr`` and
-            ``local_value`` (the value within the segment, ``value / weight``).
+            over segments to the stem's clip value), ``stderr``, ``local_value`` (the value
+            within the segment, ``value / weight``) and ``segment_method`` (which (stem, segment)
+            game they are values of: :attr:`Explanation.segment_method`).
 
         Raises
         ------
@@ -79,6 +80,7 @@ def to_frame(expl: Explanation, segments: bool = False) -> pd.DataFrame:
                 "value": vals,
                 "stderr": err,
                 "local_value": np.divide(vals, w, out=np.zeros_like(vals), where=w > 0),
+                "segment_method": expl.segment_method,
             }
         )
     tag_i, stem_i = (a.ravel() for a in np.meshgrid(np.arange(t), np.arange(n), indexing="ij"))

@@ -40,6 +40,12 @@ SIZE_BUDGET_MB = 8.0
 MAX_ENVELOPE_FRAMES = 4000
 #: Two-sided normal quantile: the multiplier of standard errors of unknown origin (labelled approx.).
 Z95 = 1.959964
+#: What each (stem, segment) game's player is, in words (the report's "time-resolved values" row).
+_SEGMENT_GAMES = {
+    "exact (receptive-field players)": "player (stem, segment) is the stem as heard by the segment's "
+    "patches; the context a patch hears before its segment's start counts for the patch's segment",
+    "exact (sample players)": "player (stem, segment) is the stem's samples within the segment",
+}
 
 
 def _ci_multiplier(expl: Any) -> float:
@@ -176,6 +182,11 @@ def meta_rows(expl: Explanation) -> list[tuple[str, str]]:
         ("coalitions scored", scored if expl.coalition_values is None else f"{n_coal} ({scored})"),
         ("time segments", str(md.get("segments") or expl.n_segments or "none")),
     ]
+    seg_method = getattr(expl, "segment_method", "")
+    if seg_method:
+        rows.append(
+            ("time-resolved values", f"{seg_method}: {_SEGMENT_GAMES.get(seg_method, '')}".rstrip(": "))
+        )
     res = md.get("residual_db")
     if res is not None and str(res) not in ("-inf", "None"):
         rows.append(("separation residual", f"{float(res):.1f} dB relative to the mix (not a player)"))
