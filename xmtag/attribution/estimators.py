@@ -223,7 +223,7 @@ def interval_info(kind: str, dof: int | None, level: float = 0.95) -> dict:
             f"approx. {pct} interval (spread of {dof + 1 if dof else '?'} KernelSHAP runs, t with {dof} df)"
         )
     else:
-        label = f"approx. {pct} interval (normal, ±{interval_multiplier(None, level):.2f} standard errors)"
+        label = f"approx. {pct} interval (normal quantile, standard errors of unknown origin)"
         dof = None
     return {
         "kind": "t" if kind == "t" else "approx.",

@@ -338,7 +338,7 @@ def needed_masks(
     Examples
     --------
     >>> needed_masks(3, n_permutations=4, seed=0).tolist()
-    [0, 1, 3, 4, 6, 7]
+    [0, 1, 2, 3, 4, 5, 6, 7]
     """
     from ..attribution.estimators import permutation
 
