@@ -42,11 +42,11 @@ RESULTS_DIR = _common.RESULTS
 #: benchmark scripts that write results but do not declare their sources yet (owned elsewhere),
 #: with the reason; they are listed by --stale but not failed on
 UNTRACKED = {
-    "diarization.py": "speech benchmark: its tables are typed from results/diarization*.json (not generated yet)",
-    "speech.py": "speech benchmarks: their authors add DEPENDS / RESULTS and tables",
-    "end_to_end.py": "speed benchmark: its table is typed from results/end_to_end*.json (not generated yet)",
-    "long_recordings.py": "memory/time curve: its table is typed from results/long_recordings.json (not generated yet)",
-    "summaries.py": "summary grounding: its table is typed from results/summaries.json (not generated yet)",
+    "diarization.py": "tables typed from results/diarization*.json (not generated yet)",
+    "speech.py": "tables typed from results/speech*.json (not generated yet)",
+    "end_to_end.py": "table typed from results/end_to_end*.json (not generated yet)",
+    "long_recordings.py": "table typed from results/long_recordings.json (not generated yet)",
+    "summaries.py": "table typed from results/summaries.json (not generated yet)",
     "shapley_speed.py": "writes its JSON with --json, not through _common.py; its README numbers are typed",
     "separation_speed.py": "writes its JSON with --out, not through _common.py; its README numbers are typed",
     "import_time.py": "a one-off comparison with another checkout; writes no JSON, its table is typed",
