@@ -138,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         # (a) and (b)
         with _common.timer() as t:
             expl_a = xmtag.explain(stems, tagger, cache=False, progress=progress)
-        add("(a) xmtag exact, clip", expl_a.metadata["n_tagger_rows"] / ppc, t["s"])
+        add("(a) xmtag exact, clip", expl_a.provenance.budget / ppc, t["s"])
         with _common.timer() as t:
             expl_b = xmtag.explain(stems, tagger, segments=segments, cache=False, progress=progress)
-        add(f"(b) xmtag exact, stems x {segments} segments", expl_b.metadata["n_tagger_rows"] / ppc, t["s"])
+        add(f"(b) xmtag exact, stems x {segments} segments", expl_b.provenance.budget / ppc, t["s"])
         exact = expl_a.values  # (n, n_tags)
 
         # (c) shap, on the stem game: binary features, background all-off
