@@ -26,7 +26,7 @@ demo: $(VENV)/.core
 	$(BIN)/xmtag demo
 
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -m "not slow and not bench_current"
+	$(BIN)/python -m pytest -m "not slow"
 
 # every benchmark result in benchmarks/results/ is current (its recorded source hashes match the code)
 check-benchmarks: $(VENV)/.test
