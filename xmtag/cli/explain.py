@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .. import _checks
 from ..attribution import METHODS
+from ._segments import add_segment_arguments, describe_bounds, resolve_segments
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  xmtag explain song/ --segments 8            # folder of stems: drums.wav, bass.wav, ...\n"
+            "  xmtag explain set.flac --segment-seconds 60 # a time segment per minute of a long recording\n"
             "  xmtag explain song.mp3 --repo ~/demucs_models --tags rock,jazz\n"
             "  xmtag explain song/ --method permutation --budget 500\n"
             "  xmtag explain song/ --tagger musicnn-mtt --top 3 --out results/"
@@ -58,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
     )
-    p.add_argument("--segments", type=int, help="also attribute over time, in N segments of the clip")
+    add_segment_arguments(p)
     add_segment_players_argument(p)
     p.add_argument(
         "--separator",
@@ -163,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
 
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
+    if args.segment_seconds is not None and args.scores:
+        from ..errors import XmtagError
+
+        raise XmtagError("--segment-seconds needs audio (SOURCE); a table of --scores has no time axis.")
     _refuse_out_over_inputs(args)
     if args.scores:  # an external tagger's scores (xmtag.explanation._scores)
         from ..explanation import from_scores
@@ -191,11 +197,12 @@ def run(args: argparse.Namespace) -> int:
         from ..separation import Stems
 
         source = Stems.from_folder(source, sr=args.sr, mixture=args.mixture or "file")
+    segments = resolve_segments(args, source, args.tagger)
     expl = explain(
         source,
         tagger=args.tagger,
         separator=separator,
-        segments=args.segments,
+        segments=segments,
         segment_players=args.segment_players,
         cache=not args.no_cache,
         progress=not args.quiet,
@@ -305,7 +312,8 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         print(f"  {written['explanation'].name:<22} the explanation (xmtag.Explanation.load)")
         print(f"  {written['table'].name:<22} tidy table of all {expl.n_tags} tags")
         if "segments" in written:
-            print(f"  {written['segments'].name:<22} time-resolved values")
+            what = f" ({describe_bounds(expl.segment_bounds)})" if expl.segment_bounds is not None else ""
+            print(f"  {written['segments'].name:<22} time-resolved values{what}")
         n_plots = sum(k.startswith("plot:") for k in written)
         if n_plots:
             print(f"  plots/ ({n_plots} PNG)")
