@@ -130,6 +130,13 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
     )
     p.add_argument("--no-report", action="store_true", help="no HTML report (faster)")
     p.add_argument(
+        "--report-audio-minutes",
+        default="10",  # xmtag.report.DEFAULT_AUDIO_SECONDS / 60
+        metavar="M",
+        help="the report embeds at most M minutes of each stem's audio, and says so when it cuts; "
+        "'all' embeds everything (default: %(default)s; about 12.5 MB of page per stem for 10 minutes)",
+    )
+    p.add_argument(
         "--force", action="store_true", help="write into a non-empty output folder that xmtag did not write"
     )
     p.add_argument("--open", action="store_true", help="open the report in the default browser")
@@ -146,6 +153,27 @@ def parse_bands(text: str | None) -> int | list[float] | None:
         return int(parts[0]) if len(parts) == 1 and parts[0].isdigit() else [float(x) for x in parts]
     except (ValueError, IndexError):
         raise XmtagError(f"--bands must be a count or comma-separated edges in Hz, got {text!r}.") from None
+
+
+def report_audio_seconds(text: str) -> float | None:
+    """``--report-audio-minutes`` as ``export(max_audio_seconds=...)`` takes it: seconds, or None for 'all'.
+
+    Examples
+    --------
+    >>> report_audio_seconds("10"), report_audio_seconds("0.5"), report_audio_seconds("all")
+    (600.0, 30.0, None)
+    """
+    from ..errors import XmtagError
+
+    if str(text).strip().lower() == "all":
+        return None
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not (minutes > 0 and minutes < float("inf")):
+        raise XmtagError(f"--report-audio-minutes must be a number of minutes > 0 or 'all', got {text!r}.")
+    return minutes * 60.0
 
 
 def method_kwargs(args: argparse.Namespace) -> dict:
@@ -268,9 +296,11 @@ def format_table(expl: Explanation, tags: list[str]) -> str:
 
 def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title: str | None = None) -> dict:
     """:func:`xmtag.export` with the CLI's options, then print the summary."""
-    from ..report import export, shown_tags
+    from ..report import DEFAULT_AUDIO_SECONDS, export, shown_tags
 
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
+    minutes = getattr(args, "report_audio_minutes", None)
+    max_audio = report_audio_seconds(minutes) if minutes is not None else DEFAULT_AUDIO_SECONDS
     written = export(
         expl,
         out,
@@ -283,6 +313,7 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         force=getattr(args, "force", False),
         title=title,
         inputs=_inputs(args),
+        max_audio_seconds=max_audio,
     )
     if getattr(args, "open", False) and "report" not in written:
         print("No report to open (--no-report).")
@@ -321,8 +352,27 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
             print(f"  audio/ ({len(listens)} listenable explanations)")
         if "report" in written:
             print(f"  {written['report'].name:<22} open in a browser (self-contained)")
+            if not args.no_audio:
+                _say_audio_cap(expl, max_audio)
         sys.stdout.flush()
     return written
+
+
+def _say_audio_cap(expl: Explanation, max_audio: float | None) -> None:
+    """Say when the report embeds only the first part of each stem's audio."""
+    from ..report import audio_cap
+
+    def clock(seconds: float) -> str:
+        s = int(round(seconds))
+        h, m = divmod(s // 60, 60)
+        return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+    cap = audio_cap(expl, max_audio)
+    if cap is not None:
+        print(
+            f"  (the report embeds the first {clock(cap)} of each stem's audio, of "
+            f"{clock(expl.audio.duration)}; --report-audio-minutes M or 'all' to change)"
+        )
 
 
 def _units(expl: Explanation) -> str:

@@ -1,4 +1,5 @@
-"""``--segment-seconds S`` and what the commands say about their time segments (#27)."""
+"""Long recordings on the command line (#27): ``--segment-seconds S`` and what the commands say
+about their time segments; ``--report-audio-minutes M`` and what they say when the report cuts."""
 
 from __future__ import annotations
 
@@ -141,3 +142,35 @@ def test_demo_passes_the_count(monkeypatch, capsys):
         args.func(args)
     assert seen == [4]
     assert "makes 4 segments of 5.98 s (whole 2.992-s patches of musicnn-msd)" in capsys.readouterr().err
+
+
+def test_report_audio_minutes_caps_the_report_and_says_so(toy, tmp_path, capsys):
+    """10.5 s of stems, 0.1 min (6 s) embedded: the command and the page say so."""
+    flags = ["--tagger", "toy-rms", "--no-cache", "--no-plots"]
+    assert (
+        main(["explain", str(toy), "--out", str(tmp_path / "o"), *flags, "--report-audio-minutes", "0.1"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "the report embeds the first 0:06 of each stem's audio, of 0:10; --report-audio-minutes" in out
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "This page embeds the first 0:06 of each stem&#39;s audio, of 0:10" in html
+    assert (
+        main(["explain", str(toy), "--out", str(tmp_path / "a"), *flags, "--report-audio-minutes", "all"])
+        == 0
+    )
+    assert "embeds the first" not in capsys.readouterr().out
+    assert "embeds the first" not in (tmp_path / "a" / "report.html").read_text()
+    assert (
+        main(["explain", str(toy), "--out", str(tmp_path / "b"), *flags, "--report-audio-minutes", "0"]) == 1
+    )
+    assert "--report-audio-minutes must be a number of minutes > 0 or 'all'" in capsys.readouterr().err
+
+
+def test_the_report_audio_default_is_the_library_default():
+    from xmtag.cli.explain import report_audio_seconds
+    from xmtag.report import DEFAULT_AUDIO_SECONDS
+
+    for command in (["explain", "song/"], ["demo"]):
+        minutes = build_parser().parse_args(command).report_audio_minutes
+        assert report_audio_seconds(minutes) == DEFAULT_AUDIO_SECONDS
