@@ -134,7 +134,7 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
         default="10",  # xmtag.report.DEFAULT_AUDIO_SECONDS / 60
         metavar="M",
         help="the report embeds at most M minutes of each stem's audio, and says so when it cuts; "
-        "'all' embeds everything (default: %(default)s; about 12.5 MB of page per stem for 10 minutes)",
+        "'all' embeds everything (default: %(default)s; about 12 MB of page per stem for 10 minutes)",
     )
     p.add_argument(
         "--force", action="store_true", help="write into a non-empty output folder that xmtag did not write"

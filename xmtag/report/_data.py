@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: The page's stated size budget (MB) for a 30-s, 5-stem song with its stems' audio embedded.
 SIZE_BUDGET_MB = 8.0
-#: Each stem's audio embedded in the page is cut to this many seconds (10 minutes: about 9.4 MB of
-#: MP3 per stem, 12.5 MB in base64); the timeline and the scores still cover the whole recording.
+#: Each stem's audio embedded in the page is cut to this many seconds (10 minutes: about 9 MB of
+#: MP3 per stem, 12 MB in base64); the timeline and the scores still cover the whole recording.
 DEFAULT_AUDIO_SECONDS = 600.0
 #: At most this many waveform frames are embedded (min/max pooled from the explanation's envelope).
 MAX_ENVELOPE_FRAMES = 4000

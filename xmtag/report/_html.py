@@ -218,7 +218,7 @@ def write_html(
         The tag selected when the page opens (default: the first shown).
     max_audio_seconds : float or None
         Embed at most this many seconds of each stem's audio (default 600, ten minutes: about
-        12.5 MB of base64 MP3 per stem); ``None`` embeds all of it. When it cuts, the page says
+        12 MB of base64 MP3 per stem); ``None`` embeds all of it. When it cuts, the page says
         so above the desk, playback stops at the cut, and the timeline and the scores still cover
         the whole recording (:func:`xmtag.report.audio_cap` tells whether a page will be cut).
 
