@@ -165,6 +165,9 @@ def test_report_audio_minutes_caps_the_report_and_says_so(toy, tmp_path, capsys)
         main(["explain", str(toy), "--out", str(tmp_path / "b"), *flags, "--report-audio-minutes", "0"]) == 1
     )
     assert "--report-audio-minutes must be a number of minutes > 0 or 'all'" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()  # refused before any work
+    assert main(["demo", "--out", str(tmp_path / "d"), "--report-audio-minutes", "ten"]) == 1
+    assert "got 'ten'" in capsys.readouterr().err and not (tmp_path / "d").exists()
 
 
 def test_the_report_audio_default_is_the_library_default():

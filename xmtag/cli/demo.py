@@ -18,6 +18,7 @@ from .explain import (
     add_output_arguments,
     add_segment_players_argument,
     method_kwargs,
+    report_audio_seconds,
     write_outputs,
 )
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..datasets import demo_path
     from ..pipeline import explain
 
+    report_audio_seconds(args.report_audio_minutes)  # a bad value fails before the work
     t0 = time.perf_counter()
     folder = demo_path()
     if not args.quiet:

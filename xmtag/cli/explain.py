@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
 
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
+    report_audio_seconds(args.report_audio_minutes)  # a bad value fails before the work
     if args.segment_seconds is not None and args.scores:
         from ..errors import XmtagError
 
