@@ -168,9 +168,7 @@ def test_playhead_moves_while_playing(page_of):
     page.wait_for_function("() => !document.querySelector('.xm-play').disabled", timeout=15_000)
     page.click(".xm-play")
     assert page.get_attribute(".xm-play", "aria-pressed") == "true"
-    page.wait_for_function(
-        "() => +document.querySelector('.xm-playhead').dataset.time > 0.3", timeout=10_000
-    )
+    page.wait_for_function("() => +document.querySelector('.xm-playhead').dataset.time > 0.3", timeout=10_000)
     # the meter of a playing stem moves; a muted one stays at zero
     page.keyboard.press("1")
     meter = ".xm-strip[data-stem='1'] .xm-meter"
@@ -184,6 +182,25 @@ def test_playhead_moves_while_playing(page_of):
     assert page.get_attribute(".xm-playhead", "data-time") == t  # paused: it stays
     assert float(t) > 0.3
     assert page.evaluate("document.querySelector('.xm').__xm.audio().buffers.length") == 3
+    assert not log.problems()
+
+
+def test_a_capped_page_plays_its_audio_and_no_further(page_of):
+    """3 s of stems, 1 s embedded (#27): playback ends at 1 s, and a play after it says why."""
+    expl = pages.exact(audio=True)
+    page, log = page_of(expl, max_audio_seconds=1.0)
+    assert "embeds the first 0:01 of each stem's audio, of 0:03" in page.inner_text(".xm-audio-note")
+    page.wait_for_function("() => !document.querySelector('.xm-play').disabled", timeout=15_000)
+    page.click(".xm-play")
+    page.wait_for_function("() => +document.querySelector('.xm-playhead').dataset.time > 0.3", timeout=10_000)
+    page.wait_for_timeout(1500)  # past the embedded 1 s, before the timeline's 3 s
+    assert page.get_attribute(".xm-play", "aria-pressed") == "false"  # stopped where the audio ends
+    assert float(page.get_attribute(".xm-playhead", "data-time")) == 0.0  # back to the start
+    box = page.query_selector(".xm-wave-wrap").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 2.5 / 3, box["y"] + box["height"] / 2)
+    page.click(".xm-play")
+    assert page.get_attribute(".xm-play", "aria-pressed") == "false"
+    assert "No audio after 0:01.0 on this page" in page.inner_text(".xm-audio-note")
     assert not log.problems()
 
 

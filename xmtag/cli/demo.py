@@ -12,11 +12,13 @@ import argparse
 import time
 from pathlib import Path
 
+from ._segments import add_segment_arguments, resolve_segments
 from .explain import (
     add_method_arguments,
     add_output_arguments,
     add_segment_players_argument,
     method_kwargs,
+    report_audio_seconds,
     write_outputs,
 )
 
@@ -30,9 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
     add_output_arguments(p, default_out=DEFAULT_OUT)
-    p.add_argument(
-        "--segments", type=int, default=8, help="time segments for the timeline (default: %(default)s)"
-    )
+    add_segment_arguments(p, default=8)
     add_segment_players_argument(p)
     p.add_argument("--tagger", default="musicnn-msd", help="tagger to explain (default: %(default)s)")
     add_method_arguments(p)
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..datasets import demo_path
     from ..pipeline import explain
 
+    report_audio_seconds(args.report_audio_minutes)  # a bad value fails before the work
     t0 = time.perf_counter()
     folder = demo_path()
     if not args.quiet:
@@ -53,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
             f"  scoring all 32 stem mixes with {args.tagger} ...",
             flush=True,
         )
+    segments = resolve_segments(args, folder, args.tagger)
     expl = explain(
         folder,
         tagger=args.tagger,
-        segments=args.segments,
+        segments=segments,
         segment_players=args.segment_players,
         cache=not args.no_cache,
         progress=not args.quiet,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .. import _checks
 from ..attribution import METHODS
+from ._segments import add_segment_arguments, describe_bounds, resolve_segments
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  xmtag explain song/ --segments 8            # folder of stems: drums.wav, bass.wav, ...\n"
+            "  xmtag explain set.flac --segment-seconds 60 # a time segment per minute of a long recording\n"
             "  xmtag explain song.mp3 --repo ~/demucs_models --tags rock,jazz\n"
             "  xmtag explain song/ --method permutation --budget 500\n"
             "  xmtag explain song/ --tagger musicnn-mtt --top 3 --out results/"
@@ -58,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tagger", default="musicnn-msd", help="tagger name or Essentia .pb path (default: %(default)s)"
     )
-    p.add_argument("--segments", type=int, help="also attribute over time, in N segments of the clip")
+    add_segment_arguments(p)
     add_segment_players_argument(p)
     p.add_argument(
         "--separator",
@@ -128,6 +130,13 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
     )
     p.add_argument("--no-report", action="store_true", help="no HTML report (faster)")
     p.add_argument(
+        "--report-audio-minutes",
+        default="10",  # xmtag.report.DEFAULT_AUDIO_SECONDS / 60
+        metavar="M",
+        help="the report embeds at most M minutes of each stem's audio, and says so when it cuts; "
+        "'all' embeds everything (default: %(default)s; about 12 MB of page per stem for 10 minutes)",
+    )
+    p.add_argument(
         "--force", action="store_true", help="write into a non-empty output folder that xmtag did not write"
     )
     p.add_argument("--open", action="store_true", help="open the report in the default browser")
@@ -144,6 +153,27 @@ def parse_bands(text: str | None) -> int | list[float] | None:
         return int(parts[0]) if len(parts) == 1 and parts[0].isdigit() else [float(x) for x in parts]
     except (ValueError, IndexError):
         raise XmtagError(f"--bands must be a count or comma-separated edges in Hz, got {text!r}.") from None
+
+
+def report_audio_seconds(text: str) -> float | None:
+    """``--report-audio-minutes`` as ``export(max_audio_seconds=...)`` takes it: seconds, or None for 'all'.
+
+    Examples
+    --------
+    >>> report_audio_seconds("10"), report_audio_seconds("0.5"), report_audio_seconds("all")
+    (600.0, 30.0, None)
+    """
+    from ..errors import XmtagError
+
+    if str(text).strip().lower() == "all":
+        return None
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not (minutes > 0 and minutes < float("inf")):
+        raise XmtagError(f"--report-audio-minutes must be a number of minutes > 0 or 'all', got {text!r}.")
+    return minutes * 60.0
 
 
 def method_kwargs(args: argparse.Namespace) -> dict:
@@ -163,6 +193,11 @@ def run(args: argparse.Namespace) -> int:
 
     _checks.positive_int(args.segments, "--segments", allow_none=True)
     _checks.positive_int(args.top, "--top")
+    report_audio_seconds(args.report_audio_minutes)  # a bad value fails before the work
+    if args.segment_seconds is not None and args.scores:
+        from ..errors import XmtagError
+
+        raise XmtagError("--segment-seconds needs audio (SOURCE); a table of --scores has no time axis.")
     _refuse_out_over_inputs(args)
     if args.scores:  # an external tagger's scores (xmtag.explanation._scores)
         from ..explanation import from_scores
@@ -191,11 +226,12 @@ def run(args: argparse.Namespace) -> int:
         from ..separation import Stems
 
         source = Stems.from_folder(source, sr=args.sr, mixture=args.mixture or "file")
+    segments = resolve_segments(args, source, args.tagger)
     expl = explain(
         source,
         tagger=args.tagger,
         separator=separator,
-        segments=args.segments,
+        segments=segments,
         segment_players=args.segment_players,
         cache=not args.no_cache,
         progress=not args.quiet,
@@ -261,9 +297,11 @@ def format_table(expl: Explanation, tags: list[str]) -> str:
 
 def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title: str | None = None) -> dict:
     """:func:`xmtag.export` with the CLI's options, then print the summary."""
-    from ..report import export, shown_tags
+    from ..report import DEFAULT_AUDIO_SECONDS, export, shown_tags
 
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
+    minutes = getattr(args, "report_audio_minutes", None)
+    max_audio = report_audio_seconds(minutes) if minutes is not None else DEFAULT_AUDIO_SECONDS
     written = export(
         expl,
         out,
@@ -276,6 +314,7 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         force=getattr(args, "force", False),
         title=title,
         inputs=_inputs(args),
+        max_audio_seconds=max_audio,
     )
     if getattr(args, "open", False) and "report" not in written:
         print("No report to open (--no-report).")
@@ -305,7 +344,8 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
         print(f"  {written['explanation'].name:<22} the explanation (xmtag.Explanation.load)")
         print(f"  {written['table'].name:<22} tidy table of all {expl.n_tags} tags")
         if "segments" in written:
-            print(f"  {written['segments'].name:<22} time-resolved values")
+            what = f" ({describe_bounds(expl.segment_bounds)})" if expl.segment_bounds is not None else ""
+            print(f"  {written['segments'].name:<22} time-resolved values{what}")
         n_plots = sum(k.startswith("plot:") for k in written)
         if n_plots:
             print(f"  plots/ ({n_plots} PNG)")
@@ -313,8 +353,27 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
             print(f"  audio/ ({len(listens)} listenable explanations)")
         if "report" in written:
             print(f"  {written['report'].name:<22} open in a browser (self-contained)")
+            if not args.no_audio:
+                _say_audio_cap(expl, max_audio)
         sys.stdout.flush()
     return written
+
+
+def _say_audio_cap(expl: Explanation, max_audio: float | None) -> None:
+    """Say when the report embeds only the first part of each stem's audio."""
+    from ..report import audio_cap
+
+    def clock(seconds: float) -> str:
+        s = int(round(seconds))
+        h, m = divmod(s // 60, 60)
+        return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+    cap = audio_cap(expl, max_audio)
+    if cap is not None:
+        print(
+            f"  (the report embeds the first {clock(cap)} of each stem's audio, of "
+            f"{clock(expl.audio.duration)}; --report-audio-minutes M or 'all' to change)"
+        )
 
 
 def _units(expl: Explanation) -> str:

@@ -8,7 +8,10 @@ bars show the tagger's output for exactly the mix you hear, read from the explan
 coalition values (per time segment at the playhead when segments were computed). The selected
 tag's waterfall and time-resolved view are drawn in the page from the numbers. Stems are
 embedded as compressed audio (MP3, about 0.4 MB per stem per 30 s in base64; the page of the
-26-s, 5-stem demo song is 2.1 MB, and states its size); ``audio=False`` leaves them out.
+26-s, 5-stem demo song is 2.1 MB, and states its size); ``audio=False`` leaves them out. Each
+stem's embedded audio is capped at :data:`DEFAULT_AUDIO_SECONDS` (10 minutes; ``max_audio_seconds``,
+``--report-audio-minutes``): the page of a longer recording embeds its first ten minutes, says so,
+and still shows the timeline and the scores of the whole recording.
 
 The page is a jinja2 template (``xmtag/report/templates/report.html.j2``) with a stylesheet and a script
 next to it; :mod:`xmtag.report._data` prepares the numbers. :func:`repr_html` is the compact
@@ -25,6 +28,7 @@ Examples
 True
 """
 
+from ._data import DEFAULT_AUDIO_SECONDS, audio_cap
 from ._encode import audio_mp3, audio_suffix, figure_png, render_plots, slug
 from ._export import OWNED, export, shown_tags
 from ._html import open_in_browser, repr_html, show, to_html, write_html
@@ -43,4 +47,6 @@ __all__ = [
     "export",
     "shown_tags",
     "OWNED",
+    "DEFAULT_AUDIO_SECONDS",
+    "audio_cap",
 ]

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 #: The page's stated size budget (MB) for a 30-s, 5-stem song with its stems' audio embedded.
 SIZE_BUDGET_MB = 8.0
+#: Each stem's audio embedded in the page is cut to this many seconds (10 minutes: about 9 MB of
+#: MP3 per stem, 12 MB in base64); the timeline and the scores still cover the whole recording.
+DEFAULT_AUDIO_SECONDS = 600.0
 #: At most this many waveform frames are embedded (min/max pooled from the explanation's envelope).
 MAX_ENVELOPE_FRAMES = 4000
 #: Two-sided normal quantile: the multiplier of standard errors of unknown origin (labelled approx.).
@@ -251,13 +254,13 @@ def _listenables(expl: Explanation, shown: Sequence[int], share: float) -> dict[
     return out
 
 
-def _encoded_rate(cache: Mapping[int, bytes] | None, default: int) -> int:
+def _encoded_rate(cache: Mapping | None, default: int, samples: int | None = None) -> int:
     """The sample rate of the encoded stem audio (the encoder may have resampled it)."""
     import io
 
     import soundfile as sf
 
-    data = (cache or {}).get(1)
+    data = (cache or {}).get(audio_key(1, samples))
     if data is None:
         return default
     try:
@@ -266,27 +269,115 @@ def _encoded_rate(cache: Mapping[int, bytes] | None, default: int) -> int:
         return default
 
 
-def encode_stems(expl: Explanation, cache: dict[int, bytes] | None = None) -> list[dict[str, Any]]:
+def audio_cap(expl: Explanation, max_audio_seconds: float | None = DEFAULT_AUDIO_SECONDS) -> float | None:
+    """The seconds of each stem's audio a report embeds when it cuts them, else ``None``.
+
+    Parameters
+    ----------
+    expl : Explanation
+    max_audio_seconds : float or None
+        The cap (default :data:`DEFAULT_AUDIO_SECONDS`); ``None``: no cap.
+
+    Returns
+    -------
+    float or None
+        ``max_audio_seconds`` when the attached audio is longer (the page embeds its first
+        ``max_audio_seconds``), ``None`` when the whole audio is embedded or none is attached.
+
+    Raises
+    ------
+    XmtagError
+        If ``max_audio_seconds`` is not a positive finite number or ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xmtag import Explanation, Stems
+    >>> s = Stems({"a": np.zeros(8000 * 90), "b": np.zeros(8000 * 90)}, sr=8000)
+    >>> e = Explanation.from_game([0.0, 0.1, 0.2, 0.3], ["a", "b"], ["x"], audio=s)
+    >>> audio_cap(e, 60.0), audio_cap(e, 120.0), audio_cap(e, None)
+    (60.0, None, None)
+    """
+    from .._checks import finite_float
+
+    cap = finite_float(max_audio_seconds, "max_audio_seconds", low=0.0, low_open=True, allow_none=True)
+    audio = expl.audio
+    if cap is None or audio is None or audio.n_samples <= int(round(cap * audio.sr)):
+        return None
+    return cap
+
+
+def audio_key(mask: int, samples: int | None = None) -> int | tuple[int, int]:
+    """The key of an encoded coalition in an audio cache: the mask for the whole length, ``(mask,
+    samples)`` for its first ``samples`` (a capped report stem is not a full-length listenable mix)."""
+    return mask if samples is None else (mask, samples)
+
+
+def capped_samples(expl: Explanation, max_audio_seconds: float | None) -> int | None:
+    """Samples of each stem a report embeds when it cuts them (``None``: the whole audio)."""
+    cap = audio_cap(expl, max_audio_seconds)
+    return None if cap is None else int(round(cap * expl.audio.sr))
+
+
+def encode_coalition(expl: Explanation, mask: int, samples: int | None = None) -> bytes:
+    """A coalition's audio (its first ``samples`` only, when given) as :func:`xmtag.report.audio_mp3` bytes.
+
+    With ``samples`` only that many samples of each stem are mixed, so a capped report of an
+    hour-long recording never builds a full-length mix.
+    """
+    from ._encode import audio_mp3
+
+    names = [name for i, name in enumerate(expl.stems) if mask >> i & 1]
+    if samples is None:
+        y, sr = expl.mix(names)
+        return audio_mp3(y, sr)
+    audio = expl.audio
+    y = np.zeros((audio.n_channels, min(samples, audio.n_samples)), dtype=np.float32)
+    for name in names:
+        y += audio[name][..., : y.shape[1]]
+    return audio_mp3(y, audio.sr)
+
+
+def encode_stems(
+    expl: Explanation, cache: dict | None = None, samples: int | None = None
+) -> list[dict[str, Any]]:
     """Each stem's audio as compressed audio in base64 (``name``, ``mime``, ``b64``, ``bytes``).
 
-    Encoded with :func:`xmtag.report.audio_mp3`; ``cache`` (``{mask: bytes}``) is read and filled so
-    a stem already encoded for another output is not encoded again.
+    Encoded with :func:`xmtag.report.audio_mp3`; ``cache`` (``{audio_key: bytes}``) is read and
+    filled so a stem already encoded for another output is not encoded again. ``samples``: embed
+    only each stem's first ``samples`` (the report's cap).
     """
-    from ._encode import audio_mp3, audio_suffix
+    from ._encode import audio_suffix
 
-    memo: dict[int, bytes] = {} if cache is None else cache
+    memo: dict = {} if cache is None else cache
     out = []
     for i, name in enumerate(expl.stems):
-        mask = 1 << i
-        if mask not in memo:
-            y, sr = expl.mix([name])
-            memo[mask] = audio_mp3(y, sr)
-        data = memo[mask]
+        key = audio_key(1 << i, samples)
+        if key not in memo:
+            memo[key] = encode_coalition(expl, 1 << i, samples)
+        data = memo[key]
         mime = "audio/ogg" if audio_suffix(data) == ".ogg" else "audio/mpeg"
         out.append(
             {"name": name, "mime": mime, "bytes": len(data), "b64": base64.b64encode(data).decode("ascii")}
         )
     return out
+
+
+def _clock(seconds: float) -> str:
+    """``"10:00"``, ``"1:00:00"``."""
+    s = int(round(seconds))
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+
+def cap_note(cap: float, duration: float) -> str:
+    """What a report whose audio is cut says about it (the page, and ``xmtag explain``)."""
+    return (
+        f"This page embeds the first {_clock(cap)} of each stem's audio, of {_clock(duration)}: "
+        f"reports cap embedded audio at {cap / 60:g} min per stem (max_audio_seconds; "
+        "--report-audio-minutes on the command line). Playback stops there; the timeline and the "
+        "scores cover the whole recording."
+    )
 
 
 def page_data(
@@ -296,8 +387,9 @@ def page_data(
     selected: str | None = None,
     share: float = 0.9,
     audio: bool = True,
-    audio_cache: dict[int, bytes] | None = None,
+    audio_cache: dict | None = None,
     title: str = "",
+    max_audio_seconds: float | None = DEFAULT_AUDIO_SECONDS,
 ) -> dict[str, Any]:
     """Everything the page's script needs, JSON-compatible.
 
@@ -313,8 +405,11 @@ def page_data(
     audio : bool
         Embed the stems' audio when it is attached.
     audio_cache : dict, optional
-        ``{mask: encoded bytes}`` shared with other outputs.
+        ``{audio_key: encoded bytes}`` shared with other outputs.
     title : str
+    max_audio_seconds : float or None
+        Embed at most this many seconds of each stem (default :data:`DEFAULT_AUDIO_SECONDS`;
+        ``None``: all of it). A cut is said in ``audio_note`` and ``audio["capped"]``.
 
     Returns
     -------
@@ -370,13 +465,20 @@ def page_data(
         )
     else:
         audio_cache = {} if audio_cache is None else audio_cache
-        stems = encode_stems(expl, audio_cache)
+        samples = capped_samples(expl, max_audio_seconds)
+        stems = encode_stems(expl, audio_cache, samples)
+        seconds = float(expl.audio.duration) if samples is None else samples / expl.audio.sr
         data["audio"] = {
             "stems": stems,
             "bytes": sum(s["bytes"] for s in stems),
-            "sr": _encoded_rate(audio_cache, int(expl.audio.sr)),
+            "sr": _encoded_rate(audio_cache, int(expl.audio.sr), samples),
             "codec": "MP3" if stems and stems[0]["mime"] == "audio/mpeg" else "Ogg Vorbis",
+            "seconds": seconds,
+            "capped": samples is not None,
         }
+        if samples is not None:
+            data["audio_note"] = cap_note(seconds, float(expl.audio.duration))
+            logger.info("Report audio capped at %.0f s of %.0f s per stem", seconds, expl.audio.duration)
     return data
 
 
@@ -461,7 +563,9 @@ def size_text(total: int, data: Mapping[str, Any], n_stems: int) -> str:
         return f"{_mb(total)} (no audio embedded)"
     b64 = sum(len(s["b64"]) for s in audio["stems"])
     return (
-        f"{_mb(total)}, of which {_mb(b64)} is the audio of {n_stems} stems × {data['duration']:.1f} s "
+        f"{_mb(total)}, of which {_mb(b64)} is the audio of {n_stems} stems × "
+        f"{audio.get('seconds', data['duration']):.1f} s"
+        f"{' (the first part only, capped)' if audio.get('capped') else ''} "
         f"({audio['codec']}, {_mb(audio['bytes'])} before base64)"
     )
 

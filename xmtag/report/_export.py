@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from .. import _checks
 from ..errors import XmtagError
+from ._data import DEFAULT_AUDIO_SECONDS, capped_samples
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explanation import Explanation
@@ -64,6 +65,7 @@ def export(
     force: bool = False,
     title: str | None = None,
     inputs: Iterable[str | os.PathLike[str]] = (),
+    max_audio_seconds: float | None = DEFAULT_AUDIO_SECONDS,
 ) -> dict[str, Path]:
     """Write an explanation's files into a folder: what ``xmtag explain`` writes.
 
@@ -110,6 +112,10 @@ def export(
     inputs : iterable of path, optional
         The files and folders the explanation was computed from: an output folder that is,
         contains or lies inside one of them is refused before anything is written.
+    max_audio_seconds : float or None
+        The report embeds at most this many seconds of each stem's audio (default 600; ``None``:
+        all of it) and says so when it cuts (:func:`xmtag.report.audio_cap`). The listenable
+        explanations in ``audio/`` are always whole.
 
     Returns
     -------
@@ -137,6 +143,7 @@ def export(
 
     share = _checks.share(DEFAULT_SHARE if share is None else share, "share")
     shown = shown_tags(expl, tags, top)
+    samples = capped_samples(expl, max_audio_seconds) if audio and report else None
     folder = prepare_output_dir(out, force=force, owned=OWNED, inputs=inputs)
     written: dict[str, Path] = {}
     try:
@@ -152,7 +159,9 @@ def export(
         # The audio (listenable mixes and the report's stems) is encoded in worker threads while
         # the plots render here: libsndfile's encoder runs without the GIL, matplotlib needs it.
         # Same bytes as encoding one after the other; only the waiting overlaps.
-        encoding = _start_encoding(expl, shown, share, listen=audio, stems=audio and report, plots=plots)
+        encoding = _start_encoding(
+            expl, shown, share, listen=audio, stems=audio and report, plots=plots, samples=samples
+        )
         try:
             images: dict[str, tuple[str, bytes]] = {}
             if plots:  # the report draws its own figures in the page
@@ -161,7 +170,7 @@ def export(
                 images = render_plots(expl, shown)
                 for key, (_, png) in images.items():
                     written[f"plot:{key}"] = atomic_write_bytes(output_path(folder, f"plots/{key}.png"), png)
-            cache: dict[int, bytes] = _collect(encoding)
+            cache: dict = _collect(encoding)
         finally:
             _stop(encoding)
         if audio and expl.audio is not None and expl.has_coalitions:
@@ -178,6 +187,7 @@ def export(
                 images=images,
                 audio_cache=cache,
                 title=title,
+                max_audio_seconds=max_audio_seconds,
             )
         written["files"] = atomic_write_text(
             output_path(folder, "files.csv"), _files_table(written, folder, shown)
@@ -209,7 +219,7 @@ def _files_table(written: dict[str, Path], folder: Path, shown: list[str]) -> st
 
 
 def _listenables(
-    expl: Explanation, folder: Path, shown: list[str], share: float, cache: dict[int, bytes]
+    expl: Explanation, folder: Path, shown: list[str], share: float, cache: dict
 ) -> dict[str, Path]:
     from .._files import atomic_write_bytes, file_stems, output_path
     from ._encode import audio_mp3, audio_suffix
@@ -232,12 +242,17 @@ def _listenables(
     return out
 
 
-def _needed_masks(expl: Explanation, shown: list[str], share: float, listen: bool, stems: bool) -> list[int]:
-    """The stem subsets whose audio an export encodes: each shown tag's listenable explanation
-    (``listen``) and each single stem for the report's players (``stems``), in that order."""
+def _needed_masks(
+    expl: Explanation, shown: list[str], share: float, listen: bool, stems: bool, samples: int | None = None
+) -> list:
+    """The stem subsets whose audio an export encodes, as audio-cache keys: each shown tag's
+    listenable explanation (``listen``, whole) and each single stem for the report's players
+    (``stems``; their first ``samples`` when the report caps its audio), in that order."""
+    from ._data import audio_key
+
     if expl.audio is None:
         return []
-    masks: list[int] = []
+    masks: list = []
     if listen and expl.has_coalitions:
         for tag in shown:
             try:
@@ -245,15 +260,15 @@ def _needed_masks(expl: Explanation, shown: list[str], share: float, listen: boo
             except XmtagError:  # no listenable explanation for this tag (said when it is written)
                 continue
     if stems:
-        masks.extend(1 << i for i in range(expl.n_stems))
+        masks.extend(audio_key(1 << i, samples) for i in range(expl.n_stems))
     return list(dict.fromkeys(masks))
 
 
-def _encode_mask(expl: Explanation, mask: int) -> bytes:
-    from ._encode import audio_mp3
+def _encode_mask(expl: Explanation, key: int | tuple[int, int]) -> bytes:
+    from ._data import encode_coalition
 
-    y, sr = expl.mix([name for i, name in enumerate(expl.stems) if mask >> i & 1])
-    return audio_mp3(y, sr)
+    mask, samples = key if isinstance(key, tuple) else (key, None)
+    return encode_coalition(expl, mask, samples)
 
 
 def _workers(n_jobs: int, plots: bool) -> int:
@@ -266,10 +281,17 @@ def _workers(n_jobs: int, plots: bool) -> int:
 
 
 def _start_encoding(
-    expl: Explanation, shown: list[str], share: float, *, listen: bool, stems: bool, plots: bool
-) -> tuple[object, dict[int, object]] | None:
+    expl: Explanation,
+    shown: list[str],
+    share: float,
+    *,
+    listen: bool,
+    stems: bool,
+    plots: bool,
+    samples: int | None = None,
+) -> tuple[object, dict] | None:
     """Start encoding every needed stem subset in a thread pool (``None`` when nothing is needed)."""
-    masks = _needed_masks(expl, shown, share, listen, stems)
+    masks = _needed_masks(expl, shown, share, listen, stems, samples)
     if not masks:
         return None
     from concurrent.futures import ThreadPoolExecutor
@@ -278,14 +300,14 @@ def _start_encoding(
     return pool, {m: pool.submit(_encode_mask, expl, m) for m in masks}
 
 
-def _collect(encoding: tuple[object, dict[int, object]] | None) -> dict[int, bytes]:
+def _collect(encoding: tuple[object, dict] | None) -> dict:
     """``{mask: encoded bytes}``: waits for the workers; an encoding error is raised here."""
     if encoding is None:
         return {}
     return {m: f.result() for m, f in encoding[1].items()}  # type: ignore[attr-defined]
 
 
-def _stop(encoding: tuple[object, dict[int, object]] | None) -> None:
+def _stop(encoding: tuple[object, dict] | None) -> None:
     """Shut the pool down (cancelling what has not started, e.g. after a plot failed)."""
     if encoding is not None:
         encoding[0].shutdown(wait=True, cancel_futures=True)  # type: ignore[attr-defined]

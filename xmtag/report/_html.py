@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_write_text, shorten_name
 from ..errors import XmtagError
-from ._data import SIZE_BUDGET_MB
+from ._data import DEFAULT_AUDIO_SECONDS, SIZE_BUDGET_MB
 from ._encode import slug
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,9 +76,10 @@ def _render(
     share: float | None,
     audio: bool,
     title: str | None,
-    audio_cache: dict[int, bytes] | None,
+    audio_cache: dict | None,
     selected: str | None = None,
     open_static: bool = False,
+    max_audio_seconds: float | None = DEFAULT_AUDIO_SECONDS,
 ) -> str:
     from ..explanation import DEFAULT_SHARE
     from ._data import desk, meta_rows, page_data, size_text, source_name, table
@@ -91,7 +92,14 @@ def _render(
         selected = expl.labels[expl.tag_index(selected)]
     title = title or f"Why these tags? {source_name(expl)}"
     data = page_data(
-        expl, shown, selected=selected, share=share, audio=audio, audio_cache=audio_cache, title=title
+        expl,
+        shown,
+        selected=selected,
+        share=share,
+        audio=audio,
+        audio_cache=audio_cache,
+        title=title,
+        max_audio_seconds=max_audio_seconds,
     )
     # < > & as \u escapes (jinja's tojson rule): the data element cannot end early or open a comment
     data_json = (
@@ -129,15 +137,16 @@ def to_html(
     audio: bool = True,
     title: str | None = None,
     images: Mapping[str, tuple[str, bytes]] | None = None,
-    audio_cache: dict[int, bytes] | None = None,
+    audio_cache: dict | None = None,
     selected: str | None = None,
+    max_audio_seconds: float | None = DEFAULT_AUDIO_SECONDS,
 ) -> str:
     """The report as an HTML string (see :func:`write_html`).
 
     Parameters
     ----------
     expl : Explanation
-    tags, top, share, audio, title, images, audio_cache, selected
+    tags, top, share, audio, title, images, audio_cache, selected, max_audio_seconds
         As for :func:`write_html`.
 
     Returns
@@ -163,6 +172,7 @@ def to_html(
         title=title,
         audio_cache=audio_cache,
         selected=selected,
+        max_audio_seconds=max_audio_seconds,
     )
 
 
@@ -176,8 +186,9 @@ def write_html(
     audio: bool = True,
     title: str | None = None,
     images: Mapping[str, tuple[str, bytes]] | None = None,
-    audio_cache: dict[int, bytes] | None = None,
+    audio_cache: dict | None = None,
     selected: str | None = None,
+    max_audio_seconds: float | None = DEFAULT_AUDIO_SECONDS,
 ) -> Path:
     """Write the interactive report (one self-contained ``.html`` file), atomically.
 
@@ -201,9 +212,15 @@ def write_html(
     images : mapping, optional
         Ignored (kept for callers of earlier versions; the page draws its own figures).
     audio_cache : dict, optional
-        ``{coalition mask: encoded bytes}``, read and filled (to avoid encoding a stem twice).
+        ``{coalition mask: encoded bytes}`` (``(mask, samples)`` keys for capped audio,
+        :func:`xmtag.report._data.audio_key`), read and filled (to avoid encoding a stem twice).
     selected : str, optional
         The tag selected when the page opens (default: the first shown).
+    max_audio_seconds : float or None
+        Embed at most this many seconds of each stem's audio (default 600, ten minutes: about
+        12 MB of base64 MP3 per stem); ``None`` embeds all of it. When it cuts, the page says
+        so above the desk, playback stops at the cut, and the timeline and the scores still cover
+        the whole recording (:func:`xmtag.report.audio_cap` tells whether a page will be cut).
 
     Returns
     -------
@@ -235,6 +252,7 @@ def write_html(
         images=images,
         audio_cache=audio_cache,
         selected=selected,
+        max_audio_seconds=max_audio_seconds,
     )
     written = atomic_write_text(path, text)
     size = len(text.encode("utf-8")) / 1e6

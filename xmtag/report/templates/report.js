@@ -53,6 +53,8 @@
     var seg = D.segments, K = seg ? seg.bounds.length : 0;
     var SV = seg ? unpack(seg.values) : null, SC = seg ? unpack(seg.coalitions) : null;
     var dur = D.duration || (K ? seg.bounds[K - 1][1] : 0) || 1;
+    // a capped page embeds only the first part of each stem: playback stops where its audio ends
+    var audioEnd = D.audio && D.audio.capped ? Math.min(D.audio.seconds, dur) : dur;
     var q = function (s) { return root.querySelector(s); };
     var st = { muted: [], solo: [], tag: D.selected, stem: 0, pos: 0, playing: false, loop: null };
     for (var i = 0; i < n; i++) { st.muted.push(false); st.solo.push(false); }
@@ -171,6 +173,10 @@
       if (ctx.state === "suspended") ctx.resume();
       if (st.loop && (st.pos < st.loop[0] || st.pos >= st.loop[1])) st.pos = st.loop[0];
       if (st.pos >= dur - 0.01) st.pos = 0;
+      if (st.pos >= audioEnd - 0.01) {
+        note("No audio after " + clock(audioEnd) + " on this page. " + D.audio_note);
+        return;
+      }
       var t0 = ctx.currentTime + 0.06;
       A.sources = A.buffers.map(function (buf, i) {
         var src = ctx.createBufferSource();
@@ -211,7 +217,7 @@
     }
     function tick() {
       if (!st.playing) return;
-      if (!st.loop && position() >= dur) { stop(); st.pos = 0; frame(); return; }
+      if (!st.loop && position() >= audioEnd) { stop(); st.pos = 0; frame(); return; }
       frame();
       requestAnimationFrame(tick);
     }
