@@ -2,12 +2,19 @@
 
 Debian ``fillets-ng-data`` (the game's level scripts) with ``fillets-ng-data-cs`` (Czech) and
 ``fillets-ng-data-nl`` (Dutch) ship thousands of dialogue lines recorded by **real voice
-actors**: ``sound/<level>/<lang>/<level>-<who>-<word>.ogg``, where ``<who>`` is the speaker
-(``m`` the small fish, ``v`` the big fish -- the same two actors in every level of a language --,
-other letters the level's other characters). The level scripts
+actors**: ``sound/<level>/<lang>/<id>.ogg``. The level scripts
 (``script/<level>/code.lua``: ``addm(delay, "id")``, ``addv(...)``, ``planDialog(...)``,
 ``planDialogSet(...)``) give the order in which the lines are spoken, and
-``script/<level>/dialogs_<lang>.lua`` their text. Licence: the game data is GPL-2
+``script/<level>/dialogs_<lang>.lua`` their text and font. **Who speaks** a line: the small fish
+(``m``) for ``addm``, the big fish (``v``) for ``addv`` -- the same two actors in every level of
+a language --, else the fish of a ``font_small`` / ``font_big`` line, else the character letter
+of the id (``<level>-<who>-<word>``, e.g. ``bar-x-vypr``). A named character's font
+(``font_parrot``, ``font_viking3``, ...) is one speaker in every level. Set version 2 took the
+speaker from the id alone; in the levels ``keys``, ``key`` and ``electromagnet`` the ids are
+numbered (``rand-3-2``) and the fish speak them, so one actor became up to five reference
+speakers (every Dutch "character" was one of the two fish), and the parrot of two levels two
+speakers. The game credits no voice actors per character; other characters are assumed to be
+other actors (their embeddings are far from the fish's, see benchmarks/README.md). Licence: the game data is GPL-2
 (``/usr/share/doc/fillets-ng-data*/copyright``: "Copyright 2004-2016 by Michal Čihař ... and
 others", GNU General Public License version 2); the conversations built here are derived from it
 and are not redistributed (they are rebuilt on each machine from the Debian packages).
@@ -58,7 +65,7 @@ APT_PACKAGES = ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl")
 ROOT = Path(os.environ.get("XMTAG_FILLETS_ROOT", "/usr/share/games/fillets-ng"))
 LANGS = ("cs", "nl")
 SR = 16000
-VERSION = 2  # bump when the construction changes: cached sets are rebuilt
+VERSION = 3  # bump when the construction changes: cached sets are rebuilt
 CONDITIONS = ("clean", "room", "phone")
 HALVES = ("dev", "test")
 
@@ -161,10 +168,13 @@ def dialog_texts(level: str, lang: str, root: Path = ROOT) -> dict[str, tuple[st
     return out
 
 
-def script_ids(level: str, root: Path = ROOT) -> list[tuple[str, int]]:
-    """The line ids a level's ``code.lua`` plays, in file order, as ``(id, variants)``.
+def script_ids(level: str, root: Path = ROOT) -> list[tuple[str, int, str | None]]:
+    """The line ids a level's ``code.lua`` plays, in file order, as ``(id, variants, fish)``.
 
     ``variants`` is 0 for a plain id and *n* for ``"id" ..random(n)`` (ids ``id0``..``id<n-1>``).
+    ``fish`` is ``"m"`` / ``"v"`` when the line is played by ``addm`` / ``addv`` (the small /
+    big fish speaks it, whatever the id looks like), ``None`` for ``planDialog`` calls (another
+    character).
     """
     path = root / "script" / level / "code.lua"
     if not path.is_file():
@@ -185,12 +195,47 @@ def script_ids(level: str, root: Path = ROOT) -> list[tuple[str, int]]:
                 parts = [p.strip() for p in m.group(4).split(",")]
                 if len(parts) == 2 and all(p.isdigit() for p in parts):
                     variants = int(parts[1]) + 1
-            out.append((m.group(1), variants))
+            fish = call.group(1)[3:] if call.group(1) in ("addm", "addv") else None
+            out.append((m.group(1), variants, fish))
     return out
 
 
-def _speaker(level: str, lang: str, who: str) -> str:
-    return f"{lang}-{who}" if who in ("m", "v") else f"{lang}-{level}-{who}"
+#: dialogue fonts of the two fish (``dialogs_<lang>.lua``): the font says who speaks a line
+_FISH_FONTS = {"font_small": "m", "font_big": "v"}
+#: fonts of named characters who speak in several levels (the same character, the same actor)
+_CHARACTER_FONTS = frozenset(
+    {"font_parrot", "font_pizla", "font_snail", "font_robodog", "font_crab", "font_elk"}
+    | {f"font_viking{k}" for k in range(1, 9)}
+    | {"font_linuxer1", "font_linuxer2"}
+)
+
+
+def _who(ident: str, font: str, fish: str | None) -> str:
+    """The speaker letter of a line: the fish of an ``addm``/``addv`` call, else the fish of a
+    ``font_small``/``font_big`` line, else the id's letter (``bar-x-vypr``: ``x``).
+
+    Ids do not always name the speaker: in ``keys``, ``key`` and ``electromagnet`` they are
+    numbered (``rand-2-0``, ``init-3-1``) and the fish speak them (``addm(0, "rand-2-0")``).
+    """
+    if fish is not None:
+        return fish
+    if font in _FISH_FONTS:
+        return _FISH_FONTS[font]
+    return ident.split("-")[1]
+
+
+def _speaker(level: str, lang: str, who: str, font: str = "") -> str:
+    """The reference speaker of a line: one label per voice actor as far as the data tells.
+
+    The two fish are the same actor in every level of a language (``cs-m``, ``cs-v``); a named
+    character's font (``font_parrot``) is the same character in every level (``cs-parrot``);
+    other characters are told apart by level and letter (``cs-barrel-x``).
+    """
+    if who in ("m", "v"):
+        return f"{lang}-{who}"
+    if font in _CHARACTER_FONTS:
+        return f"{lang}-{font.removeprefix('font_')}"
+    return f"{lang}-{level}-{who}"
 
 
 def levels(lang: str, root: Path = ROOT) -> list[Level]:
@@ -227,19 +272,20 @@ def levels(lang: str, root: Path = ROOT) -> list[Level]:
         texts = dialog_texts(level, lang, root)
         seen: set[str] = set()
         lines = []
-        for ident, variants in script_ids(level, root):
+        for ident, variants, fish in script_ids(level, root):
             cands = [f"{ident}{k}" for k in range(variants)] if variants else [ident]
             for cid in cands:
                 path = sounds / f"{cid}.ogg"
                 if cid in seen or not path.is_file():
                     continue
                 font, text = texts.get(cid, ("", ""))
-                parts = cid.split("-")
-                if not font or len(parts) < 3:
+                # lines without a font are sound effects; ids without a speaker field
+                # (``m-bude``) are left out too (as in set version 2: the level split is unchanged)
+                if not font or len(cid.split("-")) < 3:
                     continue
+                who = _who(cid, font, fish)
                 seen.add(cid)
-                who = parts[1]
-                lines.append(Line(cid, level, lang, who, _speaker(level, lang, who), path, text))
+                lines.append(Line(cid, level, lang, who, _speaker(level, lang, who, font), path, text))
         if lines:
             out.append(Level(level, lang, tuple(lines)))
     return out
