@@ -131,6 +131,26 @@ def test_conversation_from_made_up_lines(tmp_path):
     assert a.duration >= max(e for _, e, _ in a.turns)
 
 
+def test_voice_segments_cut_reverberant_tail_and_pauses():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(sr) / sr
+    word = (0.5 * np.sin(2 * np.pi * 180 * t[: sr // 2])).astype(np.float32)
+    # 0.5 s of voice, a 0.5-s reverberant decay (-60 dB/s from -15 dB), 0.4 s of silence, 0.5 s of voice
+    tail = (
+        0.5 / np.sqrt(2) * 10 ** (-15 / 20) * np.exp(-6.9 * t[: sr // 2]) * rng.standard_normal(sr // 2)
+    ).astype(np.float32)
+    y = np.concatenate([word, tail, np.zeros(int(0.4 * sr), np.float32), word])
+    segs = fillets.voice_segments(y, sr)
+    assert len(segs) == 2
+    (a0, b0), (a1, b1) = segs
+    assert a0 == 0.0 and 0.5 <= b0 < 0.62  # the decay below -20 dB is not voice
+    assert a1 == pytest.approx(1.4, abs=0.02) and b1 == pytest.approx(len(y) / sr, abs=0.02)
+    # a pause shorter than 0.3 s does not split the line
+    y2 = np.concatenate([word, np.zeros(int(0.2 * sr), np.float32), word])
+    assert len(fillets.voice_segments(y2, sr)) == 1
+
+
 def test_split_is_disjoint_and_seeded():
     names = [f"l{i}" for i in range(11)]
     s = fillets.split_levels(names, seed=1)
@@ -151,7 +171,11 @@ def test_real_lines_make_a_two_speaker_conversation():
     assert {ln.speaker for ln in lines} == {"cs-m", "cs-v"} and all(ln.text for ln in lines)
     conv = fillets.build_conversation(lines, seed=0, uri="barrel", condition="phone")
     assert conv.sr == 16000 and conv.speakers == ["cs-m", "cs-v"]
-    assert [t[2] for t in conv.turns] == [ln.speaker for ln in lines]
+    assert [ln["speaker"] for ln in conv.lines] == [ln.speaker for ln in lines]
+    # the reference is the voice inside each line: never outside the line, the reverberant end cut
+    for ln in conv.lines:
+        assert ln["voice"] and ln["start"] <= ln["voice"][0][0] and ln["voice"][-1][1] <= ln["end"]
+    assert sum(e - s for s, e, _ in conv.turns) < sum(ln["end"] - ln["start"] for ln in conv.lines)
     assert 0.05 <= fillets.overlap_fraction(conv.turns) <= 0.15
     # phone: nothing above the 3.4-kHz band edge (8-kHz sampling)
     spec = np.abs(np.fft.rfft(conv.audio)) ** 2

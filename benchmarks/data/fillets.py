@@ -14,18 +14,22 @@ speaker from the id alone; in the levels ``keys``, ``key`` and ``electromagnet``
 numbered (``rand-3-2``) and the fish speak them, so one actor became up to five reference
 speakers (every Dutch "character" was one of the two fish), and the parrot of two levels two
 speakers. The game credits no voice actors per character; other characters are assumed to be
-other actors (their embeddings are far from the fish's, see benchmarks/README.md). Licence: the game data is GPL-2
-(``/usr/share/doc/fillets-ng-data*/copyright``: "Copyright 2004-2016 by Michal Čihař ... and
-others", GNU General Public License version 2); the conversations built here are derived from it
-and are not redistributed (they are rebuilt on each machine from the Debian packages).
+other actors (their embeddings are far from the fish's, see benchmarks/README.md).
+Licence: the game data is GPL-2 (``/usr/share/doc/fillets-ng-data*/copyright``:
+"Copyright 2004-2016 by Michal Čihař ... and others", GNU General Public License version 2);
+the conversations built here are derived from it and are not redistributed (they are rebuilt
+on each machine from the Debian packages).
 
 A *conversation* strings lines together in script order: 2 speakers (one language, the two
 fish), 3 or 4 speakers (runs of lines from a Czech level and a Dutch level interleaved: four
 different actors), with natural pauses between turns, some overlapping turn starts (5-15 % of the
 speech time overlapped), and one of three recording conditions: ``clean``, ``room`` (a
 synthetic room impulse response and background noise) or ``phone`` (300-3400 Hz band, 8-kHz
-sampling, line noise). The reference RTTM is written from the line boundaries (each line's audio
-trimmed of its leading silence and trailing reverberant tail, see :func:`load_line`).
+sampling, line noise). The reference RTTM is written from where each line is voice
+(:func:`voice_segments`: the line's audio from its onset to where its level last comes within
+20 dB of its peak, split at pauses of 0.3 s or more). Set versions 2 and 3 marked the whole
+trimmed line (to 30 dB below the peak), which counted ~0.3 s of reverberant decay after every
+line as speech; the audio is the same.
 Levels are split into a **development half** (tune
 there) and a **test half** (report there only); the split and every random choice are seeded.
 
@@ -65,7 +69,7 @@ APT_PACKAGES = ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl")
 ROOT = Path(os.environ.get("XMTAG_FILLETS_ROOT", "/usr/share/games/fillets-ng"))
 LANGS = ("cs", "nl")
 SR = 16000
-VERSION = 3  # bump when the construction changes: cached sets are rebuilt
+VERSION = 4  # bump when the construction changes: cached sets are rebuilt
 CONDITIONS = ("clean", "room", "phone")
 HALVES = ("dev", "test")
 
@@ -351,6 +355,50 @@ def load_line(path: Path, sr: int = SR, top_db: float = 30.0) -> np.ndarray:
     return y
 
 
+#: a line's voice ends where its level last exceeds the peak minus this (dB); below it, to the
+#: -30-dB trim, is the smooth reverberant decay of the game's mix (median 0.29 s per line)
+VOICE_DB = 20.0
+#: a stretch this long (s) below the trim level inside a line is a pause, not speech (the
+#: 0.3-s minimum pause of the NIST Rich Transcription evaluations)
+MIN_PAUSE = 0.3
+
+
+def voice_segments(
+    y: np.ndarray,
+    sr: int = SR,
+    voice_db: float = VOICE_DB,
+    top_db: float = 30.0,
+    min_pause: float = MIN_PAUSE,
+) -> list[tuple[float, float]]:
+    """Where a trimmed line (:func:`load_line`) is voice: ``[(start_s, end_s), ...]`` in the clip.
+
+    The clip is split at pauses (at least ``min_pause`` seconds of 10-ms frames more than
+    ``top_db`` below the line's peak); each piece starts at its first frame within ``top_db``
+    of the peak and ends 20 ms after its last frame within ``voice_db`` of it. Onsets rise
+    through those 10 dB within one frame; ends decay through them over ~0.3 s of room
+    reverberation, which a listener would not mark as speech.
+    """
+    hop = max(1, sr // 100)
+    frames = len(y) // hop
+    if frames < 2:
+        return [(0.0, len(y) / sr)] if len(y) else []
+    rms = np.sqrt(np.mean(y[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
+    db = 20 * np.log10(rms / rms.max())
+    loud = np.flatnonzero(db > -top_db)
+    if loud.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(loud) > int(round(min_pause * 100)))
+    out = []
+    for a, b in zip(np.concatenate([[0], cuts + 1]), np.concatenate([cuts, [loud.size - 1]]), strict=True):
+        first, last = loud[a], loud[b]
+        voiced = np.flatnonzero(db[first : last + 1] > -voice_db)
+        if voiced.size == 0:
+            continue
+        end = first + voiced[-1] + 1
+        out.append((first * hop / sr, min(len(y), (end + 2) * hop) / sr))
+    return out or [(0.0, len(y) / sr)]
+
+
 def _room_ir(rng: np.random.Generator, sr: int) -> np.ndarray:
     rt60 = rng.uniform(0.25, 0.5)
     n = int(rt60 * sr)
@@ -428,9 +476,11 @@ def build_conversation(
     Between lines of the same speaker a short pause (0.15-0.6 s); at a change of speaker either a
     pause (0.2-2 s, gamma-distributed) or, with probability ``overlap_prob``, the next speaker
     starting before the previous line ends (by 0.3-1.5 s, at most 40 % of either line); the
-    probability is raised or lowered until 5-15 % of the speech time overlaps (when the lines allow). Each
+    probability is raised or lowered until 5-15 % of the speech time (the lines' voice,
+    :func:`voice_segments`) overlaps (when the lines allow). Each
     speaker gets a gain within +-3 dB; the mixture is normalised to -20 dBFS RMS, then the
-    recording ``condition`` is applied. Reference turns are the lines' (trimmed) boundaries.
+    recording ``condition`` is applied. Reference turns are the lines' voice
+    (:func:`voice_segments`); ``lines`` keeps each line's whole span and its ``voice`` segments.
     """
     if not lines:
         raise ValueError("build_conversation: no lines")
@@ -438,13 +488,14 @@ def build_conversation(
     gains = {s: 10 ** (rng.uniform(-3, 3) / 20) for s in sorted({ln.speaker for ln in lines})}
     clips = [load_line(ln.path, sr) for ln in lines]
     durs = [len(c) / sr for c in clips]
+    voices = [voice_segments(c, sr) for c in clips]
     state = rng.bit_generator.state
     prob = overlap_prob
     for _ in range(8):  # raise / lower the overlap probability until 5-15 % of speech overlaps
         rng.bit_generator.state = state
         starts = _layout(lines, durs, rng, prob)
         frac = overlap_fraction(
-            [(s, s + d, ln.speaker) for s, d, ln in zip(starts, durs, lines, strict=True)]
+            [(s + a, s + b, ln.speaker) for s, v, ln in zip(starts, voices, lines, strict=True) for a, b in v]
         )
         if frac < 0.05:
             prob = min(1.0, prob + 0.15)
@@ -459,18 +510,21 @@ def build_conversation(
         i = int(round(s * sr))
         y[i : i + len(clip)] += clip * gains[ln.speaker]
         e = (i + len(clip)) / sr
-        turns.append((round(i / sr, 3), round(e, 3), ln.speaker))
+        voice = [(round(i / sr + a, 3), round(i / sr + b, 3)) for a, b in voices[len(info)]]
+        turns.extend((a, b, ln.speaker) for a, b in voice)
         info.append(
             {
                 "id": ln.id,
                 "speaker": ln.speaker,
                 "start": round(i / sr, 3),
                 "end": round(e, 3),
+                "voice": voice,
                 "text": ln.text,
                 "lang": ln.lang,
                 "file": str(ln.path),
             }
         )
+    turns.sort()
     y *= 10 ** (-20 / 20) / (np.sqrt(np.mean(y**2)) + 1e-12)
     y = apply_condition(y, condition, rng, sr)
     peak = float(np.max(np.abs(y)))
@@ -613,7 +667,7 @@ def _load(folder: Path, uri: str) -> Conversation:
 
     meta = json.loads((folder / f"{uri}.json").read_text())
     y, sr = sf.read(str(folder / f"{uri}.wav"), dtype="float32")
-    turns = [(ln["start"], ln["end"], ln["speaker"]) for ln in meta["lines"]]
+    turns = sorted((a, b, ln["speaker"]) for ln in meta["lines"] for a, b in ln["voice"])
     return Conversation(uri, meta["half"], meta["condition"], y, sr, turns, meta["lines"])
 
 
