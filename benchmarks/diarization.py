@@ -2,14 +2,15 @@
 
 **Real voices** (the first table): the test half of the Fish Fillets conversations
 (``benchmarks/data/fillets.py``: 2-4 real voice actors, Czech and Dutch, clean / room / phone,
-5-15 % overlapped speech; reference turns from the line boundaries). Reported per conversation
-and as means with 95 % bootstrap intervals over conversations: DER without collar (overlap
-scored; checked against ``pyannote.metrics`` on the first conversations), JER, whether the
-number of speakers was found, DER with the number given, the share of words of
-``transcribe(diarize=True)`` whose speaker is right (the reference speaker of a word is the line
-speaking during it; Whisper tiny.en is English-only, so its Czech/Dutch *words* are poor, but
-their timestamps still place each word in a line), the real-time factor, and how often the
-result says it is uncertain. Thresholds are tuned on the development half only (``--tune``).
+5-15 % of the voice overlapped; reference turns where each line is voice, set version 4).
+Reported per conversation and as means with 95 % bootstrap intervals over conversations: DER
+without collar (overlap scored; checked against ``pyannote.metrics`` on the first
+conversations), JER, whether the number of speakers was found, DER with the number given, the
+share of words of ``transcribe(diarize=True)`` whose speaker is right (the reference speaker of
+a word is the line speaking during it; Whisper tiny.en is English-only, so its Czech/Dutch
+*words* are poor, but their timestamps still place each word in a line), the real-time factor,
+and how often the result says it is uncertain. Thresholds are tuned on the development half only
+(``--tune``).
 
 Conversations are built from text by :func:`xmtag.speech.conversation.make_conversation`
 (espeak-ng voices and festival's slt voice: 2-4 speakers, pauses, a back-and-forth of one-word
