@@ -301,9 +301,10 @@ def tune(args) -> dict:
     """Grid over the spectral pruning and the threshold on the real-voice development half (never test).
 
     The choices of the pipeline (centring, spectral clustering, pruning 0.3, threshold 0.3, the
-    half-up frame count) were made with grids like this one on the analyses of the first 12
-    development conversations (their numbers are in benchmarks/README.md); this grid reruns the
-    last step from the benchmark.
+    half-up frame count; later no second pass for spectral clustering and the 80-ms onset
+    shift, on all 24 development conversations of set version 4) were made with grids like this
+    one (their numbers are in benchmarks/README.md); this grid reruns the last step from the
+    benchmark.
     """
     import xmtag.speech  # noqa: F401
 

@@ -93,7 +93,8 @@ class Line:
         The speaker letter(s) of the id (``"m"``, ``"v"``, ``"x"``, ...).
     speaker : str
         A speaker label unique to the actor as far as the data says: ``"cs-m"`` and ``"cs-v"``
-        for the two fish (the same actor in every level), ``"cs-barrel-x"`` for other characters.
+        for the two fish (the same actor in every level), ``"cs-parrot"`` for a named
+        character (its font), ``"cs-barrel-x"`` for other characters.
     path : pathlib.Path
         The ``.ogg`` file.
     text : str
