@@ -2,14 +2,15 @@
 
 **Real voices** (the first table): the test half of the Fish Fillets conversations
 (``benchmarks/data/fillets.py``: 2-4 real voice actors, Czech and Dutch, clean / room / phone,
-5-15 % overlapped speech; reference turns from the line boundaries). Reported per conversation
-and as means with 95 % bootstrap intervals over conversations: DER without collar (overlap
-scored; checked against ``pyannote.metrics`` on the first conversations), JER, whether the
-number of speakers was found, DER with the number given, the share of words of
-``transcribe(diarize=True)`` whose speaker is right (the reference speaker of a word is the line
-speaking during it; Whisper tiny.en is English-only, so its Czech/Dutch *words* are poor, but
-their timestamps still place each word in a line), the real-time factor, and how often the
-result says it is uncertain. Thresholds are tuned on the development half only (``--tune``).
+5-15 % of the voice overlapped; reference turns where each line is voice, set version 4).
+Reported per conversation and as means with 95 % bootstrap intervals over conversations: DER
+without collar (overlap scored; checked against ``pyannote.metrics`` on the first
+conversations), JER, whether the number of speakers was found, DER with the number given, the
+share of words of ``transcribe(diarize=True)`` whose speaker is right (the reference speaker of
+a word is the line speaking during it; Whisper tiny.en is English-only, so its Czech/Dutch
+*words* are poor, but their timestamps still place each word in a line), the real-time factor,
+and how often the result says it is uncertain. Thresholds are tuned on the development half only
+(``--tune``).
 
 Conversations are built from text by :func:`xmtag.speech.conversation.make_conversation`
 (espeak-ng voices and festival's slt voice: 2-4 speakers, pauses, a back-and-forth of one-word
@@ -300,9 +301,10 @@ def tune(args) -> dict:
     """Grid over the spectral pruning and the threshold on the real-voice development half (never test).
 
     The choices of the pipeline (centring, spectral clustering, pruning 0.3, threshold 0.3, the
-    half-up frame count) were made with grids like this one on the analyses of the first 12
-    development conversations (their numbers are in benchmarks/README.md); this grid reruns the
-    last step from the benchmark.
+    half-up frame count; later no second pass for spectral clustering and the 80-ms onset
+    shift, on all 24 development conversations of set version 4) were made with grids like this
+    one (their numbers are in benchmarks/README.md); this grid reruns the last step from the
+    benchmark.
     """
     import xmtag.speech  # noqa: F401
 

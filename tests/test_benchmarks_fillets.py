@@ -33,6 +33,8 @@ function prog_init()
     room:planDialog(5, "lv-x-zvuk")
     addm(0, "lv-m-var" ..random(2))
     addv(3, "lv-v-cau")
+    addv(2, "rand-2-1")
+    parrot:planDialog(1, "lv-pap-hola")
 end
 """
 DIALOGS = """
@@ -49,6 +51,12 @@ dialogStr("Jedna.")
 
 dialogId("lv-m-var1", "font_small", "Two.")
 dialogStr("Dva.")
+
+dialogId("rand-2-1", "font_big", "Where?")
+dialogStr("Kde?")
+
+dialogId("lv-pap-hola", "font_parrot", "Polly.")
+dialogStr("Papoušek.")
 """
 
 
@@ -62,7 +70,9 @@ def _fake_root(tmp_path: Path) -> Path:
     sound = tmp_path / "sound" / "level" / "cs"
     sound.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for k, ident in enumerate(("lv-m-ahoj", "lv-v-cau", "lv-x-zvuk", "lv-m-var0", "lv-m-var1")):
+    for k, ident in enumerate(
+        ("lv-m-ahoj", "lv-v-cau", "lv-x-zvuk", "lv-m-var0", "lv-m-var1", "rand-2-1", "lv-pap-hola")
+    ):
         y = np.zeros(22050, np.float32)
         y[2205:-2205] = 0.3 * np.sin(2 * np.pi * (200 + 50 * k) * np.arange(22050 - 4410) / 22050)
         y[2205:-2205] += 0.01 * rng.standard_normal(22050 - 4410).astype(np.float32)
@@ -73,7 +83,15 @@ def _fake_root(tmp_path: Path) -> Path:
 def test_script_order_ids_and_variants(tmp_path):
     root = _fake_root(tmp_path)
     ids = fillets.script_ids("level", root)
-    assert ids == [("lv-m-ahoj", 0), ("lv-v-cau", 0), ("lv-x-zvuk", 0), ("lv-m-var", 2), ("lv-v-cau", 0)]
+    assert ids == [
+        ("lv-m-ahoj", 0, "m"),
+        ("lv-v-cau", 0, "v"),
+        ("lv-x-zvuk", 0, None),
+        ("lv-m-var", 2, "m"),
+        ("lv-v-cau", 0, "v"),
+        ("rand-2-1", 0, "v"),
+        ("lv-pap-hola", 0, None),
+    ]
     texts = fillets.dialog_texts("level", "cs", root)
     assert texts["lv-v-cau"] == ("font_big", 'Čau, "ty".')
     assert texts["lv-x-zvuk"][0] == ""
@@ -82,8 +100,17 @@ def test_script_order_ids_and_variants(tmp_path):
 def test_levels_keep_spoken_lines_once_in_script_order(tmp_path):
     root = _fake_root(tmp_path)
     (lv,) = fillets.levels("cs", root)
-    assert [ln.id for ln in lv.lines] == ["lv-m-ahoj", "lv-v-cau", "lv-m-var0", "lv-m-var1"]
-    assert [ln.speaker for ln in lv.lines] == ["cs-m", "cs-v", "cs-m", "cs-m"]
+    assert [ln.id for ln in lv.lines] == [
+        "lv-m-ahoj",
+        "lv-v-cau",
+        "lv-m-var0",
+        "lv-m-var1",
+        "rand-2-1",
+        "lv-pap-hola",
+    ]
+    # the speaker is the fish of the addm/addv call (the numbered id "rand-2-1" names nobody),
+    # a named character's font is one speaker in every level
+    assert [ln.speaker for ln in lv.lines] == ["cs-m", "cs-v", "cs-m", "cs-m", "cs-v", "cs-parrot"]
     assert lv.lines[0].text == "Ahoj." and lv.lines[0].path.name == "lv-m-ahoj.ogg"
     with pytest.raises(FileNotFoundError, match="fillets-ng-data-nl"):
         fillets.levels("nl", root)
@@ -92,8 +119,9 @@ def test_levels_keep_spoken_lines_once_in_script_order(tmp_path):
 def test_conversation_from_made_up_lines(tmp_path):
     root = _fake_root(tmp_path)
     (lv,) = fillets.levels("cs", root)
-    a = fillets.build_conversation(lv.lines, seed=3, uri="t")
-    b = fillets.build_conversation(lv.lines, seed=3, uri="t")
+    lines = [ln for ln in lv.lines if ln.who in ("m", "v")]
+    a = fillets.build_conversation(lines, seed=3, uri="t")
+    b = fillets.build_conversation(lines, seed=3, uri="t")
     np.testing.assert_array_equal(a.audio, b.audio)
     assert a.turns == b.turns and a.speakers == ["cs-m", "cs-v"]
     # the trimmed line (0.1 s of silence each side in the file) is about 0.8 s long
@@ -101,6 +129,26 @@ def test_conversation_from_made_up_lines(tmp_path):
         assert 0.7 < e - s < 0.95
     assert a.rttm().splitlines()[0].startswith("SPEAKER t 1 ")
     assert a.duration >= max(e for _, e, _ in a.turns)
+
+
+def test_voice_segments_cut_reverberant_tail_and_pauses():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(sr) / sr
+    word = (0.5 * np.sin(2 * np.pi * 180 * t[: sr // 2])).astype(np.float32)
+    # 0.5 s of voice, a 0.5-s reverberant decay (-60 dB/s from -15 dB), 0.4 s of silence, 0.5 s of voice
+    tail = (
+        0.5 / np.sqrt(2) * 10 ** (-15 / 20) * np.exp(-6.9 * t[: sr // 2]) * rng.standard_normal(sr // 2)
+    ).astype(np.float32)
+    y = np.concatenate([word, tail, np.zeros(int(0.4 * sr), np.float32), word])
+    segs = fillets.voice_segments(y, sr)
+    assert len(segs) == 2
+    (a0, b0), (a1, b1) = segs
+    assert a0 == 0.0 and 0.5 <= b0 < 0.62  # the decay below -20 dB is not voice
+    assert a1 == pytest.approx(1.4, abs=0.02) and b1 == pytest.approx(len(y) / sr, abs=0.02)
+    # a pause shorter than 0.3 s does not split the line
+    y2 = np.concatenate([word, np.zeros(int(0.2 * sr), np.float32), word])
+    assert len(fillets.voice_segments(y2, sr)) == 1
 
 
 def test_split_is_disjoint_and_seeded():
@@ -123,7 +171,11 @@ def test_real_lines_make_a_two_speaker_conversation():
     assert {ln.speaker for ln in lines} == {"cs-m", "cs-v"} and all(ln.text for ln in lines)
     conv = fillets.build_conversation(lines, seed=0, uri="barrel", condition="phone")
     assert conv.sr == 16000 and conv.speakers == ["cs-m", "cs-v"]
-    assert [t[2] for t in conv.turns] == [ln.speaker for ln in lines]
+    assert [ln["speaker"] for ln in conv.lines] == [ln.speaker for ln in lines]
+    # the reference is the voice inside each line: never outside the line, the reverberant end cut
+    for ln in conv.lines:
+        assert ln["voice"] and ln["start"] <= ln["voice"][0][0] and ln["voice"][-1][1] <= ln["end"]
+    assert sum(e - s for s, e, _ in conv.turns) < sum(ln["end"] - ln["start"] for ln in conv.lines)
     assert 0.05 <= fillets.overlap_fraction(conv.turns) <= 0.15
     # phone: nothing above the 3.4-kHz band edge (8-kHz sampling)
     spec = np.abs(np.fft.rfft(conv.audio)) ** 2
@@ -140,3 +192,17 @@ def test_plan_halves_use_disjoint_levels():
     assert dev_levels.isdisjoint(test_levels)
     for p in dev + test:
         assert 2 <= len({ln.speaker for ln in p["lines"]}) <= 4
+
+
+@needs_data
+def test_numbered_ids_are_fish_lines_not_extra_speakers():
+    """Set version 2 took the speaker from the id ("rand-3-2" -> "nl-electromagnet-3"), so one
+    actor became several reference speakers; the script's addm/addv calls say who speaks."""
+    for lang in fillets.LANGS:
+        for lv in fillets.levels(lang):
+            if lv.name in ("electromagnet", "key", "keys"):
+                assert {ln.who for ln in lv.lines} <= {"m", "v"}, (lang, lv.name)
+    nl = {ln.speaker for lv in fillets.levels("nl") for ln in lv.lines}
+    assert nl == {"nl-m", "nl-v"}
+    cs = {ln.speaker for lv in fillets.levels("cs") for ln in lv.lines}
+    assert "cs-parrot" in cs and not any(s.startswith("cs-cabin") for s in cs)

@@ -2,23 +2,34 @@
 
 Debian ``fillets-ng-data`` (the game's level scripts) with ``fillets-ng-data-cs`` (Czech) and
 ``fillets-ng-data-nl`` (Dutch) ship thousands of dialogue lines recorded by **real voice
-actors**: ``sound/<level>/<lang>/<level>-<who>-<word>.ogg``, where ``<who>`` is the speaker
-(``m`` the small fish, ``v`` the big fish -- the same two actors in every level of a language --,
-other letters the level's other characters). The level scripts
+actors**: ``sound/<level>/<lang>/<id>.ogg``. The level scripts
 (``script/<level>/code.lua``: ``addm(delay, "id")``, ``addv(...)``, ``planDialog(...)``,
 ``planDialogSet(...)``) give the order in which the lines are spoken, and
-``script/<level>/dialogs_<lang>.lua`` their text. Licence: the game data is GPL-2
-(``/usr/share/doc/fillets-ng-data*/copyright``: "Copyright 2004-2016 by Michal Čihař ... and
-others", GNU General Public License version 2); the conversations built here are derived from it
-and are not redistributed (they are rebuilt on each machine from the Debian packages).
+``script/<level>/dialogs_<lang>.lua`` their text and font. **Who speaks** a line: the small fish
+(``m``) for ``addm``, the big fish (``v``) for ``addv`` -- the same two actors in every level of
+a language --, else the fish of a ``font_small`` / ``font_big`` line, else the character letter
+of the id (``<level>-<who>-<word>``, e.g. ``bar-x-vypr``). A named character's font
+(``font_parrot``, ``font_viking3``, ...) is one speaker in every level. Set version 2 took the
+speaker from the id alone; in the levels ``keys``, ``key`` and ``electromagnet`` the ids are
+numbered (``rand-3-2``) and the fish speak them, so one actor became up to five reference
+speakers (every Dutch "character" was one of the two fish), and the parrot of two levels two
+speakers. The game credits no voice actors per character; other characters are assumed to be
+other actors (their embeddings are far from the fish's, see benchmarks/README.md).
+Licence: the game data is GPL-2 (``/usr/share/doc/fillets-ng-data*/copyright``:
+"Copyright 2004-2016 by Michal Čihař ... and others", GNU General Public License version 2);
+the conversations built here are derived from it and are not redistributed (they are rebuilt
+on each machine from the Debian packages).
 
 A *conversation* strings lines together in script order: 2 speakers (one language, the two
 fish), 3 or 4 speakers (runs of lines from a Czech level and a Dutch level interleaved: four
 different actors), with natural pauses between turns, some overlapping turn starts (5-15 % of the
 speech time overlapped), and one of three recording conditions: ``clean``, ``room`` (a
 synthetic room impulse response and background noise) or ``phone`` (300-3400 Hz band, 8-kHz
-sampling, line noise). The reference RTTM is written from the line boundaries (each line's audio
-trimmed of its leading silence and trailing reverberant tail, see :func:`load_line`).
+sampling, line noise). The reference RTTM is written from where each line is voice
+(:func:`voice_segments`: the line's audio from its onset to where its level last comes within
+20 dB of its peak, split at pauses of 0.3 s or more). Set versions 2 and 3 marked the whole
+trimmed line (to 30 dB below the peak), which counted ~0.3 s of reverberant decay after every
+line as speech; the audio is the same.
 Levels are split into a **development half** (tune
 there) and a **test half** (report there only); the split and every random choice are seeded.
 
@@ -58,7 +69,7 @@ APT_PACKAGES = ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl")
 ROOT = Path(os.environ.get("XMTAG_FILLETS_ROOT", "/usr/share/games/fillets-ng"))
 LANGS = ("cs", "nl")
 SR = 16000
-VERSION = 2  # bump when the construction changes: cached sets are rebuilt
+VERSION = 4  # bump when the construction changes: cached sets are rebuilt
 CONDITIONS = ("clean", "room", "phone")
 HALVES = ("dev", "test")
 
@@ -82,7 +93,8 @@ class Line:
         The speaker letter(s) of the id (``"m"``, ``"v"``, ``"x"``, ...).
     speaker : str
         A speaker label unique to the actor as far as the data says: ``"cs-m"`` and ``"cs-v"``
-        for the two fish (the same actor in every level), ``"cs-barrel-x"`` for other characters.
+        for the two fish (the same actor in every level), ``"cs-parrot"`` for a named
+        character (its font), ``"cs-barrel-x"`` for other characters.
     path : pathlib.Path
         The ``.ogg`` file.
     text : str
@@ -161,10 +173,13 @@ def dialog_texts(level: str, lang: str, root: Path = ROOT) -> dict[str, tuple[st
     return out
 
 
-def script_ids(level: str, root: Path = ROOT) -> list[tuple[str, int]]:
-    """The line ids a level's ``code.lua`` plays, in file order, as ``(id, variants)``.
+def script_ids(level: str, root: Path = ROOT) -> list[tuple[str, int, str | None]]:
+    """The line ids a level's ``code.lua`` plays, in file order, as ``(id, variants, fish)``.
 
     ``variants`` is 0 for a plain id and *n* for ``"id" ..random(n)`` (ids ``id0``..``id<n-1>``).
+    ``fish`` is ``"m"`` / ``"v"`` when the line is played by ``addm`` / ``addv`` (the small /
+    big fish speaks it, whatever the id looks like), ``None`` for ``planDialog`` calls (another
+    character).
     """
     path = root / "script" / level / "code.lua"
     if not path.is_file():
@@ -185,12 +200,47 @@ def script_ids(level: str, root: Path = ROOT) -> list[tuple[str, int]]:
                 parts = [p.strip() for p in m.group(4).split(",")]
                 if len(parts) == 2 and all(p.isdigit() for p in parts):
                     variants = int(parts[1]) + 1
-            out.append((m.group(1), variants))
+            fish = call.group(1)[3:] if call.group(1) in ("addm", "addv") else None
+            out.append((m.group(1), variants, fish))
     return out
 
 
-def _speaker(level: str, lang: str, who: str) -> str:
-    return f"{lang}-{who}" if who in ("m", "v") else f"{lang}-{level}-{who}"
+#: dialogue fonts of the two fish (``dialogs_<lang>.lua``): the font says who speaks a line
+_FISH_FONTS = {"font_small": "m", "font_big": "v"}
+#: fonts of named characters who speak in several levels (the same character, the same actor)
+_CHARACTER_FONTS = frozenset(
+    {"font_parrot", "font_pizla", "font_snail", "font_robodog", "font_crab", "font_elk"}
+    | {f"font_viking{k}" for k in range(1, 9)}
+    | {"font_linuxer1", "font_linuxer2"}
+)
+
+
+def _who(ident: str, font: str, fish: str | None) -> str:
+    """The speaker letter of a line: the fish of an ``addm``/``addv`` call, else the fish of a
+    ``font_small``/``font_big`` line, else the id's letter (``bar-x-vypr``: ``x``).
+
+    Ids do not always name the speaker: in ``keys``, ``key`` and ``electromagnet`` they are
+    numbered (``rand-2-0``, ``init-3-1``) and the fish speak them (``addm(0, "rand-2-0")``).
+    """
+    if fish is not None:
+        return fish
+    if font in _FISH_FONTS:
+        return _FISH_FONTS[font]
+    return ident.split("-")[1]
+
+
+def _speaker(level: str, lang: str, who: str, font: str = "") -> str:
+    """The reference speaker of a line: one label per voice actor as far as the data tells.
+
+    The two fish are the same actor in every level of a language (``cs-m``, ``cs-v``); a named
+    character's font (``font_parrot``) is the same character in every level (``cs-parrot``);
+    other characters are told apart by level and letter (``cs-barrel-x``).
+    """
+    if who in ("m", "v"):
+        return f"{lang}-{who}"
+    if font in _CHARACTER_FONTS:
+        return f"{lang}-{font.removeprefix('font_')}"
+    return f"{lang}-{level}-{who}"
 
 
 def levels(lang: str, root: Path = ROOT) -> list[Level]:
@@ -227,19 +277,20 @@ def levels(lang: str, root: Path = ROOT) -> list[Level]:
         texts = dialog_texts(level, lang, root)
         seen: set[str] = set()
         lines = []
-        for ident, variants in script_ids(level, root):
+        for ident, variants, fish in script_ids(level, root):
             cands = [f"{ident}{k}" for k in range(variants)] if variants else [ident]
             for cid in cands:
                 path = sounds / f"{cid}.ogg"
                 if cid in seen or not path.is_file():
                     continue
                 font, text = texts.get(cid, ("", ""))
-                parts = cid.split("-")
-                if not font or len(parts) < 3:
+                # lines without a font are sound effects; ids without a speaker field
+                # (``m-bude``) are left out too (as in set version 2: the level split is unchanged)
+                if not font or len(cid.split("-")) < 3:
                     continue
+                who = _who(cid, font, fish)
                 seen.add(cid)
-                who = parts[1]
-                lines.append(Line(cid, level, lang, who, _speaker(level, lang, who), path, text))
+                lines.append(Line(cid, level, lang, who, _speaker(level, lang, who, font), path, text))
         if lines:
             out.append(Level(level, lang, tuple(lines)))
     return out
@@ -303,6 +354,50 @@ def load_line(path: Path, sr: int = SR, top_db: float = 30.0) -> np.ndarray:
         y[:fade] *= ramp
         y[-fade:] *= ramp[::-1]
     return y
+
+
+#: a line's voice ends where its level last exceeds the peak minus this (dB); below it, to the
+#: -30-dB trim, is the smooth reverberant decay of the game's mix (median 0.29 s per line)
+VOICE_DB = 20.0
+#: a stretch this long (s) below the trim level inside a line is a pause, not speech (the
+#: 0.3-s minimum pause of the NIST Rich Transcription evaluations)
+MIN_PAUSE = 0.3
+
+
+def voice_segments(
+    y: np.ndarray,
+    sr: int = SR,
+    voice_db: float = VOICE_DB,
+    top_db: float = 30.0,
+    min_pause: float = MIN_PAUSE,
+) -> list[tuple[float, float]]:
+    """Where a trimmed line (:func:`load_line`) is voice: ``[(start_s, end_s), ...]`` in the clip.
+
+    The clip is split at pauses (at least ``min_pause`` seconds of 10-ms frames more than
+    ``top_db`` below the line's peak); each piece starts at its first frame within ``top_db``
+    of the peak and ends 20 ms after its last frame within ``voice_db`` of it. Onsets rise
+    through those 10 dB within one frame; ends decay through them over ~0.3 s of room
+    reverberation, which a listener would not mark as speech.
+    """
+    hop = max(1, sr // 100)
+    frames = len(y) // hop
+    if frames < 2:
+        return [(0.0, len(y) / sr)] if len(y) else []
+    rms = np.sqrt(np.mean(y[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
+    db = 20 * np.log10(rms / rms.max())
+    loud = np.flatnonzero(db > -top_db)
+    if loud.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(loud) > int(round(min_pause * 100)))
+    out = []
+    for a, b in zip(np.concatenate([[0], cuts + 1]), np.concatenate([cuts, [loud.size - 1]]), strict=True):
+        first, last = loud[a], loud[b]
+        voiced = np.flatnonzero(db[first : last + 1] > -voice_db)
+        if voiced.size == 0:
+            continue
+        end = first + voiced[-1] + 1
+        out.append((first * hop / sr, min(len(y), (end + 2) * hop) / sr))
+    return out or [(0.0, len(y) / sr)]
 
 
 def _room_ir(rng: np.random.Generator, sr: int) -> np.ndarray:
@@ -382,9 +477,11 @@ def build_conversation(
     Between lines of the same speaker a short pause (0.15-0.6 s); at a change of speaker either a
     pause (0.2-2 s, gamma-distributed) or, with probability ``overlap_prob``, the next speaker
     starting before the previous line ends (by 0.3-1.5 s, at most 40 % of either line); the
-    probability is raised or lowered until 5-15 % of the speech time overlaps (when the lines allow). Each
+    probability is raised or lowered until 5-15 % of the speech time (the lines' voice,
+    :func:`voice_segments`) overlaps (when the lines allow). Each
     speaker gets a gain within +-3 dB; the mixture is normalised to -20 dBFS RMS, then the
-    recording ``condition`` is applied. Reference turns are the lines' (trimmed) boundaries.
+    recording ``condition`` is applied. Reference turns are the lines' voice
+    (:func:`voice_segments`); ``lines`` keeps each line's whole span and its ``voice`` segments.
     """
     if not lines:
         raise ValueError("build_conversation: no lines")
@@ -392,13 +489,14 @@ def build_conversation(
     gains = {s: 10 ** (rng.uniform(-3, 3) / 20) for s in sorted({ln.speaker for ln in lines})}
     clips = [load_line(ln.path, sr) for ln in lines]
     durs = [len(c) / sr for c in clips]
+    voices = [voice_segments(c, sr) for c in clips]
     state = rng.bit_generator.state
     prob = overlap_prob
     for _ in range(8):  # raise / lower the overlap probability until 5-15 % of speech overlaps
         rng.bit_generator.state = state
         starts = _layout(lines, durs, rng, prob)
         frac = overlap_fraction(
-            [(s, s + d, ln.speaker) for s, d, ln in zip(starts, durs, lines, strict=True)]
+            [(s + a, s + b, ln.speaker) for s, v, ln in zip(starts, voices, lines, strict=True) for a, b in v]
         )
         if frac < 0.05:
             prob = min(1.0, prob + 0.15)
@@ -413,18 +511,21 @@ def build_conversation(
         i = int(round(s * sr))
         y[i : i + len(clip)] += clip * gains[ln.speaker]
         e = (i + len(clip)) / sr
-        turns.append((round(i / sr, 3), round(e, 3), ln.speaker))
+        voice = [(round(i / sr + a, 3), round(i / sr + b, 3)) for a, b in voices[len(info)]]
+        turns.extend((a, b, ln.speaker) for a, b in voice)
         info.append(
             {
                 "id": ln.id,
                 "speaker": ln.speaker,
                 "start": round(i / sr, 3),
                 "end": round(e, 3),
+                "voice": voice,
                 "text": ln.text,
                 "lang": ln.lang,
                 "file": str(ln.path),
             }
         )
+    turns.sort()
     y *= 10 ** (-20 / 20) / (np.sqrt(np.mean(y**2)) + 1e-12)
     y = apply_condition(y, condition, rng, sr)
     peak = float(np.max(np.abs(y)))
@@ -567,7 +668,7 @@ def _load(folder: Path, uri: str) -> Conversation:
 
     meta = json.loads((folder / f"{uri}.json").read_text())
     y, sr = sf.read(str(folder / f"{uri}.wav"), dtype="float32")
-    turns = [(ln["start"], ln["end"], ln["speaker"]) for ln in meta["lines"]]
+    turns = sorted((a, b, ln["speaker"]) for ln in meta["lines"] for a, b in ln["voice"])
     return Conversation(uri, meta["half"], meta["condition"], y, sr, turns, meta["lines"])
 
 

@@ -172,3 +172,54 @@ def test_cluster_uses_spectral_on_many_units_and_one_speaker_stays_one():
     shared = np.concatenate([e + 3.0 * np.eye(32)[0]])
     c = D._centered(shared, np.ones(30))
     assert abs(float(c.mean(0) @ np.eye(32)[0])) < 0.05
+
+
+class _NoSecondPass:
+    """A turn encoder that records whether the second pass asked it for embeddings."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def embed_many(self, wavs):
+        self.calls += 1
+        rng = np.random.default_rng(len(wavs))
+        e = rng.standard_normal((len(wavs), 16))
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def _analysis(n_units: int, distance: float = 0.8) -> dict:
+    emb, _w = _voices(distance, n=n_units)
+    frames = D.FRAMES
+    units = np.array([[i, 0, 3.0, 0, frames] for i in range(n_units)], dtype=np.float64)
+    activity = np.zeros((n_units, frames, 3), dtype=bool)
+    activity[:, :, 0] = True
+    return {
+        "activity": activity,
+        "embeddings": emb.astype(np.float32),
+        "units": units,
+        "step_frames": frames,
+        "n_frames": n_units * frames,
+        "duration": n_units * frames * D._FRAME_S,
+        "audio": np.zeros(n_units * frames * D.FRAME_HOP, np.float32),
+        "turn_encoder": _NoSecondPass(),
+    }
+
+
+def test_second_pass_only_for_agglomerative_recordings():
+    """Spectrally clustered recordings keep the first pass's speakers (no d-vector re-count);
+    short ones (agglomerative) still get the whole-turn second pass."""
+    long = _analysis(D._SPECTRAL_MIN + 4)
+    turns = D._decide(long, 0.3, None, 1, None, 1.5, 0.15, 0.2)
+    assert long["turn_encoder"].calls == 0 and len({t[2] for t in turns}) == 2
+    short = _analysis(8)
+    D._decide(short, 0.3, None, 1, None, 1.5, 0.15, 0.2)
+    assert short["turn_encoder"].calls == 1
+
+
+def test_turn_starts_move_by_the_onset_shift():
+    frames = np.zeros((400, 1), dtype=bool)
+    frames[100:300, 0] = True
+    frames[350, 0] = True  # a one-frame turn (17 ms) is shorter than the shift: no turn, never inverted
+    ((s, e, c),) = D._turns(frames, 0.0, 0.0, 10.0)
+    assert s == pytest.approx(float(D._frame_time(100)) - D._FRAME_S / 2 + D._ONSET_SHIFT)
+    assert e == pytest.approx(float(D._frame_time(299)) + D._FRAME_S / 2) and c == 0
