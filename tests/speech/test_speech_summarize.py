@@ -365,3 +365,25 @@ def test_one_flag_name_for_the_summary_length_in_both_commands():
         for flag in ("--max-words", "--summary-words"):  # the second is the old name, kept as an alias
             assert parser.parse_args([*command, flag, "40"]).max_words == 40
         assert parser.parse_args(command).max_words is None  # the default follows the text
+
+
+def test_extractive_summary_leaves_out_repeated_sentences():
+    """An ASR loop ("I'm going to do a lot of things." four times, as tiny.en wrote on a real
+    20-minute recording) ranks highest under TextRank; the summary keeps it once."""
+    from xmtag.speech._summarize import extractive_summary
+
+    loop = "I'm going to do a lot of things. " * 4
+    text = (
+        loop
+        + "The fish must push the steel pipe out of the way. "
+        + "The small fish can swim through the narrow gap. "
+        + "Things like the pipe are heavy, so the big fish does a lot of the pushing. "
+        + "We will meet the parrot in the next room. "
+        + "The parrot has seen the lot of things we need to do."
+    )
+    summary = extractive_summary(text, max_words=30)
+    assert summary.count("I'm going to do a lot of things.") <= 1
+    assert len(summary.split()) > 16  # the budget went to other sentences, not to the copies
+    # near-duplicates (same words but for one) are repeats too
+    near = "The pipe is blocking the way out. The pipe is blocking our way out. " * 2 + text
+    assert extractive_summary(near, max_words=30).count("blocking") <= 1

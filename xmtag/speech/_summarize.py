@@ -303,12 +303,20 @@ def default_length(text: str) -> int:
     return int(max(1, min(MAX_DEFAULT_WORDS, math.ceil(n_words * keep / len(sentences)))))
 
 
+#: A candidate sentence whose TF-IDF cosine similarity with a sentence already in the summary is
+#: at least this is a repeat and is left out (as are sentences with the same words).
+REDUNDANT_SIMILARITY = 0.9
+
+
 def extractive_summary(text: str, max_words: int = 150) -> str:
     """TextRank over TF-IDF sentence vectors; the top sentences in document order.
 
     Sentences are added in rank order (ties: earlier first) while the word budget
     allows; if even the best sentence is longer than ``max_words`` it is cut to
-    ``max_words`` words.
+    ``max_words`` words. A sentence that repeats one already chosen (the same words, or
+    TF-IDF cosine similarity >= :data:`REDUNDANT_SIMILARITY`) is left out: repeated lines,
+    which speech recognisers write when they loop, would otherwise rank highest (each is
+    most similar to its copies) and fill the summary.
 
     Parameters
     ----------
@@ -337,16 +345,27 @@ def extractive_summary(text: str, max_words: int = 150) -> str:
                 max_words,
             )
         return " ".join(sentences)
-    scores = _pagerank(_similarity(_tfidf(sentences)))
+    x = _tfidf(sentences)
+    scores = _pagerank(_similarity(x))
     order = sorted(range(len(sentences)), key=lambda i: (-round(float(scores[i]), 12), i))
     chosen: list[int] = []
+    seen: set[tuple[str, ...]] = set()
+    skipped = 0
     budget = max_words
     for i in order:
-        if n_words[i] <= budget:
-            chosen.append(i)
-            budget -= n_words[i]
+        if n_words[i] > budget:
+            continue
+        key = tuple(normalize_text(sentences[i]))
+        if key in seen or (chosen and (x[chosen] @ x[i].T).max() >= REDUNDANT_SIMILARITY):
+            skipped += 1  # a repeat (ASR loops repeat a line; TextRank ranks repeats highest)
+            continue
+        seen.add(key)
+        chosen.append(i)
+        budget -= n_words[i]
         if budget == 0:
             break
+    if skipped:
+        logger.info("extractive summary: %d repeated sentence(s) left out", skipped)
     if not chosen:
         return " ".join(sentences[order[0]].split()[:max_words])
     return " ".join(sentences[i] for i in sorted(chosen))
