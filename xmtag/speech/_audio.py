@@ -130,6 +130,8 @@ def speech_source(audio: Any, sr: int | None, who: str = "diarize", block: int =
     XmtagError
         An array without ``sr``, or neither a path nor an array.
     """
+    if isinstance(audio, SpeechSource):
+        return audio
     if isinstance(audio, (str, os.PathLike)):
         return SpeechSource(path=os.fspath(audio), block=block)
     return SpeechSource(_array(audio, sr, who), block=block)
