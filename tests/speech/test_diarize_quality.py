@@ -123,7 +123,7 @@ def test_uncertain_result_is_logged_and_printed(monkeypatch, tmp_path, caplog, c
             "units": units,
             "step_frames": frames,
             "n_frames": 8 * frames,
-            "duration": y.shape[0] / 16000,
+            "duration": y.frames / 16000,
         }
 
     monkeypatch.setattr(D, "_analyse", fake_analyse)

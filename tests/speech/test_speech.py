@@ -201,6 +201,43 @@ def test_block_bounds_cover_and_prefer_quiet():
     assert 47_000 <= bounds[0][1] <= 49_000
 
 
+@pytest.mark.parametrize("n", [0, 49_999, 50_000, 50_001, 237_000])
+@pytest.mark.parametrize("piece", [1, 999, 50_000, 300_000])
+def test_streamed_blocks_are_block_bounds(n, piece):
+    """Blocks cut while the audio arrives piece by piece are those of the whole waveform (#27)."""
+    y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    y[47_000:49_000] = 0.0 if n > 49_000 else y[47_000:49_000]
+    pieces = (y[a : a + piece] for a in range(0, n, piece)) if piece > 1 else iter([y[:1], y[1:]])
+    streamed = list(transcribe_mod.stream_blocks(pieces, 50_000, 10_000))
+    assert [(s, s + b.size) for s, b in streamed] == transcribe_mod.block_bounds(y, 50_000, 10_000)
+    assert all(np.array_equal(b, y[s : s + b.size]) for s, b in streamed)
+
+
+def test_file_is_transcribed_block_by_block(monkeypatch, tmp_path):
+    """A file reaches the backend in blocks read from the file, never as a whole waveform (#27)."""
+    from xmtag.audio import save_audio
+    from xmtag.speech import _audio
+    from xmtag.speech._postprocess import SegmentStats
+
+    seen = []
+
+    def fake_backend(model, block, options):
+        seen.append(block.copy())
+        n = block.shape[0] / 16000
+        return "en", None, iter([(speech.Segment(0.0, n, f"block {len(seen)}"), SegmentStats())])
+
+    monkeypatch.setattr(transcribe_mod, "_faster_whisper", fake_backend)
+    monkeypatch.setattr(transcribe_mod.post, "speech_regions", lambda block, sr: None)
+    monkeypatch.setattr(transcribe_mod, "load_model", lambda *a, **k: (None, models.resolve_model(None)))
+    monkeypatch.setattr(_audio, "load_audio", lambda *a, **k: pytest.fail("the whole file was loaded"))
+    y = (0.1 * np.random.default_rng(0).standard_normal(16000 * 75)).astype(np.float32)
+    path = save_audio(tmp_path / "long.wav", np.stack([y, y]), 16000, subtype="FLOAT")
+    tr = transcribe(path, progress=False, block_seconds=30)
+    assert [b.size for b in seen] == [e - s for s, e in transcribe_mod.block_bounds(y, 30 * 16000)]
+    assert np.array_equal(np.concatenate(seen), y)
+    assert tr.duration == 75.0 and tr.segments[-1].end == 75.0
+
+
 @pytest.mark.parametrize("backend", ["faster-whisper", "whisper"])
 def test_silence_gives_empty_transcript(backend):
     tr = transcribe(np.zeros(5 * 16000, np.float32), sr=16000, backend=backend, progress=False)

