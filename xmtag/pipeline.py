@@ -22,6 +22,20 @@ Which path a call takes
   tagger that is not patch-decomposable, the players are the (stem, segment) pairs and each
   stem's ``values`` are the sum of its segments' values (with standard errors of that sum).
 
+Long recordings
+---------------
+A DJ set or a concert does not fit in memory as stems (an hour of stereo 44.1-kHz float32 is
+1.27 GB per stem). With ``stream=True`` (and by default for an audio file longer than
+:data:`STREAM_SECONDS`) the file is separated block by block into float32 WAV stems in a
+temporary folder (:func:`xmtag.separation.separate_blocks`), the coalitions are scored block by
+block of patches (:func:`xmtag.coalitions.evaluate_blocks`), and the explanation's audio is a
+:class:`~xmtag.separation.DiskStems` that the envelope, the listenable files and the report read
+by block. Memory then holds one block, whatever the length; the values are those of the
+whole-recording computation (same stems, same patches; see ``benchmarks/README.md``). This path
+needs an exact method over stems, the silence baseline, a patch-wise tagger that declares its
+``patch_context`` (musicnn), and no ``bands``; otherwise a long recording is explained in memory,
+with a warning.
+
 The explanation records the method actually used, the tagger rows spent (``expl.budget``) and
 the rest of its provenance (:class:`~xmtag.explanation._provenance.Provenance`).
 
@@ -67,12 +81,15 @@ from .taggers import TaggerSpec, tagger_spec
 if TYPE_CHECKING:  # pragma: no cover
     from .separation import Separator, Stems
 
-__all__ = ["explain", "BASELINES", "CACHE_NAMESPACE"]
+__all__ = ["explain", "BASELINES", "CACHE_NAMESPACE", "STREAM_SECONDS"]
 
 logger = logging.getLogger(__name__)
 
 #: What an absent stem becomes in a coalition's mix.
 BASELINES = ("silence", "noise")
+#: With ``stream=None``, recordings longer than this (seconds) are explained block by block, their
+#: stems on disk (:func:`explain`, module notes).
+STREAM_SECONDS = 360.0
 #: Cache namespace of coalition values (tagger outputs per stem subset).
 CACHE_NAMESPACE = "coalitions"
 _CACHE_VERSION = 2
@@ -88,9 +105,9 @@ def _resolve_tagger(tagger: Any, device: Any) -> tuple[Any, TaggerSpec]:
 
 
 def _resolve_source(
-    source: Any, separator: Any, progress: bool, cache: bool
+    source: Any, separator: Any, progress: bool, cache: bool, streamed: bool = False
 ) -> tuple[Stems, dict[str, Any], dict[str, Any] | None]:
-    from .separation import Separator, Stems
+    from .separation import Stems
 
     if isinstance(source, Stems):
         if separator is not None:
@@ -115,21 +132,32 @@ def _resolve_source(
         if separator is not None:
             logger.warning("separator=%r is ignored: %s is a folder of stems.", separator, p)
         return Stems.from_folder(p), {"kind": "folder", "path": str(p.resolve())}, None
-    if separator is None:
-        sep = Separator(progress=progress, cache=cache)
-    elif isinstance(separator, str):
-        sep = Separator(separator, progress=progress, cache=cache)
-    elif isinstance(separator, Separator) or hasattr(separator, "separate"):
-        sep = separator
-    else:
-        raise XmtagError(
-            "separator must be None, a separator model name or an xmtag.Separator, got "
-            f"{type(separator).__name__}."
-        )
+    sep = _separator(separator, progress, cache)
+    info = {"name": getattr(sep, "model_name", type(sep).__name__), "repr": repr(sep)}
+    if streamed:
+        from .separation import separate_blocks
+
+        logger.info("Separating %s block by block with %r (stems on disk)", p, sep)
+        info["blocks"] = True
+        return separate_blocks(sep, p, progress=progress), {"kind": "file", "path": str(p.resolve())}, info
     logger.info("Separating %s with %r", p, sep)
     stems = sep.separate(p)
-    info = {"name": getattr(sep, "model_name", type(sep).__name__), "repr": repr(sep)}
     return stems, {"kind": "file", "path": str(p.resolve())}, info
+
+
+def _separator(separator: Any, progress: bool, cache: bool) -> Any:
+    from .separation import Separator
+
+    if separator is None:
+        return Separator(progress=progress, cache=cache)
+    if isinstance(separator, str):
+        return Separator(separator, progress=progress, cache=cache)
+    if isinstance(separator, Separator) or hasattr(separator, "separate"):
+        return separator
+    raise XmtagError(
+        "separator must be None, a separator model name or an xmtag.Separator, got "
+        f"{type(separator).__name__}."
+    )
 
 
 def _units(stems: Stems, bands: Any, enumerated: bool = False) -> tuple[Stems, list[float] | None]:
@@ -232,9 +260,10 @@ def _evaluate(
     cache: bool,
     by_name: bool,
     segment_players: str = "receptive",
+    streamed: bool = False,
 ):
     """Coalition values, from the cache when the same audio, tagger, segments, (stem, segment) game
-    and baseline were seen.
+    and baseline were seen (block by block with ``streamed``: the same values).
 
     Only taggers loaded by name are cached: xmtag cannot tell two versions of a user's model
     object apart, and a stale entry would be a silently wrong number.
@@ -253,15 +282,20 @@ def _evaluate(
         else:
             logger.info("Coalition values found in the cache.")
             return cv, True
-    cv = evaluate(
-        units,
-        tagger,
-        segments=segments,
-        progress=progress,
-        baseline=baseline,
-        spec=spec,
-        segment_players=segment_players,
-    )
+    if streamed:
+        from .coalitions import evaluate_blocks
+
+        cv = evaluate_blocks(units, tagger, segments=segments, spec=spec, progress=progress)
+    else:
+        cv = evaluate(
+            units,
+            tagger,
+            segments=segments,
+            progress=progress,
+            baseline=baseline,
+            spec=spec,
+            segment_players=segment_players,
+        )
     arrays = {"values": np.asarray(cv.values, dtype=np.float64)}
     for name in ("segment_values", "segment_weights", "segment_bounds", "segment_shapley", "segment_banzhaf"):
         if getattr(cv, name) is not None:
@@ -344,6 +378,68 @@ def _sampled(
     return fields
 
 
+def _streams(
+    source: Any,
+    stream: bool | None,
+    spec: TaggerSpec,
+    method: str,
+    bands: Any,
+    baseline: str,
+    segments: int | None,
+    segment_players: str,
+) -> bool:
+    """Whether :func:`explain` takes the block-by-block path (module notes), with the reason
+    when a long recording cannot."""
+    from .separation import DiskStems
+
+    if stream is not None and not isinstance(stream, (bool, np.bool_)):
+        raise XmtagError(f"stream must be True, False or None, got {stream!r}.")
+    if stream is False:
+        return False
+    disk = isinstance(source, DiskStems)
+    why: list[str] = []
+    if not disk and not (isinstance(source, (str, os.PathLike)) and Path(source).is_file()):
+        why.append("the source is not one audio file (a folder or stems in memory are read whole)")
+    if method not in (*ENUMERATED_METHODS, "auto"):
+        why.append(f"method={method!r} samples coalitions (use 'exact', 'banzhaf' or 'auto')")
+    if spec.patch_length is None or spec.patch_context is None:
+        why.append(f"the tagger {spec.name} is not patch-wise with a declared patch_context")
+    if bands is not None:
+        why.append("bands= splits the stems in memory")
+    if baseline != "silence":
+        why.append(f"baseline={baseline!r} (only 'silence')")
+    if segments and segment_players != "receptive":
+        why.append(f"segment_players={segment_players!r} (only 'receptive')")
+    if stream:
+        if why:
+            raise XmtagError("stream=True cannot be used here: " + "; ".join(why) + ".")
+        return True
+    is_file = isinstance(source, (str, os.PathLike)) and Path(source).is_file()
+    if disk:
+        duration: float | None = float(source.duration)
+    elif is_file:
+        from .audio import stream_audio
+
+        duration = stream_audio(source).duration
+    else:  # a folder or stems in memory: read whole, as before
+        return False
+    if duration is None or duration <= STREAM_SECONDS:
+        return False
+    if why:
+        logger.warning(
+            "%s is %.0f minutes long but is explained in memory, because %s.",
+            source,
+            duration / 60,
+            "; ".join(why),
+        )
+        return False
+    logger.info(
+        "%.0f minutes: explaining block by block, stems on disk (stream=False to keep them in memory).",
+        duration / 60,
+    )
+    return True
+
+
 def explain(
     source: str | os.PathLike[str] | Stems,
     tagger: Any = "musicnn-msd",
@@ -361,6 +457,7 @@ def explain(
     device: Any = "auto",
     progress: bool = True,
     segment_players: str = "receptive",
+    stream: bool | None = None,
 ) -> Explanation:
     """Explain a tagger's prediction for a song by its stems.
 
@@ -415,6 +512,12 @@ def explain(
         is stem ``i``'s samples in segment ``k``; for a tagger whose patches see context (musicnn)
         this costs up to ``2**(2n)`` extra windows per segment boundary. The same game when
         patches see no context. ``expl.provenance.extra["segment_method"]`` names the game.
+    stream : bool, optional
+        Explain block by block with the stems on disk (module notes, *Long recordings*):
+        ``None`` (default) does so for an audio file longer than :data:`STREAM_SECONDS`, ``True``
+        always (an error where the path does not apply), ``False`` never. The values are the
+        same; ``expl.audio`` is then a :class:`~xmtag.separation.DiskStems` in a temporary folder
+        that lives as long as the explanation.
 
     Returns
     -------
@@ -458,7 +561,13 @@ def explain(
     tagger, spec = _resolve_tagger(tagger, device)
     if tags is not None:  # fail before the expensive part
         _checks.tag_indices(list(spec.labels), tags)
-    stems, source_info, separator_info = _resolve_source(source, separator, progress, cache)
+    streamed = _streams(source, stream, spec, method, bands, baseline, segments, segment_players)
+    from .separation import DiskStems, Stems
+
+    if isinstance(source, DiskStems):
+        stems, source_info, separator_info = source, {"kind": "stems", "files": str(source.folder)}, None
+    else:
+        stems, source_info, separator_info = _resolve_source(source, separator, progress, cache, streamed)
     units, edges = _units(stems, bands, enumerated=method in ENUMERATED_METHODS)
     t_sep = time.perf_counter()
     n = len(units)
@@ -466,6 +575,10 @@ def explain(
     decomposable = segments is None or (spec.patch_length is not None and spec.patch_context is not None)
     players = n if decomposable else n * segments
     chosen = resolve_method(method, players)
+    if streamed and chosen not in ENUMERATED_METHODS:  # "auto" over many stems: sampled, in memory
+        logger.warning("%d players: method %r samples coalitions; reading the stems into memory.", n, chosen)
+        streamed = False
+        units = stems = Stems({k: stems[k] for k in stems.names}, sr=stems.sr)
     if chosen in ENUMERATED_METHODS and not decomposable and players > EXACT_MAX_PLAYERS:
         raise TaggerError(
             f"segments={segments} with a tagger that is not patch-decomposable makes {players} "
@@ -485,7 +598,7 @@ def explain(
         if n > 12:
             logger.warning("%d players: %d coalition mixes will be scored.", n, 2**n)
         cv, cached = _evaluate(
-            units, tagger, spec, segments, baseline, progress, cache, by_name, segment_players
+            units, tagger, spec, segments, baseline, progress, cache, by_name, segment_players, streamed
         )
         if list(cv.names) != list(units.names):
             raise XmtagError(f"Internal error: coalition stems {cv.names} != {units.names}.")
@@ -544,6 +657,7 @@ def explain(
             "interval": interval,
             "segment_method": seg_method,
             "segment_players": segment_players if segments else None,
+            "streamed": streamed,
             "seconds": {"source": round(t_sep - t_start, 3), "attribution": round(t_eval - t_sep, 3)},
             "envelope_rate": ENVELOPE_RATE,
         },

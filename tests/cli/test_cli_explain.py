@@ -172,3 +172,34 @@ def test_segment_players_flag_reaches_explain(command, monkeypatch):
         assert seen[-1] == want
     with pytest.raises(SystemExit):
         parser.parse_args([*command, "--segment-players", "sample"])
+
+
+@needs_musicnn
+def test_explain_streams_a_recording_block_by_block(tmp_path):
+    """`--stream yes`: the stems go to a temporary folder, the values are those of `--stream no`,
+    and the command says so before the work."""
+    demo = load_demo()
+    mix = tmp_path / "mix.wav"
+    xmtag.save_audio(mix, demo.mixture[:, : 14 * demo.sr], demo.sr)
+    tables = {}
+    for mode in ("yes", "no"):
+        out = tmp_path / mode
+        r = _xmtag(
+            "explain",
+            mix,
+            "--separator",
+            "hpss",
+            "--stream",
+            mode,
+            "--no-cache",
+            "--out",
+            out,
+            "--no-plots",
+            "--no-report",
+        )
+        assert r.returncode == 0, r.stderr
+        assert ("block by block" in r.stderr) is (mode == "yes")
+        tables[mode] = pd.read_csv(out / "attributions.csv")
+        assert Explanation.load(out / "explanation.xmtag").provenance.extra["streamed"] is (mode == "yes")
+    # hpss blocks are separated with margins, so the stems (and values) agree closely, not exactly
+    np.testing.assert_allclose(tables["yes"]["value"], tables["no"]["value"], atol=2e-3)

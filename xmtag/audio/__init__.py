@@ -25,7 +25,16 @@ Reliability notes:
 
 from ._read import AudioStream, audio_info, load_audio, stream_audio
 from ._signal import check_waveform, resample, to_mono, to_stereo
-from ._write import DEFAULT_SUBTYPES, ENCODE_FORMATS, MAX_CHANNELS, MP3_RATES, encode_audio, save_audio
+from ._write import (
+    DEFAULT_SUBTYPES,
+    ENCODE_FORMATS,
+    MAX_CHANNELS,
+    MP3_RATES,
+    encode_audio,
+    encode_blocks,
+    save_audio,
+    save_blocks,
+)
 
 __all__ = [
     "load_audio",
@@ -33,7 +42,9 @@ __all__ = [
     "AudioStream",
     "audio_info",
     "save_audio",
+    "save_blocks",
     "encode_audio",
+    "encode_blocks",
     "ENCODE_FORMATS",
     "DEFAULT_SUBTYPES",
     "MP3_RATES",

@@ -130,6 +130,13 @@ def add_output_arguments(p: argparse.ArgumentParser, default_out: str | None) ->
     )
     p.add_argument("--no-report", action="store_true", help="no HTML report (faster)")
     p.add_argument(
+        "--stream",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="separate and score an audio file block by block with its stems in a temporary folder, "
+        "in bounded memory (auto, the default: for files longer than 6 minutes); the same values",
+    )
+    p.add_argument(
         "--report-audio-minutes",
         default="10",  # xmtag.report.DEFAULT_AUDIO_SECONDS / 60
         metavar="M",
@@ -227,6 +234,9 @@ def run(args: argparse.Namespace) -> int:
 
         source = Stems.from_folder(source, sr=args.sr, mixture=args.mixture or "file")
     segments = resolve_segments(args, source, args.tagger)
+    stream = {"auto": None, "yes": True, "no": False}[args.stream]
+    if separator is not None and not args.quiet:
+        _say_stream(source, separator, stream)
     expl = explain(
         source,
         tagger=args.tagger,
@@ -235,11 +245,39 @@ def run(args: argparse.Namespace) -> int:
         segment_players=args.segment_players,
         cache=not args.no_cache,
         progress=not args.quiet,
+        stream=stream,
         **method_kwargs(args),
     )
     out = Path(args.out) if args.out else Path("out") / (Path(args.source).stem or "stems")
     write_outputs(expl, out, args)
     return 0
+
+
+def clock(seconds: float) -> str:
+    """``"1:00:00"``, ``"10:00"``: a duration as a clock."""
+    s = int(round(seconds))
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+
+def _say_stream(source: str, separator: object, stream: bool | None) -> None:
+    """Say, before the work, that a long recording goes block by block and what disk it takes."""
+    from .. import pipeline
+    from ..audio import stream_audio
+
+    if stream is False:
+        return
+    info = stream_audio(source)
+    if info.duration is None or (stream is None and info.duration <= pipeline.STREAM_SECONDS):
+        return
+    n_files = len(getattr(separator, "sources", ())) + 1
+    rate = getattr(separator, "samplerate", None) or info.file_sr
+    gb = info.duration * rate * max(2, info.channels) * 4 * n_files / 1e9
+    print(
+        f"long recording ({clock(info.duration)}): separated and scored block by block, its stems in a "
+        f"temporary folder (about {gb:.1f} GB of disk, deleted at the end; --stream no keeps them in memory)",
+        file=sys.stderr,
+    )
 
 
 def add_segment_players_argument(p: argparse.ArgumentParser) -> None:
@@ -362,11 +400,6 @@ def write_outputs(expl: Explanation, out: Path, args: argparse.Namespace, title:
 def _say_audio_cap(expl: Explanation, max_audio: float | None) -> None:
     """Say when the report embeds only the first part of each stem's audio."""
     from ..report import audio_cap
-
-    def clock(seconds: float) -> str:
-        s = int(round(seconds))
-        h, m = divmod(s // 60, 60)
-        return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
     cap = audio_cap(expl, max_audio)
     if cap is not None:

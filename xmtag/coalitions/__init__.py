@@ -51,13 +51,19 @@ patch-decomposable, or declare ``patch_context = None``, raise a :class:`TaggerE
 ``segments`` here; :func:`estimate_segments` estimates their (stem, segment) values by
 permutation sampling, with standard errors.
 
-The subpackage is split by job: :func:`evaluate` (every coalition) in ``_evaluate``, mixing and
+**Long recordings.** :func:`evaluate_blocks` gives the same values for a recording whose stems
+do not fit in memory: blocks of patches, each stem read by sample range (from disk for a
+:class:`~xmtag.separation.DiskStems`) and resampled with soxr's streaming resampler.
+
+The subpackage is split by job: :func:`evaluate` (every coalition) in ``_evaluate``, the
+block-by-block evaluation of a long recording in ``_blocks``, mixing and
 baselines in ``_mix``, the patch-level reuse in ``_reuse``, the sampled value functions in
 ``_sampled`` and the export of coalition audio in ``_export``; every public name is importable
 from here.
 """
 
 from ..taggers import patch_context
+from ._blocks import DEFAULT_BLOCK_PATCHES, evaluate_blocks
 from ._evaluate import (
     SEGMENT_PLAYERS,
     CoalitionValues,
@@ -76,6 +82,8 @@ __all__ = [
     "segment_method",
     "CoalitionValues",
     "evaluate",
+    "evaluate_blocks",
+    "DEFAULT_BLOCK_PATCHES",
     "prepare_stems",
     "patch_segments",
     "SegmentEstimate",

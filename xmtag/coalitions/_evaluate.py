@@ -529,10 +529,8 @@ def evaluate(
     bounds = weights = seg_shapley = seg_banzhaf = None
     if groups is not None:
         assert patch_length is not None and n_patches is not None and seg_values is not None
-        weights = np.array([(b - a) / n_patches for a, b in groups])
-        ends = np.array([min(b * patch_length, n_samples) for _, b in groups], dtype=np.float64)
-        starts = np.array([a * patch_length for a, _ in groups], dtype=np.float64)
-        bounds = np.stack([starts, ends], axis=1) / tsr
+        seg = segment_summary(seg_values, groups, patch_length, n_patches, n_samples, tsr)
+        weights, bounds = seg["segment_weights"], seg["segment_bounds"]
         if segment_players == "samples" and spec.patch_context and len(groups) > 1:
             # sample players: patches at a segment start hear the previous segment's players
             seg_shapley, seg_banzhaf, extra_rows = _segment_game(
@@ -541,10 +539,7 @@ def evaluate(
             rows_fed += extra_rows
         else:  # receptive-field players (or no context): the game is the sum of the per-segment
             # games (a patch's whole window belongs to its segment), so their values are exact
-            from ..attribution import shapley
-
-            seg_shapley = shapley.segments(seg_values, weights)
-            seg_banzhaf = shapley.banzhaf(seg_values) * weights[np.newaxis, :, np.newaxis]
+            seg_shapley, seg_banzhaf = seg["segment_shapley"], seg["segment_banzhaf"]
     return CoalitionValues(
         names=names,
         labels=labels,
@@ -565,6 +560,34 @@ def evaluate(
         segment_banzhaf=seg_banzhaf,
         segment_method="" if groups is None else SEGMENT_PLAYERS[segment_players],
     )
+
+
+def segment_summary(
+    seg_values: np.ndarray,
+    groups: list[tuple[int, int]],
+    patch_length: int,
+    n_patches: int,
+    n_samples: int,
+    sr: int,
+) -> dict[str, np.ndarray]:
+    """Weights, bounds (s) and exact receptive-field Shapley and Banzhaf values of segment games.
+
+    ``seg_values`` is ``(2**n, K, n_tags)``: each segment's mean patch output per coalition; the
+    (stem, segment) game of receptive-field players is the sum of the per-segment games, so its
+    values are each segment's game values weighted by the segment's share of the patches.
+    """
+    from ..attribution import shapley
+
+    weights = np.array([(b - a) / n_patches for a, b in groups])
+    ends = np.array([min(b * patch_length, n_samples) for _, b in groups], dtype=np.float64)
+    starts = np.array([a * patch_length for a, _ in groups], dtype=np.float64)
+    return {
+        "segment_values": seg_values,
+        "segment_weights": weights,
+        "segment_bounds": np.stack([starts, ends], axis=1) / sr,
+        "segment_shapley": shapley.segments(seg_values, weights),
+        "segment_banzhaf": shapley.banzhaf(seg_values) * weights[np.newaxis, :, np.newaxis],
+    }
 
 
 def _segment_game(

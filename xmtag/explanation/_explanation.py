@@ -608,11 +608,11 @@ class Explanation:
 
     def solo(self, stem: str | int, path: str | os.PathLike[str]) -> Path:
         """Write one stem's audio to ``path`` (format from the extension) and return the path."""
-        from ..audio import save_audio
+        from ..audio import save_blocks
 
         i = self.stem_index(stem)
         audio = self._require_audio("solo()")
-        return save_audio(path, audio[self.stems[i]], audio.sr)
+        return save_blocks(path, audio.mix_blocks([self.stems[i]]), audio.sr, audio.n_channels)
 
     def mix(self, stems: Iterable[str | int] | None = None) -> tuple[np.ndarray, int]:
         """A coalition's audio (default: the full mix) and its rate.

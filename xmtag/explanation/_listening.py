@@ -100,19 +100,30 @@ def stems_digest(audio: Stems) -> str:
     """Content hash of stems (names, sample rate and samples)."""
     from ..cache import hash_array, make_key
 
-    return make_key("stems", audio.sr, [(k, hash_array(audio[k])) for k in audio.names])
+    digest = getattr(audio, "stem_digest", None)  # read by block for stems on disk
+    return make_key(
+        "stems", audio.sr, [(k, digest(k) if digest else hash_array(audio[k])) for k in audio.names]
+    )
 
 
 def waveform_envelope(audio: Stems, rate: int = ENVELOPE_RATE) -> np.ndarray:
-    """Min and max of the mono mixture per ``1/rate`` s frame, float32 ``(2, frames)``."""
-    mix = audio.mixture
+    """Min and max of the mono mixture per ``1/rate`` s frame, float32 ``(2, frames)``.
+
+    Read block by block: the given mixture's slices, else the stems' sums
+    (:meth:`xmtag.Stems.mix_blocks`), so stems on disk are never read whole.
+    """
     hop = max(1, int(round(audio.sr / rate)))
-    n_samples = mix.shape[-1]
+    n_samples = int(audio.n_samples)
     n = int(math.ceil(n_samples / hop))
     out = np.empty((2, n), dtype=np.float32)
     step = hop * max(1, (1 << 18) // hop)  # whole frames per block: bounded memory for an hour
-    for start in range(0, n_samples, step):
-        mono = mix[:, start : start + step].mean(axis=0, dtype=np.float32)
+    if getattr(audio, "has_mixture", False):
+        mix = audio.mixture
+        blocks = (mix[:, a : a + step] for a in range(0, n_samples, step))
+    else:
+        blocks = audio.mix_blocks(block=step)
+    for start, block in zip(range(0, n_samples, step), blocks):
+        mono = block.mean(axis=0, dtype=np.float32)
         k = int(math.ceil(mono.shape[0] / hop))
         padded = np.zeros(k * hop, dtype=np.float32)
         padded[: mono.shape[0]] = mono
@@ -213,12 +224,11 @@ def listen(
     Listenable
         The coalition, with ``path`` set.
     """
-    from ..audio import save_audio
+    from ..audio import save_blocks
 
     pick = smallest_coalition(expl, tag, share)
-    require_audio(expl, "listen()")
-    y, sr = mix(expl, pick.stems)
-    written = save_audio(path, y, sr)
+    audio = require_audio(expl, "listen()")  # mixed and written block by block (stems on disk)
+    written = save_blocks(path, audio.mix_blocks(pick.stems), audio.sr, audio.n_channels)
     logger.info("listen(%r): %s -> %s", pick.tag, "+".join(pick.stems), written)
     return dataclasses.replace(pick, path=written)
 

@@ -322,20 +322,14 @@ def capped_samples(expl: Explanation, max_audio_seconds: float | None) -> int | 
 def encode_coalition(expl: Explanation, mask: int, samples: int | None = None) -> bytes:
     """A coalition's audio (its first ``samples`` only, when given) as :func:`xmtag.report.audio_mp3` bytes.
 
-    With ``samples`` only that many samples of each stem are mixed, so a capped report of an
-    hour-long recording never builds a full-length mix.
+    The mix is built and encoded block by block (:meth:`xmtag.Stems.mix_blocks`), so an hour-long
+    recording's stems on disk are never read whole; with ``samples`` only that many samples of
+    each stem are mixed (a capped report).
     """
-    from ._encode import audio_mp3
+    from ._encode import stems_mp3
 
     names = [name for i, name in enumerate(expl.stems) if mask >> i & 1]
-    if samples is None:
-        y, sr = expl.mix(names)
-        return audio_mp3(y, sr)
-    audio = expl.audio
-    y = np.zeros((audio.n_channels, min(samples, audio.n_samples)), dtype=np.float32)
-    for name in names:
-        y += audio[name][..., : y.shape[1]]
-    return audio_mp3(y, audio.sr)
+    return stems_mp3(expl._require_audio("encode_coalition()"), names, samples)
 
 
 def encode_stems(

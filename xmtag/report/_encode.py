@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..explanation import Explanation
 
-__all__ = ['render_plots', 'figure_png', 'audio_mp3', 'audio_suffix', 'slug']
+__all__ = ['render_plots', 'figure_png', 'audio_mp3', 'stems_mp3', 'audio_suffix', 'slug']
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -69,6 +69,31 @@ def audio_mp3(y: np.ndarray, sr: int) -> bytes:
     from ..audio import encode_audio  # interrupt-safe; downmixes > 2 channels for MP3
 
     return encode_audio(y, sr, "mp3" if "MP3" in sf.available_formats() else "ogg", normalize=True)
+
+
+def stems_mp3(audio: Any, names: Iterable[str], samples: int | None = None) -> bytes:
+    """The mix of the stems ``names`` (their first ``samples``, when given) as :func:`audio_mp3`
+    bytes, mixed and encoded block by block (:func:`xmtag.audio.encode_blocks`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xmtag import Stems
+    >>> s = Stems({"a": np.full((1, 8000), 0.1), "b": np.full((1, 8000), 0.2)}, sr=8000)
+    >>> stems_mp3(s, ["a", "b"]) == audio_mp3(s.mixture, 8000)
+    True
+    """
+    import soundfile as sf
+
+    from ..audio import encode_blocks
+
+    names = list(names)
+    fmt = "mp3" if "MP3" in sf.available_formats() else "ogg"
+
+    def blocks() -> Iterable[np.ndarray]:
+        return audio.mix_blocks(names, 0, samples)
+
+    return encode_blocks(blocks, int(audio.sr), int(audio.n_channels), fmt, normalize=True)
 
 
 def audio_suffix(data: bytes) -> str:

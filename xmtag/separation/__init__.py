@@ -16,20 +16,24 @@ One job per module: :mod:`.base` (the entry point, residual policy, shared check
 
 from . import decompose
 from ._base import RESIDUAL_FLOOR_DB, RESIDUAL_NAME, Separator
+from ._blocks import separate_blocks
 from ._chain import ChainSeparator
 from ._demucs import DEFAULT_MODEL, DemucsSeparator
 from ._demucs_models import network_available
+from ._disk import DiskStems
 from ._registry import available_separators, choose_separator
 from ._spleeter import SpleeterSeparator
 from ._stems import DEFAULT_MAX_PAD, MIXTURE_NAME, MixtureWarning, Stems, UnknownStemError
 
 __all__ = [
     "Stems",
+    "DiskStems",
     "UnknownStemError",
     "MixtureWarning",
     "DEFAULT_MAX_PAD",
     "MIXTURE_NAME",
     "Separator",
+    "separate_blocks",
     "RESIDUAL_FLOOR_DB",
     "RESIDUAL_NAME",
     "DemucsSeparator",

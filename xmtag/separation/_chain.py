@@ -178,6 +178,7 @@ class ChainSeparator(Separator):
         **options: Any,
     ) -> None:
         from .._checks import non_negative_int
+
         backend_class, make_separator = registered("backend_class"), registered("make_separator")
 
         if not isinstance(model, str) or not model.strip():
@@ -219,6 +220,11 @@ class ChainSeparator(Separator):
     def samplerate(self) -> int | None:  # type: ignore[override]
         """The base separator's rate, or ``None`` (the input's rate) for a decomposition alone."""
         return self.base.samplerate if self.base is not None else None
+
+    @property
+    def block_frames(self) -> int | None:
+        """The base separator's independent chunk (see :func:`~xmtag.separation.separate_blocks`)."""
+        return getattr(self.base, "block_frames", None) if self.base is not None else None
 
     @property
     def sources(self) -> list[str]:

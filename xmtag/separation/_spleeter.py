@@ -350,6 +350,13 @@ class SpleeterSeparator(Separator):
         return _SR
 
     @property
+    def block_frames(self) -> int:
+        """Samples of one network chunk (512 STFT frames, about 11.9 s). Chunks never overlap, so
+        :func:`~xmtag.separation.separate_blocks` cuts blocks and margins at whole chunks and gets
+        the same stems as one pass over the whole file (to float rounding)."""
+        return _T * _HOP
+
+    @property
     def signature(self) -> dict[str, Any]:
         """The checkpoints' names and sha256 (cached per file)."""
         if self._signature is None:

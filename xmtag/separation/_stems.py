@@ -331,6 +331,55 @@ class Stems(Mapping[str, np.ndarray]):
             return float("inf")
         return float(10.0 * np.log10(e_res / e_mix))
 
+    # -- reading by range (the same for stems held on disk, :class:`DiskStems`) ---------------
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples ``start:stop`` of one stem, float32 ``(C, n)``.
+
+        Examples
+        --------
+        >>> s = Stems({"a": np.arange(6.0)}, sr=8000)
+        >>> s.read("a", 2, 4)
+        array([[2., 3.]], dtype=float32)
+        """
+        return self[name][:, start:stop]
+
+    def mix_blocks(
+        self,
+        names: Iterable[str] | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        block: int = 1 << 18,
+    ) -> Iterator[np.ndarray]:
+        """The sum of the stems ``names`` (default: all) over samples ``start:stop``, block by block.
+
+        Each block is a new float32 ``(C, n)`` array of at most ``block`` samples; a whole-length mix
+        is never built (an hour of stems on disk, :class:`~xmtag.separation.DiskStems`).
+
+        Examples
+        --------
+        >>> s = Stems({"a": np.ones(5), "b": np.full(5, 2.0)}, sr=8000)
+        >>> [b.tolist() for b in s.mix_blocks(["b"], block=3)]
+        [[[2.0, 2.0, 2.0]], [[2.0, 2.0]]]
+        """
+        names = self.names if names is None else list(names)
+        for k in names:
+            if k not in self:
+                raise UnknownStemError(f"No stem {k!r}; the stems are {self.names}.")
+        block = positive_int(block, "mix_blocks(): block", error=AudioError)
+        start, stop, _ = slice(start, stop).indices(self.n_samples)
+        for a in range(start, stop, block):
+            b = min(a + block, stop)
+            y = np.zeros((self.n_channels, b - a), dtype=np.float32)
+            for k in names:
+                y += self.read(k, a, b)
+            yield y
+
+    def stem_digest(self, name: str) -> str:
+        """Content hash of one stem's samples (:func:`xmtag.cache.hash_array`)."""
+        from ..cache import hash_array
+
+        return hash_array(self[name])
+
     # -- derived Stems ----------------------------------------------------------------------
     def subset(self, names: Iterable[str]) -> Stems:
         """The stems ``names``, in that order; their mixture is their sum.
