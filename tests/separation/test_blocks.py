@@ -168,7 +168,8 @@ def test_a_missing_recording_is_named(tmp_path):
         separate_blocks(ChunkSeparator(), tmp_path / "nothing.wav", progress=False)
 
 
-def test_disk_stems_read_like_stems_in_memory(tmp_path):
+def test_disk_stems_read_like_stems_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(xmtag.separation._disk, "BLOCK_FRAMES", 1000)  # many blocks per stem
     rng = np.random.default_rng(1)
     mem = xmtag.Stems({"a": rng.normal(0, 0.3, (2, 9001)), "b": rng.normal(0, 0.1, (2, 9001))}, sr=SR)
     disk = DiskStems(mem.save(tmp_path))
