@@ -327,33 +327,26 @@ def test_cli_summarize(tmp_path, capsys, monkeypatch):
 
 
 # -- a summary follows its input; it never comes back unchanged without saying so (#25) ----------
-CALL = (
-    "Thanks for joining the call. Today we review the launch plan for the new app. "
-    "Maria says the design is finished and the icons are ready. Tom reports that testing found "
-    "two bugs in the login screen. Both bugs will be fixed by Friday. Marketing wants the release "
-    "notes a week before launch. We agree to keep the launch date in March. Tom will send the "
-    "test report tomorrow. Maria will update the screenshots. That is all for today, thanks everyone."
-)
 
 
-def test_default_summary_length_follows_the_input():
+def test_default_summary_length_follows_the_input(call):
     """A 95-word call came back whole under "Summary:" (the default cap was 150 words)."""
     from xmtag.speech._summarize import default_length
 
-    words = len(CALL.split())
+    words = len(call.split())
     assert 80 < words < 100
-    summary = summarize(CALL)
-    assert 0 < len(summary.split()) <= default_length(CALL) < words // 2
-    sentences = split_sentences(CALL)
+    summary = summarize(call)
+    assert 0 < len(summary.split()) <= default_length(call) < words // 2
+    sentences = split_sentences(call)
     picked = split_sentences(summary)
     assert picked and all(s in sentences for s in picked)  # whole sentences of the input
     assert [sentences.index(s) for s in picked] == sorted(sentences.index(s) for s in picked)
 
 
-def test_a_text_within_max_words_comes_back_whole_and_says_so(caplog):
+def test_a_text_within_max_words_comes_back_whole_and_says_so(caplog, call):
     with caplog.at_level("WARNING", logger="xmtag.speech"):
-        out = summarize(CALL, max_words=500)
-    assert out == " ".join(split_sentences(CALL))
+        out = summarize(call, max_words=500)
+    assert out == " ".join(split_sentences(call))
     assert "returned whole, not summarised" in caplog.text
 
 
