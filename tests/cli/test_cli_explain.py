@@ -203,3 +203,27 @@ def test_explain_streams_a_recording_block_by_block(tmp_path):
         assert Explanation.load(out / "explanation.xmtag").provenance.extra["streamed"] is (mode == "yes")
     # hpss blocks are separated with margins, so the stems (and values) agree closely, not exactly
     np.testing.assert_allclose(tables["yes"]["value"], tables["no"]["value"], atol=2e-3)
+
+
+@needs_musicnn
+def test_a_killed_explain_leaves_no_temporary_stems(tmp_path):
+    """SIGTERM (a scheduler's time limit, `kill`) mid-way through a block-by-block explanation:
+    the command exits with 143 and its temporary stem folder is gone."""
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    mix = tmp_path / "long.wav"
+    xmtag.save_audio(mix, (0.1 * rng.standard_normal((2, 300 * 22050))).astype(np.float32), 22050)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "OMP_NUM_THREADS": "1"}
+    args = ["explain", mix, "--separator", "hpss", "--stream", "yes", "--no-cache", "--out", tmp_path / "o"]
+    proc = subprocess.Popen([sys.executable, "-m", "xmtag", *map(str, args)], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(tmp.glob("xmtag-stems-*/*.wav")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the command ended before its stems were written"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143
+    assert list(tmp.glob("xmtag-stems-*")) == []

@@ -10,8 +10,11 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from .._version import __version__
 from ..errors import XmtagError
@@ -95,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for an ``XmtagError`` (its message is printed, no traceback), 2 when no
-        command is given, 130 on Ctrl-C. Invalid arguments exit with status 2 (argparse's
-        ``SystemExit``).
+        command is given, 130 on Ctrl-C, 143 on SIGTERM (both after removing temporary files).
+        Invalid arguments exit with status 2 (argparse's ``SystemExit``).
 
     Examples
     --------
@@ -106,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     before = _configure_logging(args.verbose, args.quiet)
+    previous = _exit_on_sigterm()
     try:
         if not getattr(args, "func", None):
             parser.print_help()
@@ -123,3 +127,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     finally:  # main() called in-process (a notebook, a test) leaves logging as it found it
         logging.getLogger("xmtag").setLevel(before)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """Make SIGTERM (``kill``, a scheduler's time limit) exit through Python's clean-up, so that
+    temporary files (a long recording's stems on disk) and partial outputs are removed as on
+    Ctrl-C; returns the previous handler (``None`` off the main thread, where none is set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
