@@ -156,12 +156,14 @@ def transcribe(
 ) -> Transcript:
     """Transcribe speech with Whisper (optionally with speakers, or translated to English).
 
-    The waveform is decoded once (16 kHz mono) and then transcribed in blocks of at
-    most ``block_seconds``, cut at quiet moments, so the backends' feature extraction
-    (which holds a spectrogram and an STFT of its whole input) never grows with the
-    recording: a one-hour file needs the decoded waveform plus a bounded working set.
-    Blocks that are digital silence are skipped. Decoding is deterministic (fixed seeds
-    for the temperature fallback).
+    A file is read block by block (16 kHz mono) and transcribed in blocks of at most
+    ``block_seconds``, cut at quiet moments, so memory holds about one block of audio
+    whatever the recording's length. With faster-whisper the log-Mel features of a block
+    are computed 30 s at a time (:mod:`xmtag.speech._features`, the same numbers as
+    faster-whisper's own extractor, which holds an STFT of its whole input: 0.45 GB for
+    a 10-minute block); nothing of a block is kept once its segments are out. Blocks that
+    are digital silence are skipped. Decoding is deterministic (fixed seeds for the
+    temperature fallback).
 
     Text that Whisper invents on non-speech (tones, noise, music, silence) is dropped
     with a note in the log, by the rules of :mod:`xmtag.speech._postprocess`: no words,
@@ -345,6 +347,8 @@ def transcribe(
                     continue
                 found.append((seg, offset))
             bar.update(max(0.0, round(block.size / SAMPLE_RATE - done, 1)))
+            # nothing of this block outlives it: the next one is read and decoded without it
+            del block, regions, seg_iter
     duration = n / SAMPLE_RATE
     segments = [_shift(seg, offset, duration) for seg, offset in found]
     if not segments:
@@ -388,8 +392,10 @@ _Result = tuple[str | None, float | None, Iterator[tuple[Segment, post.SegmentSt
 def _faster_whisper(model: Any, block: np.ndarray, options: dict) -> _Result:
     import ctranslate2
 
+    from ._features import bound_features
+
     ctranslate2.set_random_seed(0)
-    segs, info = model.transcribe(
+    segs, info = bound_features(model).transcribe(
         block,
         language=options["language"],
         beam_size=options["beam_size"],
